@@ -1,0 +1,1 @@
+"""Blizzard and IAM-OnDB data preparation and loading (imported as ``nips2015_vrnn.datasets``)."""

@@ -1,0 +1,43 @@
+"""Installs ``cle`` and the NIPS 2015 VRNN scripts as ``nips2015_vrnn.models`` / ``nips2015_vrnn.datasets``.
+
+The top-level folders ``models/`` and ``datasets/`` are mapped under the ``nips2015_vrnn``
+namespace so the generic names ``models`` and ``datasets`` are never claimed.
+"""
+from setuptools import find_packages, setup
+
+cle_packages = find_packages(include=["cle", "cle.*"])
+vrnn_packages = ["nips2015_vrnn.models", "nips2015_vrnn.datasets"]
+
+setup(
+    name="vrnn-pytensor",
+    version="0.1.0",
+    description="A faithful PyTensor port of cle and the NIPS 2015 VRNN (Chung et al.)",
+    long_description=open("README.rst", encoding="utf-8").read(),
+    long_description_content_type="text/x-rst",
+    python_requires=">=3.10",
+    packages=cle_packages + vrnn_packages,
+    package_dir={
+        "nips2015_vrnn.models": "models",
+        "nips2015_vrnn.datasets": "datasets",
+    },
+    install_requires=[
+        "pytensor>=2.20",
+        "numpy",
+        "scipy",
+        "h5py",
+        "click>=8",
+    ],
+    extras_require={
+        "test": ["pytest"],
+        "plot": ["matplotlib"],
+    },
+    entry_points={
+        "console_scripts": [
+            "vrnn-prepare=nips2015_vrnn.models.cli:prepare",
+            "vrnn-train=nips2015_vrnn.models.cli:train",
+            "vrnn-sample=nips2015_vrnn.models.cli:sample",
+            "vrnn-eval=nips2015_vrnn.models.cli:evaluate",
+            "vrnn-monitor=nips2015_vrnn.models.cli:monitor",
+        ],
+    },
+)
