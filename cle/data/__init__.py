@@ -1,0 +1,5 @@
+"""Datasets and batch iterators (the legacy ``cle.cle.data``)."""
+from cle.data.base import Data, DesignMatrix, TemporalSeries
+from cle.data.iterator import Iterator
+
+__all__ = ["Data", "DesignMatrix", "TemporalSeries", "Iterator"]

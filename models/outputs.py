@@ -1,0 +1,146 @@
+"""Output models p(x_t | decoder features): their head layers, negative log-likelihood and sampler.
+
+Each output model owns the decoder's head layers (legacy names) that read the last decoder
+layer ``theta_<depth>``:
+
+=========  ==========================================================================================
+output     heads (unit, width)
+=========  ==========================================================================================
+gauss      theta_mu (linear, D), theta_sig (softplus + 1e-4, D)
+gmm        theta_mu (linear, D*K), theta_sig (softplus + 1e-4, D*K), coeff (softmax, K)
+bigauss    theta_mu (linear, 2), theta_sig (softplus + 1e-4, 2), corr (tanh, 1), binary (sigmoid, 1)
+bigmm      theta_mu (linear, 2K), theta_sig (softplus + 1e-4, 2K), coeff (softmax, K), corr (tanh, K),
+           binary (sigmoid, 1)
+=========  ==========================================================================================
+
+Costs from :mod:`cle.cost` (Gaussian, GMM, BiGauss, BiGMM), samplers from :mod:`cle.utils.op`.
+"""
+import pytensor.tensor as pt
+
+from cle import cost
+from cle.layers import InitCell
+from cle.layers.feedforward import FullyConnectedLayer
+from cle.utils import op
+
+__all__ = ["SIG_CONS", "SIG_BIAS", "HEAD_NAMES", "head_layers", "output_nll", "output_sample",
+           "sample_noise_shapes"]
+
+#: Constant added after softplus in every standard-deviation layer (keeps sigma away from 0).
+SIG_CONS = 1e-4
+#: Initial bias of every standard-deviation layer, so softplus starts near 1 (legacy 'const' 0.6).
+SIG_BIAS = 0.6
+
+
+#: Output model -> names of its head layers, in legacy order.
+HEAD_NAMES = {
+    "gauss": ("theta_mu", "theta_sig"),
+    "gmm": ("theta_mu", "theta_sig", "coeff"),
+    "bigauss": ("theta_mu", "theta_sig", "corr", "binary"),
+    "bigmm": ("theta_mu", "theta_sig", "coeff", "corr", "binary"),
+}
+
+
+def sig_bias_init():
+    """The InitCell of sigma-layer biases (const 0.6)."""
+    return InitCell("const", mean=SIG_BIAS)
+
+
+def head_layers(output, parent, parent_dim, x_dim, num_k, init_W):
+    """The head layers of ``output`` reading ``parent`` (width ``parent_dim``), in legacy order.
+
+    Parameters
+    ----------
+    output : {'gauss', 'gmm', 'bigauss', 'bigmm'}
+    parent : str, e.g. 'theta_4'
+    parent_dim : int
+    x_dim : int
+        Frame width D (3 for handwriting, of which 2 are modelled by the Gaussians).
+    num_k : int
+    init_W : InitCell
+
+    Returns
+    -------
+    list of FullyConnectedLayer
+    """
+    zeros = InitCell("zeros")
+
+    def fc(name, nout, unit, cons=0.0, init_b=zeros):
+        return FullyConnectedLayer(name, [parent], [parent_dim], nout, unit=unit, cons=cons,
+                                   init_W=init_W, init_b=init_b)
+
+    if output == "gauss":
+        return [fc("theta_mu", x_dim, "linear"), fc("theta_sig", x_dim, "softplus", SIG_CONS, sig_bias_init())]
+    if output == "gmm":
+        return [fc("theta_mu", x_dim * num_k, "linear"),
+                fc("theta_sig", x_dim * num_k, "softplus", SIG_CONS, sig_bias_init()),
+                fc("coeff", num_k, "softmax")]
+    if output == "bigauss":
+        return [fc("theta_mu", 2, "linear"), fc("theta_sig", 2, "softplus", SIG_CONS, sig_bias_init()),
+                fc("corr", 1, "tanh"), fc("binary", 1, "sigmoid")]
+    if output == "bigmm":
+        return [fc("theta_mu", 2 * num_k, "linear"),
+                fc("theta_sig", 2 * num_k, "softplus", SIG_CONS, sig_bias_init()),
+                fc("coeff", num_k, "softmax"), fc("corr", num_k, "tanh"), fc("binary", 1, "sigmoid")]
+    raise ValueError(f"unknown output model {output!r}; expected gauss, gmm, bigauss or bigmm")
+
+
+def output_nll(output, y, heads):
+    """Per-frame negative log-likelihood ``-log p(y | heads)``.
+
+    Parameters
+    ----------
+    output : str
+    y : tensor (T, B, D) (handwriting: D = 3, [pen, dx, dy])
+    heads : dict head name -> tensor (T, B, width)
+
+    Returns
+    -------
+    tensor (T, B)
+    """
+    mu, sig = heads["theta_mu"], heads["theta_sig"]
+    if output == "gauss":
+        return cost.Gaussian(y, mu, sig)
+    if output == "gmm":
+        return cost.GMM(y, mu, sig, heads["coeff"])
+    if output == "bigauss":
+        return cost.BiGauss(y, mu, sig, heads["corr"], heads["binary"])
+    return cost.BiGMM(y, mu, sig, heads["coeff"], heads["corr"], heads["binary"])
+
+
+def sample_noise_shapes(output, x_dim):
+    """Noise one generation step needs per sequence: name -> (trailing shape, 'normal' | 'uniform').
+
+    ``eps_x`` feeds the Gaussian part, ``u`` picks the mixture component, ``u_pen`` the pen bit.
+    """
+    if output == "gauss":
+        return {"eps_x": ((x_dim,), "normal")}
+    if output == "gmm":
+        return {"eps_x": ((x_dim,), "normal"), "u": ((), "uniform")}
+    return {"eps_x": ((2,), "normal"), "u": ((), "uniform"), "u_pen": ((), "uniform")}
+
+
+def output_sample(output, heads, noise):
+    """One frame drawn from the output model with injected noise (see :func:`sample_noise_shapes`).
+
+    Parameters
+    ----------
+    output : str
+    heads : dict head name -> tensor (B, width)
+    noise : dict name -> tensor (B, ...) for this step
+
+    Returns
+    -------
+    tensor (B, D); handwriting frames are [pen, dx, dy] with pen in {0, 1}
+    """
+    mu, sig = heads["theta_mu"], heads["theta_sig"]
+    if output == "gauss":
+        return op.Gaussian_sample(mu, sig, eps=noise["eps_x"])[0]
+    if output == "gmm":
+        return op.GMM_sample(mu, sig, heads["coeff"], eps=noise["eps_x"], u=noise["u"])[0]
+    if output == "bigauss":
+        # A bivariate Gaussian is the one-component BiGMM: mu / sig (B, 2) read as (2, 1).
+        coeff = pt.ones_like(heads["corr"])
+        return op.BiGMM_sample(mu, sig, coeff, heads["corr"], heads["binary"], eps=noise["eps_x"],
+                               u=noise["u"], u_pen=noise["u_pen"])[0]
+    return op.BiGMM_sample(mu, sig, heads["coeff"], heads["corr"], heads["binary"], eps=noise["eps_x"],
+                           u=noise["u"], u_pen=noise["u_pen"])[0]

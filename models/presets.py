@@ -1,0 +1,95 @@
+"""Ready-made configurations: the legacy scripts / the paper's models, and small demos.
+
+Names are ``<corpus>/<model>``: ``blizzard/vrnn_gmm``, ``iamondb/rnn_gauss``, ``blizzard/demo`` ...
+(:func:`preset_names` lists them). Paper-size settings (Chung et al., 2015, and the legacy scripts):
+
+======================  ======  =====  ====  ===================================================
+preset                  rnn     z      K     widths (x2s, z2s, q_z, p_z, p_x)
+======================  ======  =====  ====  ===================================================
+blizzard/vrnn_gmm       4000    200    20    500 everywhere
+blizzard/vrnn_gauss     4000    200    --    600 on the x side (x2s, p_x), 500 on the z side
+blizzard/vrnn_i_gauss   4000    200    --    as vrnn_gauss, prior N(0, I)
+blizzard/rnn_gmm        4000    --     20    700 (x2s, p_x; the only stacks an RNN has)
+blizzard/rnn_gauss      4000    --     --    700
+iamondb/vrnn_gmm        1200    50     20    250 on the x side (x2s, p_x), 150 on the z side
+iamondb/vrnn_gauss      1200    50     --    as vrnn_gmm (bivariate Gaussian output)
+iamondb/vrnn_i_gauss    1200    50     --    as vrnn_gauss, prior N(0, I)
+iamondb/rnn_gmm         1200    --     20    250 (x2s, p_x)
+iamondb/rnn_gauss       1200    --     --    250
+======================  ======  =====  ====  ===================================================
+
+Blizzard: depth-4 stacks, batch 128, Adam lr 3e-4, TBPTT reset every 4 batches, cost = mean over
+frames. IAM-OnDB: depth-1 stacks, batch 20, lr 3e-4, no carry, cost = masked sum over time,
+mean over the batch.
+
+Choice of the 600/500 split of VRNN-Gauss (LEGACY.md says only "widths 600/500"): the Gaussian
+output has far fewer decoder parameters than the GMM one, and the widened stacks are those that
+carry x (the x features x2s and the decoder p_x = 600), while the z-side stacks (z2s, q_z, p_z)
+keep 500. The RNN's unused z-side widths are set equal to its x-side width (they create no
+parameters).
+
+Example
+-------
+>>> get_preset('blizzard/vrnn_gmm').rnn_dim
+4000
+>>> get_preset('iamondb/vrnn_gmm', rnn_dim=8).rnn_dim
+8
+"""
+from nips2015_vrnn.models.config import ModelConfig
+
+__all__ = ["PRESETS", "get_preset", "preset_names"]
+
+_BLIZZARD = dict(data="speech", x_dim=200, z_dim=200, rnn_dim=4000, depth=4, num_k=20, cost_norm="frame_mean",
+                 reset_freq=4, batch_size=128, m_batch_size=128, lr=3e-4, monitoring_freq=2000)
+_IAMONDB = dict(data="handwriting", x_dim=3, z_dim=50, rnn_dim=1200, depth=1, num_k=20, cost_norm="sequence_sum",
+                reset_freq=0, batch_size=20, m_batch_size=20, lr=3e-4, monitoring_freq=2000)
+
+
+def _widths(x_side, z_side):
+    return dict(x2s_dim=x_side, p_x_dim=x_side, z2s_dim=z_side, q_z_dim=z_side, p_z_dim=z_side)
+
+
+#: Preset name -> ModelConfig.
+PRESETS = {
+    "blizzard/vrnn_gmm": ModelConfig(family="vrnn", output="gmm", **_BLIZZARD, **_widths(500, 500)),
+    "blizzard/vrnn_gauss": ModelConfig(family="vrnn", output="gauss", **_BLIZZARD, **_widths(600, 500)),
+    "blizzard/vrnn_i_gauss": ModelConfig(family="vrnn", output="gauss", prior="standard", **_BLIZZARD,
+                                         **_widths(600, 500)),
+    "blizzard/rnn_gmm": ModelConfig(family="rnn", output="gmm", **_BLIZZARD, **_widths(700, 700)),
+    "blizzard/rnn_gauss": ModelConfig(family="rnn", output="gauss", **_BLIZZARD, **_widths(700, 700)),
+    "iamondb/vrnn_gmm": ModelConfig(family="vrnn", output="bigmm", **_IAMONDB, **_widths(250, 150)),
+    "iamondb/vrnn_gauss": ModelConfig(family="vrnn", output="bigauss", **_IAMONDB, **_widths(250, 150)),
+    "iamondb/vrnn_i_gauss": ModelConfig(family="vrnn", output="bigauss", prior="standard", **_IAMONDB,
+                                        **_widths(250, 150)),
+    "iamondb/rnn_gmm": ModelConfig(family="rnn", output="bigmm", **_IAMONDB, **_widths(250, 250)),
+    "iamondb/rnn_gauss": ModelConfig(family="rnn", output="bigauss", **_IAMONDB, **_widths(250, 250)),
+    # Small models that train in a few minutes on 2 CPU cores (same structure, tiny widths).
+    "blizzard/demo": ModelConfig(family="vrnn", output="gmm", **{**_BLIZZARD, "z_dim": 16, "rnn_dim": 64,
+                                                                "num_k": 5, "batch_size": 16,
+                                                                "m_batch_size": 16, "lr": 1e-3,
+                                                                "monitoring_freq": 50, "epoch": 2},
+                                 **_widths(32, 32)),
+    "iamondb/demo": ModelConfig(family="vrnn", output="bigmm", **{**_IAMONDB, "z_dim": 8, "rnn_dim": 64,
+                                                                 "num_k": 5, "batch_size": 8,
+                                                                 "m_batch_size": 8, "lr": 1e-3,
+                                                                 "monitoring_freq": 50, "epoch": 2},
+                                **_widths(32, 16)),
+}
+
+
+def preset_names():
+    """The preset names, sorted."""
+    return sorted(PRESETS)
+
+
+def get_preset(name, **overrides):
+    """The preset ``name`` with ``overrides`` applied (a new, frozen :class:`ModelConfig`).
+
+    Raises
+    ------
+    ValueError
+        For an unknown name (listing the known ones) or an unknown override key.
+    """
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; expected one of {', '.join(preset_names())}")
+    return PRESETS[name].replace(**overrides) if overrides else PRESETS[name]
