@@ -51,8 +51,8 @@ _TO_INT16_UNITS = {
 }
 
 #: One command, given in error messages, that converts a folder of MP3s into 16 kHz mono WAVs.
-FFMPEG_HINT = ("find {src} -name '*.mp3' -exec sh -c "
-               "'ffmpeg -loglevel error -n -i \"$1\" -ac 1 -ar 16000 \"${{1%.mp3}}.wav\"' _ {{}} \\;")
+FFMPEG_HINT = ("find {src} -name '*.mp3' -exec sh -c 'ffmpeg -loglevel error -n "
+               "-i \"$1\" -ac 1 -ar 16000 \"${{1%.mp3}}.wav\"' _ {{}} \\;")
 
 
 def find_audio(src_dir, allow_pickle=False):

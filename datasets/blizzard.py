@@ -72,8 +72,8 @@ def split_segments(n_seg, valid_frac, test_frac):
     --------
     >>> split_segments(100, 0.05, 0.05)
     (90, 5, 5)
-    >>> split_segments(30, 0.05, 0.05)
-    (28, 1, 1)
+    >>> split_segments(10, 0.05, 0.05)
+    (8, 1, 1)
     """
     n_valid = max(1, round(valid_frac * n_seg)) if valid_frac > 0 else 0
     n_test = max(1, round(test_frac * n_seg)) if test_frac > 0 else 0
@@ -102,7 +102,7 @@ class _StreamWriter:
         return self.stream == self.batch_size
 
     def write(self, samples):
-        """Consume int16 ``samples`` (1-D) in order; extra samples after the last stream are ignored."""
+        """Consume int16 ``samples`` (1-D) in order; samples beyond the last stream are ignored."""
         pos = 0
         while pos < len(samples) and not self.done:
             room = min(self.flat.size, (self.n_seg - self.seg0) * self.seq_len) - self.filled
@@ -126,7 +126,7 @@ class _StreamWriter:
             self.seg0 = 0
 
 
-def _scan_sources(files, src):
+def _scan_sources(files):
     """Open each file once to learn its 16 kHz length (and fail early on unreadable ones)."""
     lengths = []
     for path in files:
@@ -182,7 +182,7 @@ def prepare_blizzard(src_dir, out_file, seq_len=SEQ_LEN, batch_size=128, valid_f
     began = time.perf_counter()
     src = Path(src_dir)
     files = find_audio(src, allow_pickle=allow_pickle)
-    lengths = _scan_sources(files, src)
+    lengths = _scan_sources(files)
     total = int(lengths.sum())
     batch_samples = batch_size * seq_len
     n_seg = total // batch_samples
@@ -306,12 +306,8 @@ class Blizzard:
         """``[x]``: rows [start, end) as normalised frames x (T, B, F) in ``dtype``."""
         rows = self.rows(start, end).astype(self.dtype)
         x = rows.reshape(end - start, self.n_frames, self.frame_size).transpose(1, 0, 2)
-        return [np.ascontiguousarray((x - self.dtype_scalar(self.X_mean))
-                                     / self.dtype_scalar(self.X_std))]
-
-    def dtype_scalar(self, value):
-        """``value`` as a scalar of the batch dtype (keeps float32 batches float32)."""
-        return np.asarray(value, dtype=self.dtype)
+        mean, std = np.asarray(self.X_mean, self.dtype), np.asarray(self.X_std, self.dtype)
+        return [np.ascontiguousarray((x - mean) / std)]
 
     def theano_vars(self):
         """The symbolic inputs ``[x]``: a tensor3 (T, B, F) named 'x' of ``dtype``."""

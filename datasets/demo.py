@@ -122,7 +122,7 @@ def make_handwriting(out_dir, seed=0, n_lines=200, n_writers=6):
 
 
 def make_speech(out_dir, seed=0, seconds=240.0, n_voices=4, files_per_voice=3):
-    """Write about ``seconds`` of demo speech as 16 kHz WAVs under ``out_dir``; returns the folder."""
+    """Write about ``seconds`` of demo speech as 16 kHz WAVs under ``out_dir``; returns it."""
     if not 1 <= n_voices <= len(VOICES):
         raise ValueError(f"n_voices must be in [1, {len(VOICES)}], got {n_voices!r}")
     rng = np.random.default_rng(seed + 1)

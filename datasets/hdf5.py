@@ -63,7 +63,9 @@ def open_layout(path, layout, version, producer):
     except OSError as exc:
         raise DataError(path, f"is not a readable HDF5 file ({exc}); expected the output of "
                               f"{producer}") from exc
-    found = (_text(f.attrs.get("layout")), f.attrs.get("version"))
+    version_found = f.attrs.get("version")
+    found = (_text(f.attrs.get("layout")),
+             None if version_found is None else int(version_found))
     if found != (layout, version):
         f.close()
         raise DataError(path, f"has layout {found[0]!r} version {found[1]!r}; expected layout "

@@ -44,6 +44,8 @@ VERSION = 1
 SPLITS = ("train", "valid", "test")
 PREPS = ("normalize", "none")
 
+#: Seconds between two progress log lines during preparation.
+LOG_EVERY_S = 10.0
 #: Fewest points a line needs: one offset step needs two points.
 MIN_POINTS = 2
 
@@ -130,7 +132,7 @@ def prepare_iamondb(src_dir, out_file, split_files=None, progress=None):
                                   f"{', ...' if len(missing) > 5 else ''}); expected form ids "
                                   "with line stroke files")
     total = sum(len(v) for v in forms.values())
-    done, skipped, counts = 0, [], {}
+    done, skipped, counts, last_log = 0, [], {}, began
     moments = RunningMoments(width=2)
     with atomic_h5(out_file, LAYOUT, VERSION) as f:
         for split in SPLITS:
@@ -140,6 +142,9 @@ def prepare_iamondb(src_dir, out_file, split_files=None, progress=None):
                 done += 1
                 if progress is not None:
                     progress(done, total)
+                if time.perf_counter() - last_log > LOG_EVERY_S:
+                    last_log = time.perf_counter()
+                    log.info("parsed %d of %d forms", done, total)
             if split in forms and forms[split] and not lines:
                 raise DataError(files[split], "lists forms whose line files are all unreadable; "
                                               "expected at least one line with points")

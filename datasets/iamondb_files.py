@@ -53,7 +53,8 @@ def read_points(path):
                               "StrokeSet > Stroke > Point with numeric x and y") from exc
     strokes = [s for s in strokes if s]
     if not strokes:
-        raise DataError(path, "has no Point elements; expected StrokeSet > Stroke > Point(x, y, time)")
+        raise DataError(path, "has no Point elements; expected StrokeSet > Stroke > "
+                              "Point(x, y, time)")
     points = np.concatenate([np.array(s, dtype=np.float64) for s in strokes])
     pen = np.zeros((len(points), 1))
     pen[np.cumsum([len(s) for s in strokes]) - 1] = 1.0

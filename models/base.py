@@ -27,7 +27,7 @@ from nips2015_vrnn.models.outputs import sample_noise_shapes
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SequenceModel", "Graph", "logmeanexp"]
+__all__ = ["SequenceModel", "CompiledFunction", "Graph", "logmeanexp"]
 
 #: A symbolic graph ready to compile: its inputs, named outputs and shared-variable updates.
 Graph = namedtuple("Graph", ["inputs", "outputs", "updates"])
@@ -47,6 +47,25 @@ def logmeanexp(log_w, axis=-1):
     top = np.max(log_w, axis=axis, keepdims=True)
     out = np.log(np.mean(np.exp(log_w - top), axis=axis, keepdims=True)) + top
     return np.squeeze(out, axis=axis)
+
+
+class CompiledFunction:
+    """A compiled PyTensor function with the names of its outputs.
+
+    Calling it returns the list of output values (as ``pytensor.function`` does);
+    :meth:`named` returns them as an OrderedDict name -> value. ``fn`` is the PyTensor function.
+    """
+
+    def __init__(self, fn, output_names):
+        self.fn = fn
+        self.output_names = output_names
+
+    def __call__(self, *args):
+        return self.fn(*args)
+
+    def named(self, *args):
+        """The outputs as an OrderedDict name -> value."""
+        return OrderedDict(zip(self.output_names, self.fn(*args)))
 
 
 class SequenceModel:
@@ -116,9 +135,8 @@ class SequenceModel:
             with precision(self.dtype):
                 fn = backend.function(graph.inputs, list(graph.outputs.values()), updates=graph.updates,
                                       name=f"{self.config.model_name}:{key}")
-            fn.output_names = list(graph.outputs)
             log.info("compiled %s %s in %.1f s", self.config.model_name, key, time.perf_counter() - start)
-            self._functions[key] = fn
+            self._functions[key] = CompiledFunction(fn, list(graph.outputs))
         return self._functions[key]
 
     def _initial_state(self, carry, batch):

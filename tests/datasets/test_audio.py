@@ -8,7 +8,7 @@ from nips2015_vrnn.datasets import audio
 from nips2015_vrnn.datasets.audio import AudioFile, find_audio, to_int16
 from nips2015_vrnn.datasets.errors import DataError
 
-from conftest import write_wav
+from corpus_fixtures import write_wav
 
 #: Independent conversions to int16 units, per WAV sample type.
 SCALE = {np.uint8: lambda x: (x - 128.0) * 256.0, np.int16: lambda x: x,

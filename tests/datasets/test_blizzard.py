@@ -8,7 +8,7 @@ from nips2015_vrnn.datasets.blizzard import (Blizzard, Blizzard_tbptt, normal_pa
                                              prepare_blizzard, split_segments)
 from nips2015_vrnn.datasets.errors import DataError
 
-from conftest import write_wav
+from corpus_fixtures import write_wav
 
 SEQ, B, F = 400, 4, 100  # tiny rows: T = 4 frames of 100 samples
 
@@ -87,7 +87,8 @@ def test_statistics_are_numpys_over_training_rows(prepared):
 def test_attributes_record_the_layout(prepared, ramp_corpus):
     info, _ = prepared
     with h5py.File(info["path"]) as f:
-        assert (f.attrs["sample_rate"], f.attrs["seq_len"], f.attrs["batch_size"]) == (16000, SEQ, B)
+        attrs = f.attrs
+        assert (attrs["sample_rate"], attrs["seq_len"], attrs["batch_size"]) == (16000, SEQ, B)
         assert [s.decode() for s in f["sources"][()]] == ["a.wav", "sub/b.wav"]
         assert f.attrs["layout"] == "vrnn-blizzard-tbptt" and f.attrs["version"] == 1
         assert f["data"].dtype == np.int16 and f["data"].compression == "gzip"
@@ -172,7 +173,8 @@ def test_reader_rejects_another_layout(tmp_path):
     path = tmp_path / "other.h5"
     with h5py.File(path, "w") as f:
         f.attrs["layout"], f.attrs["version"] = "vrnn-blizzard-tbptt", 0
-    with pytest.raises(DataError, match="version 0; expected layout 'vrnn-blizzard-tbptt' version 1"):
+    expected = "version 0; expected layout 'vrnn-blizzard-tbptt' version 1"
+    with pytest.raises(DataError, match=expected):
         Blizzard("train", path)
 
 
