@@ -140,8 +140,9 @@ def BiGMM(y, mu, sig, coeff, corr, binary):
     y2, mu2, sig2 = _rows(y), _rows(mu), _rows(sig)
     coeff2, corr2, binary2 = _rows(coeff), _rows(corr), _rows(binary)
     n_comp = coeff2.shape[-1]
+    dx, dy = y2[:, 1][:, None], y2[:, 2][:, None]  # (N, 1), broadcast against the K components
     log_density = _bivariate_log_density(
-        y2[:, 1][:, None], y2[:, 2][:, None], mu2[:, :n_comp], mu2[:, n_comp:], sig2[:, :n_comp], sig2[:, n_comp:], corr2)
+        dx, dy, mu2[:, :n_comp], mu2[:, n_comp:], sig2[:, :n_comp], sig2[:, n_comp:], corr2)
     nll = -logsumexp(pt.log(coeff2) + log_density, axis=1) - _pen_log_likelihood(y2[:, 0], binary2[:, 0])
     return _unrows(nll, y)
 

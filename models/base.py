@@ -132,6 +132,9 @@ class SequenceModel:
         if key not in self._functions:
             graph = graph_fn()
             start = time.perf_counter()
+            for name, var in graph.outputs.items():
+                if var.name is None:
+                    var.name = name
             with precision(self.dtype):
                 fn = backend.function(graph.inputs, list(graph.outputs.values()), updates=graph.updates,
                                       name=f"{self.config.model_name}:{key}")

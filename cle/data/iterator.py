@@ -9,7 +9,8 @@ class Iterator:
 
     The legacy semantics: ``nbatch = (end - start) // batch_size`` batches of exactly
     ``batch_size`` examples; the remainder (fewer than ``batch_size`` examples at the end) is
-    dropped. Given ``nbatch`` instead, ``batch_size = (end - start) // nbatch``.
+    dropped. Given ``nbatch`` instead, ``batch_size = (end - start) // nbatch`` and exactly
+    ``nbatch`` batches are yielded.
 
     With ``shuffle=True`` each pass visits the batches in a new random order drawn from a
     seeded numpy Generator; each batch stays a consecutive slice (the data interface serves
@@ -63,7 +64,7 @@ class Iterator:
         self.name = getattr(data, "name", "data")
         self.start, self.end = start, end
         self.batch_size = int(batch_size)
-        self.nbatch = n_range // self.batch_size
+        self.nbatch = int(nbatch) if nbatch is not None else n_range // self.batch_size
         self.shuffle = bool(shuffle)
         self.rng = np.random.default_rng(seed)
         self.passes = 0          # completed passes

@@ -181,8 +181,12 @@ def read_checkpoint(path):
 
 
 def _load_npz(directory, name, payload, expected):
-    with np.load(io.BytesIO(payload), allow_pickle=False) as npz:
-        loaded = {key: npz[key] for key in npz.files}
+    try:
+        with np.load(io.BytesIO(payload), allow_pickle=False) as npz:
+            loaded = {key: npz[key] for key in npz.files}
+    except ValueError as err:   # e.g. an object array, which would need unpickling
+        raise CheckpointError(f"checkpoint {directory}: {name} cannot be read without "
+                              f"unpickling or is damaged ({err})") from None
     if set(loaded) != set(expected):
         raise CheckpointError(f"checkpoint {directory}: {name} holds {sorted(loaded)}, the "
                               f"manifest lists {sorted(expected)}")

@@ -163,11 +163,16 @@ class Monitoring(Extension):
         record = OrderedDict(batch_seen=trainlog.batch_seen, epoch_seen=trainlog.epoch_seen)
         record["elapsed_s"] = float(sum(trainlog.times[-self.freq:])) if trainlog.times else 0.0
         record.update(("opt_" + k, v) for k, v in mainloop.optimizer.settings().items())
-        recent = trainlog.batches[-self.freq:]
-        if recent and trainlog.batch_seen > 0:
-            means = np.mean(np.asarray(recent, dtype=np.float64), axis=0)
-            for out_name, value in zip(mainloop.output_names, means):
-                record[out_name] = float(value)
+        recent = np.asarray(trainlog.batches[-self.freq:], dtype=np.float64)
+        if len(recent) and trainlog.batch_seen > 0:
+            # Updates with a non-finite gradient are counted in the TrainLog (nonfinite_batches)
+            # and survived through check_nan; they are left out of the training means.
+            finite = np.isfinite(recent).all(axis=1)
+            if finite.any():
+                means = recent[finite].mean(axis=0)
+                for out_name, value in zip(mainloop.output_names, means):
+                    record[out_name] = float(value)
+        record["nonfinite_batches"] = len(trainlog.nonfinite_batches)
         record.update(self.evaluate(mainloop))
         for channel, value in record.items():
             _check_finite(channel, value)

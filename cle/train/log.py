@@ -56,7 +56,8 @@ class TrainLog:
     def to_arrays(self):
         """The per-update histories as arrays (for ``trainlog.npz``)."""
         width = len(self.batches[0]) if self.batches else 0
-        return {"batches": np.asarray(self.batches, dtype=np.float64).reshape(-1, width),
+        batches = np.asarray(self.batches, dtype=np.float64).reshape(len(self.batches), width)
+        return {"batches": batches,
                 "times": np.asarray(self.times, dtype=np.float64)}
 
     def to_json(self):

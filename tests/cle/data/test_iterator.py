@@ -1,0 +1,77 @@
+"""Iterator: legacy consecutive slices, remainder dropped, nbatch, start/end, seeded shuffle, position."""
+import numpy as np
+import pytest
+
+from cle.data import DesignMatrix, Iterator
+
+
+def firsts(iterator):
+    return [int(batch[0][0]) for batch in iterator]
+
+
+@pytest.fixture
+def data():
+    return DesignMatrix("toy", data=[np.arange(10), np.arange(10) * 10])
+
+
+def test_consecutive_slices_and_the_remainder_is_dropped(data):
+    batches = list(Iterator(data, batch_size=3))
+    assert [b[0].tolist() for b in batches] == [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
+    assert batches[1][1].tolist() == [30, 40, 50]
+
+
+def test_nbatch_sets_the_batch_size(data):
+    iterator = Iterator(data, nbatch=4)
+    assert iterator.batch_size == 2 and len(iterator) == 4
+    assert firsts(iterator) == [0, 2, 4, 6]
+
+
+def test_start_and_end_bound_the_examples(data):
+    assert [b[0].tolist() for b in Iterator(data, batch_size=2, start=3, end=8)] == [[3, 4], [5, 6]]
+
+
+def test_shuffle_permutes_batches_reproducibly_and_differently_each_pass(data):
+    a = Iterator(data, batch_size=2, shuffle=True, seed=0)
+    b = Iterator(data, batch_size=2, shuffle=True, seed=0)
+    passes_a = [firsts(a) for _ in range(3)]
+    assert passes_a == [firsts(b) for _ in range(3)]
+    assert all(sorted(p) == [0, 2, 4, 6, 8] for p in passes_a)
+    assert len({tuple(p) for p in passes_a}) > 1
+
+
+def test_position_can_be_saved_mid_pass_and_restored(data):
+    original = Iterator(data, batch_size=2, shuffle=True, seed=1)
+    firsts(original)                                   # one full pass
+    generator = iter(original)
+    seen = [int(next(generator)[0][0]) for _ in range(2)]
+    state = original.state_dict()
+    rest = [int(b[0][0]) for b in generator] + firsts(original)
+    restored = Iterator(data, batch_size=2, shuffle=True, seed=99)
+    restored.load_state_dict(state)
+    assert restored.position == 2
+    assert firsts(restored) + firsts(restored) == rest
+    assert len(seen) == 2
+
+
+def test_a_pass_stays_open_until_the_loop_ends(data):
+    iterator = Iterator(data, batch_size=5)
+    generator = iter(iterator)
+    next(generator), next(generator)
+    state = iterator.state_dict()                      # after the last batch, loop not finished
+    restored = Iterator(data, batch_size=5)
+    restored.load_state_dict(state)
+    assert firsts(restored) == [] and restored.passes == 1
+    assert firsts(restored) == [0, 5]
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(batch_size=2, nbatch=2), dict(batch_size=11),
+                                    dict(batch_size=2, start=5, end=5), dict(nbatch=0)])
+def test_bad_arguments_are_refused(data, kwargs):
+    with pytest.raises(ValueError):
+        Iterator(data, **kwargs)
+
+
+def test_a_state_for_another_layout_is_refused(data):
+    state = Iterator(data, batch_size=2).state_dict()
+    with pytest.raises(ValueError, match="does not match"):
+        Iterator(data, batch_size=3).load_state_dict(state)

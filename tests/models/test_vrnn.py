@@ -1,0 +1,98 @@
+"""The Blizzard VRNN-GMM built by build_vrnn reproduces the legacy golden forward pass (float64)."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cle.backend import precision
+from nips2015_vrnn.models import build_model, get_preset
+
+GOLDEN = Path(__file__).parents[1] / "golden" / "blizzard_vrnn_gmm_forward.npz"
+#: Relative tolerance of the float64 comparisons with the legacy numbers.
+RTOL = 1e-6
+
+
+@pytest.fixture(scope="module")
+def golden():
+    if not GOLDEN.exists():
+        pytest.skip(f"golden file {GOLDEN} is missing")
+    return np.load(GOLDEN, allow_pickle=False)
+
+
+@pytest.fixture(scope="module")
+def model(golden):
+    with precision("float64"):
+        config = get_preset("blizzard/vrnn_gmm", x_dim=8, z_dim=4, rnn_dim=6, x2s_dim=5, z2s_dim=5, q_z_dim=5,
+                            p_z_dim=5, p_x_dim=5, num_k=3, batch_size=2, m_batch_size=2)
+        model = build_model(config)
+    model.set_param_values({name: golden[f"param__{name}"] for name in model.param_names()})
+    return model
+
+
+@pytest.fixture(scope="module")
+def forward(model, golden):
+    model.reset_state()
+    return model.grad_fn(eps_input=True).named(golden["x"], golden["eps"])
+
+
+def test_parameter_order_is_legacy(model, golden):
+    assert model.param_names() == [str(n) for n in golden["param_names"]]
+
+
+@pytest.mark.parametrize("channel", ["nll_upper_bound", "recon_term", "kl_term"])
+def test_training_cost_matches_golden(forward, golden, channel):
+    np.testing.assert_allclose(forward[channel], golden[channel], rtol=RTOL)
+
+
+def test_gradients_match_golden(forward, golden, model):
+    for name in model.param_names():
+        expected = golden[f"grad__{name}"]
+        scale = np.max(np.abs(expected))
+        assert np.max(np.abs(forward[f"grad__{name}"] - expected)) <= RTOL * scale, name
+
+
+def test_monitor_matches_golden_and_starts_from_zeros(model, golden):
+    model.step_count.set_value(np.int64(1))
+    model.rnn_tm1.set_value(np.full((2, 12), 0.5))
+    out = model.monitor_fn(eps_input=True).named(golden["x"], golden["eps"])
+    model.reset_state()
+    np.testing.assert_allclose(out["nll_upper_bound"], golden["monitor_nll_upper_bound"], rtol=RTOL)
+    np.testing.assert_allclose(out["kl_term"], golden["monitor_kl"].mean(), rtol=RTOL)
+    np.testing.assert_allclose(out["max_x"], golden["x"].max(), rtol=RTOL)
+    np.testing.assert_allclose(out["min_phi_sig"], golden["scan_phi_sig"].min(), rtol=RTOL)
+    np.testing.assert_allclose(out["mean_theta_mu"], golden["inter_theta_mu_in"].mean(), rtol=RTOL)
+
+
+def test_monitor_has_the_legacy_channels(model):
+    names = model.monitor_fn(eps_input=True).output_names
+    stats = [f"{f}_{v}" for v in ("phi_sig", "prior_sig", "theta_sig", "theta_mu", "x") for f in ("max", "mean", "min")]
+    assert names == ["nll_upper_bound", "recon_term", "kl_term"] + stats
+
+
+@pytest.fixture(scope="module")
+def steps():
+    path = GOLDEN.parent / "blizzard_vrnn_gmm_train_steps.npz"
+    if not path.exists():
+        pytest.skip(f"golden file {path} is missing")
+    return np.load(path, allow_pickle=False)
+
+
+def test_cost_fn_updates_the_tbptt_state(model, steps):
+    model.set_param_values({n: steps[f"param0__{n}"] for n in model.param_names()})
+    model.reset_state()
+    cost = model.cost_fn(eps_input=True)(steps["x"][0], steps["eps"][0])[0]
+    np.testing.assert_allclose(cost, steps["step0_raw_nll"], rtol=RTOL)
+    assert int(model.step_count.get_value()) == 1
+    np.testing.assert_allclose(model.rnn_tm1.get_value(), steps["step0_rnn_tm1"], rtol=RTOL, atol=1e-12)
+
+
+def test_carried_state_gives_the_golden_step1_cost_and_gradients(model, steps):
+    model.set_param_values({n: steps[f"step0_param__{n}"] for n in model.param_names()})
+    model.step_count.set_value(np.int64(1))
+    model.rnn_tm1.set_value(steps["step0_rnn_tm1"])
+    out = model.grad_fn(eps_input=True).named(steps["x"][1], steps["eps"][1])
+    model.reset_state()
+    np.testing.assert_allclose(out["nll_upper_bound"], steps["step1_raw_nll"], rtol=RTOL)
+    for name in model.param_names():
+        expected = steps[f"step1_rawgrad__{name}"]
+        assert np.max(np.abs(out[f"grad__{name}"] - expected)) <= RTOL * np.max(np.abs(expected)), name
