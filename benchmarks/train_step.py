@@ -1,0 +1,220 @@
+"""Training-step throughput of the Blizzard VRNN-GMM: compile time, seconds per step, frames/s, memory.
+
+Builds the Blizzard-style VRNN-GMM (4-layer feature networks, all five hidden widths = ``--hid``,
+float32) through the models builder, compiles the real training function of
+:class:`cle.train.Training` (gradient, GradientClipping(check_nan=1), Adam, WeightNorm and the
+TBPTT state updates), runs warm-up steps and times ``--steps`` calls on random data. The last
+line printed is one JSON object::
+
+    {"framework": "pytensor", "version", "mode", "threads", "config", "compile_s",
+     "sec_per_step_median", "frames_per_sec", "peak_rss_mb", ...}
+
+with ``frames_per_sec = T * batch / sec_per_step_median``.
+
+Usage::
+
+    python benchmarks/train_step.py                                  # default config, C backend
+    python benchmarks/train_step.py --threads 1
+    python benchmarks/train_step.py --rnn-dim 4000 --hid 500 --z-dim 200 --batch 128 --steps 2
+    python benchmarks/train_step.py --mode jax                       # PyTensor's JAX backend
+    python benchmarks/train_step.py --forward-only                   # the monitor graph only
+    python benchmarks/train_step.py --variant baseline               # the graph before the speed work
+
+``--threads N`` sets the BLAS / OpenMP thread count before numpy loads (the process re-executes
+itself with the environment set). Compile-cache state: ``compile_cache`` in the JSON says
+'warm' when no new C module was compiled, else how many were ("cold: N new modules").
+Point ``PYTENSOR_FLAGS=base_compiledir=/tmp/somewhere`` at an empty folder for a cold compile.
+"""
+import os
+import sys
+
+#: Environment variables that fix the thread count of the BLAS / OpenMP runtimes.
+THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+#: Marker that stops the re-executed process from re-executing again.
+REEXEC_MARK = "VRNN_BENCH_REEXEC"
+
+
+def _threads_from_argv(argv):
+    for i, arg in enumerate(argv):
+        if arg == "--threads" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--threads="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def _set_threads_then_reexec():
+    """Apply --threads to the environment before numpy loads; re-exec so the BLAS sees it."""
+    threads = _threads_from_argv(sys.argv[1:])
+    if threads is None or os.environ.get(REEXEC_MARK):
+        return
+    if all(os.environ.get(var) == threads for var in THREAD_VARS):
+        return
+    env = dict(os.environ, **{var: threads for var in THREAD_VARS}, **{REEXEC_MARK: "1"})
+    os.execve(sys.executable, [sys.executable] + sys.argv, env)
+
+
+if __name__ == "__main__":
+    _set_threads_then_reexec()
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import resource  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+log = logging.getLogger("benchmarks.train_step")
+
+#: Warm-up calls before timing (the first calls allocate buffers and fill caches).
+WARMUP_STEPS = 2
+#: Gradient-norm clip of the legacy Blizzard script.
+CLIP_NORM = 5
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="vrnn-gmm", choices=["vrnn-gmm"])
+    parser.add_argument("--x-dim", type=int, default=200)
+    parser.add_argument("--z-dim", type=int, default=50)
+    parser.add_argument("--rnn-dim", type=int, default=500)
+    parser.add_argument("--hid", type=int, default=250, help="all five hidden widths (x2s, z2s, q_z, p_z, p_x)")
+    parser.add_argument("--k", type=int, default=20, help="mixture components")
+    parser.add_argument("--depth", type=int, default=4, help="layers per feature network")
+    parser.add_argument("--T", type=int, default=40)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=WARMUP_STEPS)
+    parser.add_argument("--mode", default="c", choices=["c", "jax", "numba"])
+    parser.add_argument("--threads", type=int, default=None,
+                        help="BLAS/OpenMP threads (set before numpy loads); default: the environment's")
+    parser.add_argument("--forward-only", action="store_true",
+                        help="time the monitor graph (forward only, own scan from zeros) instead of training")
+    parser.add_argument("--variant", default="current", choices=["current", "baseline"],
+                        help="'baseline': the VRNN graph as it was before the speed work (benchmarks/baseline_vrnn.py)")
+    parser.add_argument("--profile", metavar="FILE", default=None,
+                        help="compile with PyTensor's profiler and write its summary to FILE")
+    return parser.parse_args(argv)
+
+
+def count_compiled_modules(compiledir):
+    """Number of compiled C modules (shared libraries) under ``compiledir``."""
+    total = 0
+    for _, _, files in os.walk(compiledir):
+        total += sum(1 for name in files if name.endswith(".so"))
+    return total
+
+
+def build_config(args):
+    from nips2015_vrnn.models import get_preset
+
+    widths = {name: args.hid for name in ("x2s_dim", "z2s_dim", "q_z_dim", "p_z_dim", "p_x_dim")}
+    return get_preset("blizzard/vrnn_gmm", x_dim=args.x_dim, z_dim=args.z_dim, rnn_dim=args.rnn_dim,
+                      num_k=args.k, depth=args.depth, batch_size=args.batch, m_batch_size=args.batch,
+                      **widths)
+
+
+def build_model(config, args):
+    """The VRNN (or its pre-speed-work variant); with JAX, the input ``x`` has a static shape."""
+    import pytensor.tensor as pt
+
+    if args.variant == "baseline":
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from baseline_vrnn import build_baseline_vrnn
+
+        model = build_baseline_vrnn(config)
+    else:
+        from nips2015_vrnn.models import build_vrnn
+
+        model = build_vrnn(config)
+    if args.mode == "jax":
+        # The JAX backend needs concrete shapes; the graphs are built lazily from model.x.
+        model.x = pt.tensor("x", dtype=model.dtype, shape=(args.T, args.batch, args.x_dim))
+    return model
+
+
+def compile_training(model, config):
+    """cle.train.Training with the legacy extensions; compiling happens in its constructor."""
+    from cle.train.ext import GradientClipping, WeightNorm
+    from cle.train.opt import Adam
+    from cle.train.training import Training
+
+    graph = model.training_graph()
+    cost = graph.outputs["nll_upper_bound"]
+    extensions = [GradientClipping(scaler=CLIP_NORM, batch_size=config.batch_size, check_nan=1), WeightNorm()]
+    training = Training("bench", [], model.as_cle_model(), Adam(config.lr), cost, [cost],
+                        extension=extensions, progress=False)
+    return training.cost_fn, training._train_fn
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    import pytensor
+
+    import cle  # noqa: F401  (float32 default)
+    from cle import backend
+
+    backend.set_mode(args.mode)
+    if args.profile:
+        pytensor.config.profile = True
+    config = build_config(args)
+    rss_before_compile = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    model = build_model(config, args)
+    compiledir = pytensor.config.compiledir
+    modules_before = count_compiled_modules(compiledir)
+    start = time.perf_counter()
+    if args.forward_only:
+        fn = model.monitor_fn()
+        step, raw_fn = fn, fn.fn
+    else:
+        step, raw_fn = compile_training(model, config)
+    compile_s = time.perf_counter() - start
+    new_modules = count_compiled_modules(compiledir) - modules_before
+    cache = "warm" if new_modules == 0 else f"cold: {new_modules} new modules"
+    if args.mode != "c":
+        cache = "n/a (no C modules for this mode)" if new_modules == 0 else cache
+
+    rng = np.random.default_rng(0)
+    batches = [rng.standard_normal((args.T, args.batch, args.x_dim)).astype(model.dtype) for _ in range(4)]
+    for i in range(args.warmup):
+        np.asarray(step(batches[i % len(batches)])[0])
+    times = []
+    for i in range(args.steps):
+        began = time.perf_counter()
+        cost = np.asarray(step(batches[i % len(batches)])[0])  # to numpy inside the timed region
+        times.append(time.perf_counter() - began)
+    median = statistics.median(times)
+    if args.profile:
+        with open(args.profile, "w") as handle:
+            raw_fn.profile.summary(file=handle, n_ops_to_print=40, n_apply_to_print=60)
+    result = {
+        "framework": "pytensor",
+        "version": pytensor.__version__,
+        "mode": args.mode,
+        "threads": args.threads if args.threads is not None else os.environ.get("OPENBLAS_NUM_THREADS", "default"),
+        "config": {"model": args.model, "x_dim": args.x_dim, "z_dim": args.z_dim, "rnn_dim": args.rnn_dim,
+                   "hid": args.hid, "k": args.k, "depth": args.depth, "T": args.T, "batch": args.batch,
+                   "steps": args.steps, "forward_only": args.forward_only, "variant": args.variant,
+                   "floatX": model.dtype, "n_params": model.n_params()},
+        "compile_s": round(compile_s, 2),
+        "compile_cache": cache,
+        "sec_per_step_median": round(median, 5),
+        "sec_per_step_min": round(min(times), 5),
+        "sec_per_step_max": round(max(times), 5),
+        "frames_per_sec": round(args.T * args.batch / median, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "rss_before_compile_mb": round(rss_before_compile, 1),
+        "last_cost": float(cost),
+        "blas_ldflags": pytensor.config.blas__ldflags,
+        "load_avg": [round(v, 2) for v in os.getloadavg()],
+    }
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

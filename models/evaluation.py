@@ -1,0 +1,128 @@
+"""Evaluation of a trained run as in the paper's Table 1: the average per-sequence variational
+lower bound ("≥") and importance-sampled log-likelihood ("≈") over a split.
+
+Units: nats per sequence (speech: one 0.5 s row of 40 normalised frames; handwriting: one line),
+as :meth:`SequenceModel.lower_bound` and :meth:`SequenceModel.importance_sampled_loglik` return
+them. For the RNN family both numbers are the exact log-likelihood.
+
+Example
+-------
+>>> paper_row('blizzard/vrnn_gmm')
+{'bound': 9107, 'estimate': 9392}
+>>> format_table_row('VRNN-GMM', 'Blizzard', 9000.0, 9300.0, paper_row('blizzard/vrnn_gmm'))
+'Blizzard  VRNN-GMM      >= 9000.0  ~= 9300.0   (paper: >= 9107  ~= 9392)'
+"""
+import json
+import logging
+import time
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+__all__ = ["PAPER_TABLE1", "paper_row", "format_table_row", "evaluate_run", "CORPUS_TITLES"]
+
+#: Chung et al. (2015), Table 1: average log-likelihood per test sequence. VRNN rows give the
+#: lower bound ("≥") and the importance-sampled estimate with 40 samples ("≈"); RNN rows give the
+#: exact log-likelihood (stored as both).
+PAPER_TABLE1 = {
+    "blizzard/rnn_gauss": {"bound": 3539, "estimate": 3539},
+    "blizzard/rnn_gmm": {"bound": 7413, "estimate": 7413},
+    "blizzard/vrnn_i_gauss": {"bound": 8933, "estimate": 9188},
+    "blizzard/vrnn_gauss": {"bound": 9223, "estimate": 9516},
+    "blizzard/vrnn_gmm": {"bound": 9107, "estimate": 9392},
+    "iamondb/rnn_gauss": {"bound": 1016, "estimate": 1016},
+    "iamondb/rnn_gmm": {"bound": 1358, "estimate": 1358},
+    "iamondb/vrnn_i_gauss": {"bound": 1337, "estimate": 1354},
+    "iamondb/vrnn_gauss": {"bound": 1384, "estimate": 1384},
+    "iamondb/vrnn_gmm": {"bound": 1384, "estimate": 1384},
+}
+CORPUS_TITLES = {"blizzard": "Blizzard", "iamondb": "IAM-OnDB"}
+
+
+def paper_row(preset):
+    """The paper's Table 1 numbers for ``preset`` (e.g. 'blizzard/vrnn_gmm'), or None."""
+    return PAPER_TABLE1.get(preset) if preset else None
+
+
+def format_table_row(model_name, corpus_title, bound, estimate, paper=None):
+    """One Table-1 style line: the run's ">=" bound and "~=" estimate, and the paper's beside them."""
+    line = f"{corpus_title:<9} {model_name:<13} >= {bound:.1f}  ~= {estimate:.1f}"
+    if paper:
+        line += f"   (paper: >= {paper['bound']}  ~= {paper['estimate']})"
+    return line
+
+
+def _chunks(data, size, limit):
+    """(start, end) ranges of at most ``size`` sequences covering the first ``limit`` of ``data``."""
+    n = data.num_examples() if limit is None else min(limit, data.num_examples())
+    return [(start, min(start + size, n)) for start in range(0, n, size)]
+
+
+def evaluate_run(run, model, split="test", n_samples=40, seed=0, limit=None, progress=None,
+                 checkpoint=None):
+    """Lower bound and importance-sampled log-likelihood of every sequence of ``split``.
+
+    Parameters
+    ----------
+    run : nips2015_vrnn.models.run.RunDir
+    model : the trained model
+    split : {'valid', 'test'}
+    n_samples : int >= 1
+        Importance samples per sequence (40 in the paper).
+    seed : int
+    limit : int or None
+        Evaluate only the first ``limit`` sequences.
+    progress : callable or None
+        ``progress(done, total)`` after each chunk of sequences.
+    checkpoint : str or None
+        Recorded in the result.
+
+    Returns
+    -------
+    dict: ``split``, ``model``, ``preset``, ``checkpoint``, ``n_sequences``, ``n_samples``,
+    ``lower_bound`` and ``loglik_is`` (means over sequences), their standard errors
+    ``lower_bound_sem`` / ``loglik_is_sem``, ``paper`` (Table 1 numbers or None), ``seconds``.
+    """
+    if split not in ("train", "valid", "test"):
+        raise ValueError(f"split must be 'train', 'valid' or 'test'; got {split!r}")
+    if n_samples < 1:
+        raise ValueError(f"n_samples must be >= 1; got {n_samples}")
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be >= 1; got {limit}")
+    began = time.perf_counter()
+    bounds, estimates = [], []
+    with run.open_split(split) as data:
+        chunks = _chunks(data, model.config.m_batch_size, limit)
+        total = chunks[-1][1]
+        for start, end in chunks:
+            batch = data.slices(start, end)
+            mask = batch[1] if len(batch) > 1 else None
+            bounds.append(model.lower_bound(batch[0], mask, seed=seed + start))
+            estimates.append(model.importance_sampled_loglik(batch[0], mask, n_samples=n_samples,
+                                                             seed=seed + start))
+            if progress:
+                progress(end, total)
+    bounds, estimates = np.concatenate(bounds), np.concatenate(estimates)
+
+    def sem(values):
+        return float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
+
+    preset = run.record.get("preset")
+    result = {
+        "split": split, "model": model.config.model_name, "corpus": run.corpus, "preset": preset,
+        "checkpoint": checkpoint, "n_sequences": int(len(bounds)), "n_samples": int(n_samples),
+        "seed": int(seed), "lower_bound": float(bounds.mean()), "lower_bound_sem": sem(bounds),
+        "loglik_is": float(estimates.mean()), "loglik_is_sem": sem(estimates),
+        "paper": paper_row(preset), "seconds": time.perf_counter() - began,
+    }
+    log.info("%s on %s (%d sequences): lower bound %.2f, IS log-likelihood %.2f", result["model"],
+             split, result["n_sequences"], result["lower_bound"], result["loglik_is"])
+    return result
+
+
+def save_result(run, result):
+    """Write ``result`` to ``RUN_DIR/eval_<split>.json``; returns the path."""
+    path = run.path / f"eval_{result['split']}.json"
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    return path

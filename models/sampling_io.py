@@ -1,0 +1,193 @@
+"""Generated sequences to files: speech as 16 kHz WAV (+ PNG of the waveform), handwriting as
+SVG (+ PNG) of the pen strokes, and :func:`sample_run` that draws them from a trained run.
+
+PNG pictures need matplotlib (the optional extra ``plot``: ``pip install .[plot]``); without it
+only WAV and SVG files are written and :func:`sample_run` says so in its result.
+
+Example
+-------
+>>> strokes = [np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([[2.0, 0.0], [3.0, 0.5]])]
+>>> svg = strokes_svg(strokes)
+>>> svg.count('<polyline')
+2
+"""
+import logging
+from pathlib import Path
+
+import numpy as np
+import scipy.io.wavfile
+
+from nips2015_vrnn.datasets.audio import to_int16
+from nips2015_vrnn.datasets.blizzard import FRAME_SIZE, SEQ_LEN
+from nips2015_vrnn.datasets.demo_speech import RATE
+from nips2015_vrnn.datasets.iamondb import offsets_to_strokes
+
+log = logging.getLogger(__name__)
+
+__all__ = ["PLOT_HINT", "have_matplotlib", "frames_to_waveforms", "write_wav", "waveform_png",
+           "strokes_svg", "write_svg", "strokes_png", "sample_run", "default_steps"]
+
+#: What to tell a user who wants PNG pictures without matplotlib.
+PLOT_HINT = "PNG pictures need matplotlib: pip install .[plot]"
+#: Handwriting samples: steps per generated line when none is given (a typical line length).
+HANDWRITING_STEPS = 300
+#: SVG drawing: margin around the strokes and stroke width, in the SVG's own units.
+SVG_MARGIN, SVG_STROKE_WIDTH = 10.0, 1.5
+#: SVG drawing: the longer side of the strokes' bounding box is scaled to this many units.
+SVG_SIZE = 800.0
+
+
+def have_matplotlib():
+    """True when matplotlib can be imported (PNG pictures are possible)."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def default_steps(corpus):
+    """Frames per generated sequence: 40 frames (8000 samples, 0.5 s) for speech, 300 pen steps
+    for handwriting."""
+    return SEQ_LEN // FRAME_SIZE if corpus == "blizzard" else HANDWRITING_STEPS
+
+
+# ---------------------------------------------------------------------- speech
+def frames_to_waveforms(frames, X_mean, X_std):
+    """Normalised frames (T, B, F) -> int16 waveforms (B, T*F): x * X_std + X_mean, clipped."""
+    frames = np.asarray(frames, dtype=np.float64)
+    if frames.ndim != 3:
+        raise ValueError(f"frames must have shape (T, B, F), got {frames.shape}")
+    samples = frames * float(X_std) + float(X_mean)
+    return to_int16(samples.transpose(1, 0, 2).reshape(frames.shape[1], -1))
+
+
+def write_wav(path, waveform, rate=RATE):
+    """Write one int16 waveform (n,) as a mono WAV file at ``rate`` Hz."""
+    scipy.io.wavfile.write(path, rate, np.asarray(waveform, dtype=np.int16))
+
+
+def waveform_png(path, waveform, rate=RATE, title=None):
+    """Draw one waveform (n,) against time (s) into the PNG ``path`` (needs matplotlib)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 2.5))
+    ax.plot(np.arange(len(waveform)) / rate, waveform, linewidth=0.5)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("amplitude")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------------- handwriting
+def strokes_svg(strokes):
+    """An SVG document drawing each stroke (k, 2) as a polyline; pen-up moves are not drawn.
+
+    Coordinates have y growing upwards (as :func:`offsets_to_strokes` returns them); the SVG
+    flips y and scales the bounding box so its longer side is :data:`SVG_SIZE` units.
+    """
+    strokes = [np.asarray(s, dtype=np.float64) for s in strokes if len(s)]
+    points = np.vstack(strokes) if strokes else np.zeros((1, 2))
+    low, high = points.min(axis=0), points.max(axis=0)
+    scale = SVG_SIZE / max(float(np.max(high - low)), 1e-12)
+    width, height = (high - low) * scale + 2 * SVG_MARGIN
+    lines = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.1f}" height="{height:.1f}" '
+             f'viewBox="0 0 {width:.1f} {height:.1f}">',
+             f'<rect width="100%" height="100%" fill="white"/>']
+    for stroke in strokes:
+        xs = (stroke[:, 0] - low[0]) * scale + SVG_MARGIN
+        ys = (high[1] - stroke[:, 1]) * scale + SVG_MARGIN
+        coords = " ".join(f"{x:.2f},{y:.2f}" for x, y in zip(xs, ys))
+        lines.append(f'<polyline points="{coords}" fill="none" stroke="black" '
+                     f'stroke-width="{SVG_STROKE_WIDTH}" stroke-linecap="round" '
+                     f'stroke-linejoin="round"/>')
+    lines.append("</svg>")
+    return "\n".join(lines) + "\n"
+
+
+def write_svg(path, strokes):
+    """Write :func:`strokes_svg` of ``strokes`` to ``path``."""
+    Path(path).write_text(strokes_svg(strokes), encoding="utf-8")
+
+
+def strokes_png(path, strokes, title=None):
+    """Draw the strokes (list of (k, 2)) into the PNG ``path``, equal axes (needs matplotlib)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(10, 2.5))
+    for stroke in strokes:
+        ax.plot(stroke[:, 0], stroke[:, 1], color="black", linewidth=1.2)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------------- a run's samples
+def sample_run(run, model, n=10, steps=None, seed=0, out_dir=None, progress=None):
+    """Generate ``n`` sequences from ``model`` and write them under ``out_dir`` (default
+    ``RUN_DIR/samples``).
+
+    Speech: ``sample_<i>.wav`` (16 kHz, de-normalised with the run's X_mean / X_std) and
+    ``sample_<i>.png`` (the waveform). Handwriting: ``sample_<i>.svg`` and ``sample_<i>.png``
+    (the pen strokes, pen-up moves not drawn). PNGs only when matplotlib is installed.
+
+    Parameters
+    ----------
+    run : nips2015_vrnn.models.run.RunDir
+    model : a trained model (see :func:`nips2015_vrnn.models.run.load_model`)
+    n : int >= 1
+    steps : int or None
+        Frames per sequence (default :func:`default_steps`).
+    seed : int
+    progress : callable or None
+        ``progress(i, n)`` after each file group is written.
+
+    Returns
+    -------
+    dict: ``files`` (list of Path), ``png`` (bool: were PNGs written), ``out_dir`` (Path)
+    """
+    if n < 1:
+        raise ValueError(f"n must be >= 1; got {n}")
+    steps = default_steps(run.corpus) if steps is None else steps
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1; got {steps}")
+    out_dir = Path(out_dir) if out_dir is not None else run.samples_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    png = have_matplotlib()
+    frames = np.asarray(model.generate(n_steps=steps, n_sequences=n, seed=seed))
+    x_mean, x_std = run.normalisation
+    files = []
+    if run.corpus == "blizzard":
+        waves = frames_to_waveforms(frames, x_mean, x_std)
+        for i, wave in enumerate(waves):
+            files.append(out_dir / f"sample_{i:02d}.wav")
+            write_wav(files[-1], wave)
+            if png:
+                files.append(out_dir / f"sample_{i:02d}.png")
+                waveform_png(files[-1], wave, title=f"sample {i} (seed {seed})")
+            if progress:
+                progress(i + 1, n)
+    else:
+        for i in range(n):
+            strokes = offsets_to_strokes(frames[:, i], x_mean, x_std)
+            files.append(out_dir / f"sample_{i:02d}.svg")
+            write_svg(files[-1], strokes)
+            if png:
+                files.append(out_dir / f"sample_{i:02d}.png")
+                strokes_png(files[-1], strokes, title=f"sample {i} (seed {seed})")
+            if progress:
+                progress(i + 1, n)
+    log.info("wrote %d files to %s", len(files), out_dir)
+    return {"files": files, "png": png, "out_dir": out_dir}
