@@ -420,7 +420,7 @@ class SequenceModel:
         args = self._data_args(x, mask)
         if self.family != "vrnn":
             exact = self.lower_bound(x, mask)
-            return (exact, np.repeat(exact[:, None], 1, axis=1)) if return_log_weights else exact
+            return (exact, exact[:, None]) if return_log_weights else exact
         fn = self.sequence_fn()
         rng = np.random.default_rng(seed)
         n_steps, n_seq = args[0].shape[:2]

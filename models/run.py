@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["CORPORA", "DEMO_CORPORA", "MODEL_NAMES", "RunDir", "RunError", "resolve_config",
            "parse_overrides", "model_preset_name", "demo_data_dir", "ensure_demo_data",
-           "find_data_file", "open_split", "create_run", "train_run", "load_model",
+           "find_data_file", "open_split", "create_run", "discard_run", "train_run", "load_model",
            "read_log", "monitor_records", "TRAIN_EVENTS"]
 
 #: Format tag of config.json; loading refuses anything else.
@@ -339,6 +339,23 @@ def create_run(path, corpus, config, data_path, floatX="float32", mode="c", demo
     return RunDir(path)
 
 
+def discard_run(run):
+    """Remove what :func:`create_run` wrote (config.json, the log) when no checkpoint exists yet.
+
+    For a run that failed or was stopped before its first checkpoint, so the same command can
+    be given again. Returns True when the run was discarded.
+    """
+    if run.checkpoint_root.exists():
+        return False
+    for name in (CONFIG_FILE,) + LOG_FILES:
+        (run.path / name).unlink(missing_ok=True)
+    try:
+        run.path.rmdir()
+    except OSError:
+        pass  # the folder holds other files: keep it
+    return True
+
+
 # ---------------------------------------------------------------------- training
 class MonitorEcho(Extension):
     """Calls ``callback(record)`` once per new monitoring record (put it after Monitoring)."""
@@ -431,10 +448,15 @@ def train_run(run, max_updates=None, resume=False, on_event=None, progress=None)
     """
     if max_updates is not None and max_updates < 1:
         raise ValueError(f"max_updates must be >= 1; got {max_updates}")
+    if resume:
+        read_checkpoint(run.checkpoint_dir("last"))  # fail before compiling on a bad checkpoint
     model = run.build_model()
     training = build_training(run, model, on_event=on_event, progress=progress)
     if resume:
         training.load_checkpoint(run.checkpoint_dir("last"))
+        done = training.trainlog.batch_seen
+        if max_updates is not None and max_updates <= done:
+            raise RunError(f"{run.path} already has {done} updates; give --max-updates above {done}")
         if on_event:
             on_event("resumed", batch_seen=training.trainlog.batch_seen)
     with backend.precision(run.floatX):

@@ -1,6 +1,7 @@
 """The handwriting VRNN (BiGMM output, mask, depth 1) against a numpy implementation written here."""
 import numpy as np
 import pytest
+from scipy.special import logsumexp
 
 from cle.backend import precision
 from nips2015_vrnn.models import build_model
@@ -56,7 +57,7 @@ def numpy_vrnn_bigmm(p, x, mask, eps):
         zz = u1 ** 2 + u2 ** 2 - 2 * rho * u1 * u2
         comp = -(np.log(2 * np.pi) + np.log(sig[:, :K]) + np.log(sig[:, K:]) + 0.5 * np.log(1 - rho ** 2)) \
             - zz / (2 * (1 - rho ** 2))
-        mixture = np.log(np.sum(coeff * np.exp(comp), axis=1))
+        mixture = logsumexp(np.log(coeff) + comp, axis=1)
         pen = x[t, :, 0]
         pen_ll = np.where(pen > 0, np.log(binary), 0) + np.where(pen < 1, np.log(1 - binary), 0)
         recon.append(-mixture - pen_ll)
