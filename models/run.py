@@ -23,6 +23,7 @@ Example
 >>> parse_overrides(['rnn_dim=16', 'k=2'])
 {'rnn_dim': 16, 'num_k': 2}
 """
+import contextlib
 import json
 import logging
 import os
@@ -451,7 +452,8 @@ def train_run(run, max_updates=None, resume=False, on_event=None, progress=None)
     if resume:
         read_checkpoint(run.checkpoint_dir("last"))  # fail before compiling on a bad checkpoint
     model = run.build_model()
-    training = build_training(run, model, on_event=on_event, progress=progress)
+    with _mode_errors(run.mode):
+        training = build_training(run, model, on_event=on_event, progress=progress)
     if resume:
         training.load_checkpoint(run.checkpoint_dir("last"))
         done = training.trainlog.batch_seen
@@ -459,9 +461,26 @@ def train_run(run, max_updates=None, resume=False, on_event=None, progress=None)
             raise RunError(f"{run.path} already has {done} updates; give --max-updates above {done}")
         if on_event:
             on_event("resumed", batch_seen=training.trainlog.batch_seen)
-    with backend.precision(run.floatX):
+    with backend.precision(run.floatX), _mode_errors(run.mode):
         training.run(max_updates=max_updates)
     return training
+
+
+@contextlib.contextmanager
+def _mode_errors(mode):
+    """With a compile mode other than 'c', report its failures as one RunError line.
+
+    JAX needs static input shapes and fails on the first call of a graph with dynamic ones;
+    Numba lacks some ops. With the default C backend errors pass unchanged.
+    """
+    try:
+        yield
+    except (NotImplementedError, TypeError, ImportError) as err:
+        if mode == "c":
+            raise
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise RunError(f"compile mode {mode!r} cannot run this model ({type(err).__name__}: "
+                       f"{first}); use --mode c") from None
 
 
 # ---------------------------------------------------------------------- trained models
