@@ -7,7 +7,6 @@ This module only parses arguments, prints through click and calls library functi
 that does not fit) is printed as one line ``Error: ...`` with exit status 1, never a traceback.
 """
 import functools
-import json
 import logging
 import sys
 import time
@@ -35,10 +34,6 @@ def _user_errors(func):
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except click.exceptions.Exit:
-            raise
-        except click.ClickException:
-            raise
         except USER_ERRORS as err:
             message = str(err).strip().splitlines()
             text = message[0] if message else type(err).__name__
@@ -50,14 +45,14 @@ def _user_errors(func):
 
 def _setup_logging(verbose):
     """Library logging to stderr: warnings, or everything at INFO with ``--verbose``."""
-    # PyTensor warns on every compile that it found no BLAS to link; it then uses numpy's.
+    # PyTensor warns on every compile that it found no BLAS to link; it then uses numpy's
+    # (the same notice comes as a warning and as a log record).
     warnings.filterwarnings("ignore", message=".*could not link to a BLAS.*")
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger().setLevel(logging.INFO if verbose else logging.WARNING)
     if not verbose:
-        # PyTensor's "could not link to a BLAS" and similar notices are not the user's concern.
-        logging.getLogger("pytensor").setLevel(logging.ERROR)
+        logging.getLogger("pytensor.tensor.blas").setLevel(logging.ERROR)
 
 
 _verbose_option = click.option("-v", "--verbose", is_flag=True, help="Log library messages (INFO).")
@@ -84,7 +79,7 @@ def prepare():
 def _print_prepared(info):
     for key, value in info.items():
         if key != "skipped":
-            click.echo(f"  {key}: {value}")
+            click.echo(f"  {key}: {value:.6g}" if isinstance(value, float) else f"  {key}: {value}")
     if info.get("skipped"):
         click.echo(f"  skipped: {len(info['skipped'])} files (first: {info['skipped'][0]})")
 
@@ -286,7 +281,8 @@ def train(corpus, out, resume, data, demo_corpus, model, config_file, sets, max_
             if not demo:
                 raise click.UsageError(f"give --data: the file or folder written by "
                                        f"vrnn-prepare {corpus}")
-            click.echo("preparing the demo corpus (first use only) ...")
+            if not runs.demo_is_prepared():
+                click.echo(f"preparing the demo corpus in {runs.demo_data_dir()} (first use only) ...")
             data = runs.ensure_demo_data()
             click.echo(f"demo corpus: {data}")
         config = runs.resolve_config(fmt, model=model, config_file=config_file, overrides=overrides,

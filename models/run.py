@@ -53,7 +53,7 @@ from nips2015_vrnn.models.presets import get_preset
 log = logging.getLogger(__name__)
 
 __all__ = ["CORPORA", "DEMO_CORPORA", "MODEL_NAMES", "RunDir", "RunError", "resolve_config",
-           "parse_overrides", "model_preset_name", "demo_data_dir", "ensure_demo_data",
+           "parse_overrides", "model_preset_name", "demo_data_dir", "demo_is_prepared", "ensure_demo_data",
            "find_data_file", "open_split", "create_run", "discard_run", "train_run", "load_model",
            "read_log", "monitor_records", "TRAIN_EVENTS"]
 
@@ -184,6 +184,11 @@ def demo_data_dir():
         return Path(os.environ["VRNN_DEMO_DIR"])
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return cache / "vrnn-pytensor" / f"demo-{DEMO_SEED}"
+
+
+def demo_is_prepared(directory=None):
+    """True when the demo corpus cache (default :func:`demo_data_dir`) holds both prepared files."""
+    return _demo_complete(Path(directory) if directory is not None else demo_data_dir())
 
 
 def _demo_complete(directory):
