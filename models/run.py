@@ -42,6 +42,7 @@ from cle.train.checkpoint import CheckpointError, read_checkpoint
 from cle.train.ext import (Checkpoint, EarlyStopping, EpochCount, Extension, GradientClipping,
                            Monitoring, WeightNorm)
 from cle.train.opt import Adam
+from cle.train.training import LOG_FILE as TRAINING_LOG_FILE
 from nips2015_vrnn.datasets.blizzard import Blizzard, Blizzard_tbptt
 from nips2015_vrnn.datasets.demo import prepare_demo
 from nips2015_vrnn.datasets.errors import DataError
@@ -60,8 +61,8 @@ __all__ = ["CORPORA", "DEMO_CORPORA", "MODEL_NAMES", "RunDir", "RunError", "reso
 #: Format tag of config.json; loading refuses anything else.
 RUN_FORMAT = "vrnn-run-1"
 CONFIG_FILE = "config.json"
-#: The run's JSON-lines log; older runs (and cle's own default) may call it train_log.jsonl.
-LOG_FILES = ("log.jsonl", "train_log.jsonl")
+#: The run's JSON-lines log, written by :class:`cle.train.Training` into its ``run_dir``.
+LOG_FILE = TRAINING_LOG_FILE
 CHECKPOINTS = ("best", "last")
 #: Corpus formats a run can train on, and the name the demo corpus gives each of them.
 CORPORA = ("blizzard", "iamondb")
@@ -285,11 +286,8 @@ class RunDir:
 
     @property
     def log_path(self):
-        """The JSON-lines log (``log.jsonl``; an older ``train_log.jsonl`` is read too)."""
-        for name in LOG_FILES:
-            if (self.path / name).exists():
-                return self.path / name
-        return self.path / LOG_FILES[0]
+        """The JSON-lines log, ``log.jsonl``."""
+        return self.path / LOG_FILE
 
     def checkpoint_dir(self, which):
         """``checkpoints/<which>`` ('best' or 'last'); CheckpointError when it does not exist."""
@@ -353,7 +351,7 @@ def discard_run(run):
     """
     if run.checkpoint_root.exists():
         return False
-    for name in (CONFIG_FILE,) + LOG_FILES:
+    for name in (CONFIG_FILE, LOG_FILE):
         (run.path / name).unlink(missing_ok=True)
     try:
         run.path.rmdir()
@@ -430,20 +428,8 @@ def build_training(run, model, on_event=None, progress=None):
         training = Training(config.model_name, train_iter, model.as_cle_model(), Adam(lr=config.lr),
                             outputs[0], outputs, extension=extensions, run_dir=run.path,
                             config=run.record, progress=progress)
-    _use_run_log(training, run)
     notify("compiled", seconds=time.perf_counter() - began)
     return training
-
-
-def _use_run_log(training, run):
-    """Point the training's JSON-lines log at the run's ``log.jsonl``.
-
-    Adapter: :class:`cle.train.Training` names its log file itself; the run directory's format
-    says ``log.jsonl``.
-    """
-    writer = getattr(training, "_jsonl", None)
-    if writer is not None and Path(writer.path).name != LOG_FILES[0]:
-        writer.path = run.path / LOG_FILES[0]
 
 
 def train_run(run, max_updates=None, resume=False, on_event=None, progress=None):

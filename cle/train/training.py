@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 __all__ = ["Training", "TrainingInterrupted"]
 
 #: Name of the JSON-lines file (in ``run_dir``) that gets one line per monitoring step.
-LOG_FILE = "train_log.jsonl"
+LOG_FILE = "log.jsonl"
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -70,7 +70,7 @@ class Training:
     outputs : symbolic scalar or list of them (returned by ``cost_fn`` and logged)
     extension : list of extensions (see :mod:`cle.train.ext`)
     run_dir : path or None
-        Holds ``train_log.jsonl`` and, unless a Checkpoint extension names another place,
+        Holds ``log.jsonl`` and, unless a Checkpoint extension names another place,
         ``checkpoints/{last,best}``.
     config : dict or None
         JSON-ready configuration saved in every checkpoint.

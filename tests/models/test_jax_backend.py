@@ -25,7 +25,7 @@ RTOL = 1e-4
 
 
 def _train(mode):
-    """Costs, final parameters and final TBPTT state of N_STEPS training calls compiled in ``mode``."""
+    """Costs, gradient norms and final TBPTT state of N_STEPS training calls compiled in ``mode``."""
     from cle.train.ext import GradientClipping, WeightNorm
     from cle.train.opt import Adam
     from cle.train.training import Training
@@ -44,11 +44,12 @@ def _train(mode):
         backend.set_mode(previous)
     rng = np.random.default_rng(5)
     xs = [x.astype(model.dtype) for x in speech_batches(N_STEPS, T, B, X, seed=3)]
-    costs = []
+    costs, norms = [], []
     for x in xs:
         eps = rng.standard_normal((T, B, Z)).astype(model.dtype)
         costs.append(float(np.asarray(training.cost_fn(x, eps)[0])))
-    return np.array(costs), model.get_param_values(), np.asarray(model.rnn_tm1.get_value())
+        norms.append(training.last_grad_norm)
+    return np.array(costs), np.array(norms), np.asarray(model.rnn_tm1.get_value())
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +63,12 @@ def test_jax_training_cost_matches_c_backend(both_backends):
     np.testing.assert_allclose(jax_costs, c_costs, rtol=RTOL)
 
 
-def test_jax_training_updates_match_c_backend(both_backends):
-    (_, c_params, c_state), (_, jax_params, jax_state) = both_backends
-    for name, value in c_params.items():
-        np.testing.assert_allclose(np.asarray(jax_params[name]), value, rtol=RTOL, atol=1e-6, err_msg=name)
+def test_jax_gradient_norms_match_c_backend(both_backends):
+    (_, c_norms, _), (_, jax_norms, _) = both_backends
+    np.testing.assert_allclose(jax_norms, c_norms, rtol=RTOL)
+
+
+def test_jax_carried_lstm_state_matches_c_backend(both_backends):
+    (_, _, c_state), (_, _, jax_state) = both_backends
+    assert np.any(c_state != 0)
     np.testing.assert_allclose(jax_state, c_state, rtol=RTOL, atol=1e-6)

@@ -141,7 +141,7 @@ def test_resume_reproduces_the_monitoring_records(uninterrupted, resumed):
 
 
 def test_every_monitoring_step_is_a_line_of_the_jsonl_file(uninterrupted):
-    lines = (uninterrupted.run_dir / "train_log.jsonl").read_text().splitlines()
+    lines = (uninterrupted.run_dir / "log.jsonl").read_text().splitlines()
     records = [json.loads(line) for line in lines]
     monitors = [r for r in records if r["event"] == "monitor"]
     assert [r["batch_seen"] for r in monitors] == [r["batch_seen"] for r in uninterrupted.trainlog.monitor]
