@@ -71,6 +71,8 @@ log = logging.getLogger("benchmarks.train_step")
 
 #: Warm-up calls before timing (the first calls allocate buffers and fill caches).
 WARMUP_STEPS = 2
+#: Matrix-product work of a training step in units of the forward pass (forward + 2 backward).
+TRAIN_PASSES = 3
 #: Gradient-norm clip of the legacy Blizzard script.
 CLIP_NORM = 5
 
@@ -94,7 +96,7 @@ def parse_args(argv=None):
     parser.add_argument("--forward-only", action="store_true",
                         help="time the monitor graph (forward only, own scan from zeros) instead of training")
     parser.add_argument("--variant", default="current", choices=["current", "baseline"],
-                        help="'baseline': the VRNN graph as it was before the speed work (benchmarks/baseline_vrnn.py)")
+                        help="'baseline': the graph settings before the speed work (benchmarks/baseline.py)")
     parser.add_argument("--profile", metavar="FILE", default=None,
                         help="compile with PyTensor's profiler and write its summary to FILE")
     return parser.parse_args(argv)
@@ -126,6 +128,19 @@ def write_profile(fn, path, n_lines=40):
             profile.summary_nodes(file=handle, N=n_lines)
 
 
+def matmul_flops_per_frame(config):
+    """Forward matrix-product FLOPs per frame: ``2 * sum of a * b`` over every weight matrix (a, b).
+
+    Every weight matrix of the VRNN multiplies exactly one row vector per frame (the x-side
+    products hoisted out of the scan included), so this counts the forward pass exactly,
+    elementwise work aside. A training step costs ``3 x`` this (forward, plus the two products
+    of the backward pass: gradients with respect to the input and to the weight).
+    """
+    from nips2015_vrnn.models import param_shapes
+
+    return 2 * sum(a * b for a, b in (s for s in param_shapes(config).values() if len(s) == 2))
+
+
 def build_config(args):
     from nips2015_vrnn.models import get_preset
 
@@ -139,15 +154,13 @@ def build_model(config, args):
     """The VRNN (or its pre-speed-work variant); with JAX, the input ``x`` has a static shape."""
     import pytensor.tensor as pt
 
+    from nips2015_vrnn.models import build_vrnn
+
+    model = build_vrnn(config)
     if args.variant == "baseline":
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from baseline_vrnn import build_baseline_vrnn
+        from baseline import dynamic_params
 
-        model = build_baseline_vrnn(config)
-    else:
-        from nips2015_vrnn.models import build_vrnn
-
-        model = build_vrnn(config)
+        dynamic_params(model)
     if args.mode == "jax":
         # The JAX backend needs concrete shapes; the graphs are built lazily from model.x.
         model.x = pt.tensor("x", dtype=model.dtype, shape=(args.T, args.batch, args.x_dim))
@@ -177,6 +190,11 @@ def main(argv=None):
     from cle import backend
 
     backend.set_mode(args.mode)
+    if args.variant == "baseline":
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from baseline import use_baseline
+
+        use_baseline()
     if args.profile:
         import atexit
 
@@ -212,6 +230,9 @@ def main(argv=None):
         cost = np.asarray(step(batches[i % len(batches)])[0])  # to numpy inside the timed region
         times.append(time.perf_counter() - began)
     median = statistics.median(times)
+    frames = args.T * args.batch
+    passes = 1 if args.forward_only else TRAIN_PASSES
+    gflop = passes * matmul_flops_per_frame(config) * frames / 1e9
     if args.profile:
         write_profile(raw_fn, args.profile)
     result = {
@@ -228,7 +249,9 @@ def main(argv=None):
         "sec_per_step_median": round(median, 5),
         "sec_per_step_min": round(min(times), 5),
         "sec_per_step_max": round(max(times), 5),
-        "frames_per_sec": round(args.T * args.batch / median, 1),
+        "frames_per_sec": round(frames / median, 1),
+        "matmul_gflop_per_step": round(gflop, 2),
+        "matmul_gflops": round(gflop / median, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "rss_before_compile_mb": round(rss_before_compile, 1),
         "last_cost": float(cost),

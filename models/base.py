@@ -93,7 +93,9 @@ class SequenceModel:
         self.params = OrderedDict()
         for layer in layers.values():
             for name, value in layer.initialize().items():
-                self.params[name] = pytensor.shared(np.asarray(value, dtype=self.dtype), name=name)
+                value = np.asarray(value, dtype=self.dtype)
+                # Static shapes: fewer runtime shape checks, and the JAX backend needs them.
+                self.params[name] = pytensor.shared(value, name=name, shape=value.shape)
         self.x = pt.tensor3("x", dtype=self.dtype)
         self.mask = pt.matrix("mask", dtype=self.dtype) if config.has_mask else None
         self.step_count = pytensor.shared(np.int64(0), name="step_count")
@@ -221,7 +223,8 @@ class SequenceModel:
         if self.family != "vrnn":
             return inputs, None, OrderedDict()
         if eps_input:
-            eps = pt.tensor3("eps", dtype=self.dtype)
+            # As static as x (the JAX backend needs static shapes; x is usually dynamic).
+            eps = pt.tensor("eps", dtype=self.dtype, shape=self.x.type.shape[:2] + (self.config.z_dim,))
             return inputs + [eps], eps, OrderedDict()
         eps, next_rng = self._noise(rng, (self.x.shape[0], self.x.shape[1], self.config.z_dim))
         return inputs, eps, OrderedDict([(rng, next_rng)])

@@ -16,6 +16,7 @@ from collections import OrderedDict
 import numpy as np
 import pytensor.tensor as pt
 import scipy.linalg
+from pytensor.gradient import disconnected_grad
 
 from cle.backend import floatX
 
@@ -77,7 +78,12 @@ def _relu(z):
 
 
 def _softmax(z):
-    return pt.special.softmax(z, axis=-1)
+    # Written out rather than pt.special.softmax: PyTensor 3's C backend runs that op through
+    # Python (cle.backend.EXCLUDED_REWRITES keeps it from coming back). The max is only a shift
+    # for stability (softmax does not depend on it), so no gradient flows through it.
+    shift = disconnected_grad(z.max(axis=-1, keepdims=True))
+    e = pt.exp(z - shift)
+    return e / e.sum(axis=-1, keepdims=True)
 
 
 def _hard_tanh(z):
