@@ -19,6 +19,6 @@ def test_paper_row_is_none_for_a_custom_configuration():
 
 
 def test_table_row_shows_both_numbers_and_the_paper_beside_them():
-    row = evaluation.format_table_row("VRNN-Gauss", "IAM-OnDB", 1300.04, 1310.0,
-                                      evaluation.paper_row("iamondb/vrnn_gauss"))
+    row = evaluation.format_table_row("VRNN-GMM", "IAM-OnDB", 1300.04, 1310.0,
+                                      evaluation.paper_row("iamondb/vrnn_gmm"))
     assert ">= 1300.0" in row and "~= 1310.0" in row and "(paper: >= 1384  ~= 1384)" in row
