@@ -4,7 +4,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import pytest
-from conftest import load_golden
+from golden_data import load_golden
 
 import cle.backend as B
 from cle import cost

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import load_golden
+from golden_data import load_golden
 from nips2015_vrnn.models import cli
 
 #: A tiny model (legacy key names) so every graph compiles in seconds; shared with the

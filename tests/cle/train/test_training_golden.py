@@ -15,7 +15,7 @@ from cle.models import Model
 from cle.train import Training
 from cle.train.ext import EpochCount, GradientClipping, WeightNorm
 from cle.train.opt import Adam
-from conftest import load_golden
+from golden_data import load_golden
 from legacy_wiring import build_legacy_vrnn_gmm
 
 DIMS = dict(x_dim=8, z_dim=4, rnn_dim=6, q_z_dim=5, p_z_dim=5, p_x_dim=5, x2s_dim=5, z2s_dim=5, k=3)
