@@ -110,9 +110,13 @@ Example:
 @click.option("--batch-size", default=128, show_default=True, help="Parallel streams B.")
 @click.option("--valid-frac", default=0.05, show_default=True, help="Fraction kept for validation.")
 @click.option("--test-frac", default=0.05, show_default=True, help="Fraction kept for test.")
+@click.option("--allow-pickle", is_flag=True,
+              help="Also read the legacy data_*.npy files (pickled lists of int16 waveforms): "
+                   "loading them can run code, so only for files you trust.")
 @_verbose_option
 @_user_errors
-def prepare_blizzard_command(src, out, seq_len, batch_size, valid_frac, test_frac, verbose):
+def prepare_blizzard_command(src, out, seq_len, batch_size, valid_frac, test_frac, allow_pickle,
+                             verbose):
     from nips2015_vrnn.datasets.blizzard import prepare_blizzard
 
     _setup_logging(verbose)
@@ -122,6 +126,7 @@ def prepare_blizzard_command(src, out, seq_len, batch_size, valid_frac, test_fra
             bar.length = total
             bar.update(done - bar.pos)
         info = prepare_blizzard(src, out_file, seq_len=seq_len, batch_size=batch_size,
+                                allow_pickle=allow_pickle,
                                 valid_frac=valid_frac, test_frac=test_frac, progress=progress)
     click.echo(f"wrote {out_file}")
     _print_prepared(info)
