@@ -85,6 +85,7 @@ class Training:
         self.name = name
         self.data = data
         self.model = model
+        self.mode = mode
         self.optimizer = optimizer
         self.inputs = model.inputs
         self.cost = cost
@@ -120,7 +121,7 @@ class Training:
         self.updates.update(self.optimizer.get_updates(self.grads))
         self.run_extension("ext_regularize_post_grad")
         return function(self.inputs, self.outputs + [self.grad_norm], updates=self.updates,
-                        name=f"{self.name}_cost_fn")
+                        mode=self.mode, name=f"{self.name}_cost_fn")
 
     def cost_fn(self, *batch):
         """One update on ``batch``; returns the outputs' values (the legacy ``cost_fn``).
