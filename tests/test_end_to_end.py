@@ -5,6 +5,7 @@ stopped with SIGINT once training has begun (it must save a checkpoint and say h
 ``vrnn-train --resume`` continues it for 2 updates, then ``vrnn-sample``, ``vrnn-eval`` and
 ``vrnn-monitor`` run on the result.
 """
+import importlib.util
 import json
 import os
 import shutil
@@ -126,6 +127,9 @@ def test_sample_eval_and_monitor_work_on_the_trained_run(trained, env, tmp_path)
     output = run(env, "vrnn-eval", run_dir, "--samples", 2, "--limit", 4)
     assert json.loads((run_dir / "eval_test.json").read_text())["n_sequences"] == 4
     assert "Blizzard" in output and ">=" in output
-    output = run(env, "vrnn-monitor", run_dir, "--plot", tmp_path / "curve.png")
+    if importlib.util.find_spec("matplotlib") is None:  # the optional 'plot' extra
+        output = run(env, "vrnn-monitor", run_dir)
+    else:
+        output = run(env, "vrnn-monitor", run_dir, "--plot", tmp_path / "curve.png")
+        assert (tmp_path / "curve.png").is_file()
     assert output.splitlines()[0].startswith("update")
-    assert (tmp_path / "curve.png").is_file()
