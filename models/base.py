@@ -87,6 +87,9 @@ class SequenceModel:
     family = None
 
     def __init__(self, config, layers):
+        if config.family != self.family:
+            raise ValueError(f"{type(self).__name__} needs config.family {self.family!r}; "
+                             f"got {config.family!r}")
         self.config = config
         self.dtype = backend.floatX()
         self.layers = layers

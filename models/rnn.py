@@ -35,8 +35,6 @@ class RNN(SequenceModel):
     family = "rnn"
 
     def __init__(self, config, layers):
-        if config.family != "rnn":
-            raise ValueError(f"RNN needs config.family 'rnn'; got {config.family!r}")
         super().__init__(config, layers)
         self.x_names = stack_names("x", config.depth)
         self.theta_names = stack_names("theta", config.depth)

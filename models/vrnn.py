@@ -40,8 +40,6 @@ class VRNN(SequenceModel):
     family = "vrnn"
 
     def __init__(self, config, layers):
-        if config.family != "vrnn":
-            raise ValueError(f"VRNN needs config.family 'vrnn'; got {config.family!r}")
         super().__init__(config, layers)
         depth = config.depth
         self.x_names = stack_names("x", depth)
