@@ -6,7 +6,8 @@ namespace so the generic names ``models`` and ``datasets`` are never claimed.
 from setuptools import find_packages, setup
 
 cle_packages = find_packages(include=["cle", "cle.*"])
-vrnn_packages = ["nips2015_vrnn.models", "nips2015_vrnn.datasets"]
+vrnn_packages = ["nips2015_vrnn.models", "nips2015_vrnn.models.app", "nips2015_vrnn.models.app.cli",
+                 "nips2015_vrnn.datasets"]
 
 setup(
     name="vrnn-pytensor",
@@ -18,6 +19,8 @@ setup(
     packages=cle_packages + vrnn_packages,
     package_dir={
         "nips2015_vrnn.models": "models",
+        "nips2015_vrnn.models.app": "models/app",
+        "nips2015_vrnn.models.app.cli": "models/app/cli",
         "nips2015_vrnn.datasets": "datasets",
     },
     install_requires=[
@@ -33,11 +36,11 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "vrnn-prepare=nips2015_vrnn.models.cli:prepare",
-            "vrnn-train=nips2015_vrnn.models.cli:train",
-            "vrnn-sample=nips2015_vrnn.models.cli:sample",
-            "vrnn-eval=nips2015_vrnn.models.cli:evaluate",
-            "vrnn-monitor=nips2015_vrnn.models.cli:monitor",
+            "vrnn-prepare=nips2015_vrnn.models.app.cli:prepare",
+            "vrnn-train=nips2015_vrnn.models.app.cli:train",
+            "vrnn-sample=nips2015_vrnn.models.app.cli:sample",
+            "vrnn-eval=nips2015_vrnn.models.app.cli:evaluate",
+            "vrnn-monitor=nips2015_vrnn.models.app.cli:monitor",
         ],
     },
 )

@@ -4,12 +4,14 @@
 undoes, for this process only, each change the speed work made (benchmarks/README.md lists them):
 
 1. the scan gradient runs PyTensor's ``forced_replace`` again
-   (:func:`cle.backend.set_scan_grad_forced_replace`);
+   (``VRNN_SCAN_FORCED_REPLACE=1``, read by :func:`cle.backend.scan_gradient`);
 2. the C mode keeps the ``local_dot22_to_dot22scalar`` rewrite;
 3. the softmax unit is PyTensor's ``pt.special.softmax`` op;
 4. the parameters are shared variables without static shapes (applied by :func:`dynamic_params`
    after the model is built).
 """
+import os
+
 import pytensor
 import pytensor.tensor as pt
 from pytensor.compile.mode import Mode
@@ -32,10 +34,9 @@ def _baseline_mode(name=None, _current=None):
 
 def use_baseline():
     """Switch this process to the pre-speed-work graph settings (call before building the model)."""
-    from cle import backend
-    from cle import layers
+    from cle import backend, layers
 
-    backend.set_scan_grad_forced_replace(True)
+    os.environ[backend.FORCED_REPLACE_ENV] = "1"
     current = backend.get_compile_mode
     backend.get_compile_mode = lambda name=None: _baseline_mode(name, current)
     layers.UNITS["softmax"] = _pytensor_softmax

@@ -186,7 +186,6 @@ def main(argv=None):
     logging.basicConfig(level=logging.WARNING)
     import pytensor
 
-    import cle  # noqa: F401  (float32 default)
     from cle import backend
 
     backend.set_mode(args.mode)

@@ -1,41 +1,59 @@
 """The one place that decides how PyTensor graphs are compiled and in which precision.
 
-PyTensor 3 defaults to its Numba backend, whose first call on a scan graph takes minutes.
-This project compiles with the C backend (the CVM linker) unless the user asks for another
-mode, by name, through :func:`set_mode`, the ``VRNN_MODE`` environment variable, or the
-``mode=`` argument of :func:`function`.
+Importing this module (or ``cle``) changes nothing in PyTensor: no flag is set and no PyTensor
+function is replaced. What a graph needs is set where the graph is built:
 
-Speed settings of the C mode (each measured on the Blizzard VRNN-GMM, see benchmarks/README.md):
+- **precision**: :func:`floatX` is the project's precision, float32 unless ``VRNN_FLOATX`` or a
+  ``floatX`` in ``PYTENSOR_FLAGS`` says otherwise, or :func:`set_floatX` / :func:`precision`
+  chose another. Graph builders run inside ``with precision(...)``, which sets PyTensor's
+  ``config.floatX`` for the duration of the block only.
+- **mode**: the C backend (CVM linker) unless the user picks another by name through
+  :func:`set_mode`, the ``VRNN_MODE`` environment variable, or ``mode=`` of :func:`function`.
+  :data:`MODES` is the one table of mode names; the command line derives its choices from it.
+- **scan gradient**: gradients through ``scan`` are built inside :func:`scan_gradient`, which,
+  for that block only, leaves out PyTensor's ``forced_replace`` substitution (see there).
 
-- the rewrite ``local_dot22_to_dot22scalar`` is left out (:data:`EXCLUDED_REWRITES`);
-- the gradient of ``scan`` does not run PyTensor's ``forced_replace`` substitution
-  (:func:`set_scan_grad_forced_replace`).
-
-Precision: float32 is the training default; float64 works everywhere (the golden tests use it).
-``floatX`` follows PyTensor's ``config.floatX``; on import ``cle`` sets it to float32 unless
-``PYTENSOR_FLAGS`` names ``floatX`` or ``VRNN_FLOATX`` is set.
+Environment variables read here: ``VRNN_MODE`` (c, jax, numba), ``VRNN_FLOATX`` (float32,
+float64), ``VRNN_SCAN_FORCED_REPLACE`` (1 keeps PyTensor's scan-gradient substitution).
 
 Example
 -------
 >>> import cle.backend as B
->>> B.mode_name()
-'c'
+>>> B.mode_name() in B.MODES
+True
+>>> with B.precision('float64'):
+...     B.floatX()
+'float64'
 """
 import contextlib
+import importlib
+import importlib.util
 import logging
 import os
-import sys
+from collections import OrderedDict
 
 import pytensor
-import pytensor.scan.op  # noqa: F401  (the module whose forced_replace the scan gradient calls)
 from pytensor.compile.mode import Mode, get_mode
+
+from cle.errors import UserError
 
 log = logging.getLogger(__name__)
 
-#: Mode names a user may give, mapped to what PyTensor calls them.
-MODES = ("c", "jax", "numba")
+#: Compile modes a user may give: name -> (what it is, the pip package it needs or None).
+MODES = OrderedDict([
+    ("c", ("PyTensor's C backend with the CVM linker (no extra install)", None)),
+    ("jax", ("PyTensor's JAX backend (XLA; CPU or GPU)", "jax")),
+    ("numba", ("PyTensor's Numba backend", "numba")),
+])
+#: Float precisions a graph may be built in.
+FLOATX_CHOICES = ("float32", "float64")
+#: The project's precision when nothing else is chosen.
+DEFAULT_FLOATX = "float32"
 
-_state = {"mode": None}
+MODE_ENV = "VRNN_MODE"
+FLOATX_ENV = "VRNN_FLOATX"
+#: Set ``VRNN_SCAN_FORCED_REPLACE=1`` to keep PyTensor's own scan-gradient substitution.
+FORCED_REPLACE_ENV = "VRNN_SCAN_FORCED_REPLACE"
 
 #: Rewrites the C mode leaves out. ``local_dot22_to_dot22scalar`` folds a scalar factor into a
 #: matrix product without checking the product's other uses: a gradient that is both clipped
@@ -45,89 +63,134 @@ _state = {"mode": None}
 #: the elementwise C code it replaces takes well under 1 ms).
 EXCLUDED_REWRITES = ("local_dot22_to_dot22scalar", "local_softmax_stabilize")
 
-#: Set ``VRNN_SCAN_FORCED_REPLACE=1`` to keep PyTensor's own scan-gradient substitution.
-FORCED_REPLACE_ENV = "VRNN_SCAN_FORCED_REPLACE"
-
-_scan_op_module = sys.modules["pytensor.scan.op"]
-_pytensor_forced_replace = _scan_op_module.forced_replace
+_state = {"mode": None, "floatX": None}
 
 
-def _keep_graph(out, x, y):
-    """Stand-in for PyTensor's ``forced_replace``: leave the gradient graph as it is."""
-    return out
+class ModeError(UserError):
+    """An unknown compile mode, or one whose package is not installed."""
 
 
-def set_scan_grad_forced_replace(enabled):
-    """Choose whether the gradient of ``scan`` runs PyTensor's ``forced_replace`` (default: no).
-
-    ``Scan``'s gradient substitutes saved forward outputs into the backward step by calling
-    ``forced_replace`` once per differentiable input; each call clones the gradient graph, and the
-    clones are not merged again. On the VRNN-GMM the backward step then held 235 matrix products
-    instead of 35, took 4-5 times longer, and its rewrites added a minute of compile time. Without
-    it, the backward step recomputes those forward outputs from its inputs (same values).
-    Affects gradients built after the call.
-
-    Parameters
-    ----------
-    enabled : bool
-        True restores PyTensor's behaviour.
-    """
-    _scan_op_module.forced_replace = _pytensor_forced_replace if enabled else _keep_graph
+# ---------------------------------------------------------------------- precision
+def _default_floatX():
+    env = os.environ.get(FLOATX_ENV)
+    if env:
+        return _checked_floatX(env)
+    if "floatX" in os.environ.get("PYTENSOR_FLAGS", ""):
+        return pytensor.config.floatX
+    return DEFAULT_FLOATX
 
 
-def apply_defaults():
-    """Set float32 and the C backend unless the user chose otherwise (called on ``import cle``)."""
-    flags = os.environ.get("PYTENSOR_FLAGS", "")
-    env_floatx = os.environ.get("VRNN_FLOATX")
-    if env_floatx:
-        set_floatX(env_floatx)
-    elif "floatX" not in flags:
-        pytensor.config.floatX = "float32"
-    env_mode = os.environ.get("VRNN_MODE")
-    if env_mode:
-        set_mode(env_mode)
-    set_scan_grad_forced_replace(os.environ.get(FORCED_REPLACE_ENV, "0") == "1")
+def _checked_floatX(dtype):
+    if dtype not in FLOATX_CHOICES:
+        raise UserError(f"floatX must be one of {', '.join(FLOATX_CHOICES)}; got {dtype!r}")
+    return dtype
 
 
 def floatX():
-    """The float dtype of new shared variables and casts ('float32' or 'float64')."""
-    return pytensor.config.floatX
+    """The float dtype of new parameters, casts and graphs ('float32' or 'float64')."""
+    return _state["floatX"] or _default_floatX()
 
 
 def set_floatX(dtype):
-    """Select the float precision for graphs built from now on.
+    """Select the project's float precision for graphs built from now on.
+
+    Only the project's choice changes; PyTensor's ``config.floatX`` is set inside
+    :func:`precision` blocks, where graphs are built.
 
     Parameters
     ----------
     dtype : {'float32', 'float64'}
     """
-    if dtype not in ("float32", "float64"):
-        raise ValueError(f"floatX must be 'float32' or 'float64', got {dtype!r}")
-    pytensor.config.floatX = dtype
+    _state["floatX"] = _checked_floatX(dtype)
 
 
 @contextlib.contextmanager
-def precision(dtype):
-    """Context manager: build (and compile) graphs in ``dtype``, then restore the previous one."""
-    previous = floatX()
-    set_floatX(dtype)
+def precision(dtype=None):
+    """Context manager: build (and compile) graphs in ``dtype`` (default :func:`floatX`).
+
+    Inside the block both :func:`floatX` and PyTensor's ``config.floatX`` are ``dtype``; both
+    are restored on exit.
+    """
+    dtype = _checked_floatX(dtype or floatX())
+    previous_state, previous_config = _state["floatX"], pytensor.config.floatX
+    _state["floatX"] = dtype
+    pytensor.config.floatX = dtype
     try:
         yield
     finally:
-        set_floatX(previous)
+        _state["floatX"] = previous_state
+        pytensor.config.floatX = previous_config
+
+
+# ---------------------------------------------------------------------- scan gradient
+def _keep_graph(out, x, y):
+    """Stand-in for PyTensor's ``forced_replace``: leave the gradient graph as it is."""
+    return out
+
+
+@contextlib.contextmanager
+def scan_gradient(forced_replace=None):
+    """Context manager around the construction of gradients through ``scan``.
+
+    ``Scan``'s gradient substitutes saved forward outputs into the backward step by calling
+    ``forced_replace`` once per differentiable input; each call clones the gradient graph, and
+    the clones are not merged again. On the VRNN-GMM the backward step then held 235 matrix
+    products instead of 35, took 4-5 times longer, and its rewrites added a minute of compile
+    time. Inside this block (only) the substitution is skipped: the backward step recomputes
+    those forward outputs from its inputs (same values). Nothing outside the block is affected.
+
+    Parameters
+    ----------
+    forced_replace : bool or None
+        True keeps PyTensor's behaviour; None reads ``VRNN_SCAN_FORCED_REPLACE`` (default off).
+    """
+    if forced_replace is None:
+        forced_replace = os.environ.get(FORCED_REPLACE_ENV, "0") == "1"
+    if forced_replace:
+        yield
+        return
+    scan_op = importlib.import_module("pytensor.scan.op")
+    original = scan_op.forced_replace
+    scan_op.forced_replace = _keep_graph
+    try:
+        yield
+    finally:
+        scan_op.forced_replace = original
+
+
+# ---------------------------------------------------------------------- mode
+def check_mode(name):
+    """``name`` lower-cased when it is a mode of :data:`MODES` whose package is installed.
+
+    Raises
+    ------
+    ModeError
+        Unknown mode, or its package missing (the message gives the install command).
+    """
+    name = (name or "c").lower()
+    if name not in MODES:
+        raise ModeError(f"unknown compile mode {name!r}; expected one of {', '.join(MODES)}")
+    package = MODES[name][1]
+    if package is not None and importlib.util.find_spec(package) is None:
+        raise ModeError(f"compile mode {name!r} needs the {package} package, which is not "
+                        f"installed: pip install 'vrnn-pytensor[{package}]' (or pip install "
+                        f"{package})")
+    return name
 
 
 def set_mode(name):
     """Select the compilation mode by name: 'c' (default), 'jax' or 'numba'."""
-    name = (name or "c").lower()
-    if name not in MODES:
-        raise ValueError(f"unknown compile mode {name!r}; expected one of {', '.join(MODES)}")
-    _state["mode"] = name
+    _state["mode"] = check_mode(name)
+
+
+def default_mode():
+    """The mode when none was selected: ``VRNN_MODE`` if set, else 'c'."""
+    return (os.environ.get(MODE_ENV) or "c").lower()
 
 
 def mode_name():
-    """The selected mode's name ('c' unless set otherwise)."""
-    return _state["mode"] or "c"
+    """The selected mode's name (:func:`set_mode`, else :func:`default_mode`)."""
+    return _state["mode"] or default_mode()
 
 
 def get_compile_mode(name=None):
@@ -137,28 +200,25 @@ def get_compile_mode(name=None):
     :data:`EXCLUDED_REWRITES`; 'jax' and 'numba' are PyTensor's own JAX and NUMBA modes (JAX needs
     static input shapes).
     """
-    name = (name or mode_name()).lower()
+    name = check_mode(name or mode_name())
     if name == "c":
         return Mode(linker="cvm", optimizer="fast_run").excluding(*EXCLUDED_REWRITES)
-    if name == "jax":
-        return get_mode("JAX")
-    if name == "numba":
-        return get_mode("NUMBA")
-    raise ValueError(f"unknown compile mode {name!r}; expected one of {', '.join(MODES)}")
+    return get_mode(name.upper())
 
 
 def function(inputs, outputs=None, updates=None, givens=None, mode=None, name=None, **kwargs):
-    """``pytensor.function`` compiled in the project's mode; same arguments.
+    """``pytensor.function`` compiled in the project's mode and precision; same arguments.
 
     Every graph of the project is compiled through here, so the backend choice lives in one place.
     """
-    return pytensor.function(
-        inputs,
-        outputs,
-        updates=updates,
-        givens=givens,
-        mode=get_compile_mode(mode),
-        name=name,
-        on_unused_input=kwargs.pop("on_unused_input", "ignore"),
-        **kwargs,
-    )
+    with precision():
+        return pytensor.function(
+            inputs,
+            outputs,
+            updates=updates,
+            givens=givens,
+            mode=get_compile_mode(mode),
+            name=name,
+            on_unused_input=kwargs.pop("on_unused_input", "ignore"),
+            **kwargs,
+        )

@@ -198,3 +198,21 @@ class AudioFile:
 def to_int16(x):
     """Round float samples in int16 units to int16, clipping to [-32768, 32767]."""
     return np.clip(np.rint(x), -32768, 32767).astype(np.int16)
+
+
+def frames_to_waveforms(frames, X_mean, X_std):
+    """Normalised frames (T, B, F) -> int16 waveforms (B, T*F), ready for a WAV file.
+
+    Each sample is denormalised (x * X_std + X_mean, in float64) and rounded / clipped by
+    :func:`to_int16`; frame t of sequence b becomes samples [t*F, (t+1)*F) of waveform b.
+
+    Examples
+    --------
+    >>> frames_to_waveforms(np.array([[[0.0, 1.0]], [[-1.0, 0.5]]]), 10.0, 100.0).tolist()
+    [[10, 110, -90, 60]]
+    """
+    frames = np.asarray(frames, dtype=np.float64)
+    if frames.ndim != 3:
+        raise ValueError(f"frames must have shape (T, B, F), got {frames.shape}")
+    samples = frames * float(X_std) + float(X_mean)
+    return to_int16(samples.transpose(1, 0, 2).reshape(frames.shape[1], -1))

@@ -33,16 +33,16 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from nips2015_vrnn.datasets.audio import TARGET_RATE, AudioFile, find_audio, to_int16
+from nips2015_vrnn.datasets.audio import TARGET_RATE, AudioFile, find_audio, frames_to_waveforms, to_int16
 from nips2015_vrnn.datasets.errors import DataError
-from nips2015_vrnn.datasets.hdf5 import atomic_h5, open_layout
+from nips2015_vrnn.datasets.hdf5 import atomic_h5
+from nips2015_vrnn.datasets.reader import SPLITS, SplitReader  # noqa: F401  (SPLITS re-exported)
 from nips2015_vrnn.datasets.stats import RunningMoments
 
 log = logging.getLogger(__name__)
 
 LAYOUT = "vrnn-blizzard-tbptt"
 VERSION = 1
-SPLITS = ("train", "valid", "test")
 
 #: Samples per row: the paper's 0.5 s sequences at 16 kHz.
 SEQ_LEN = 8000
@@ -239,8 +239,10 @@ def prepare_blizzard(src_dir, out_file, seq_len=SEQ_LEN, batch_size=128, valid_f
             "hours": used / TARGET_RATE / 3600, "seconds": seconds}
 
 
-class Blizzard:
+class Blizzard(SplitReader):
     """Rows of a prepared Blizzard file as normalised frames, read lazily per request.
+
+    A :class:`cle.data.Data` (through :class:`~nips2015_vrnn.datasets.reader.SplitReader`).
 
     Parameters
     ----------
@@ -264,16 +266,12 @@ class Blizzard:
     Only those rows are read from disk.
     """
 
+    LAYOUT, VERSION, PRODUCER = LAYOUT, VERSION, "prepare_blizzard"
+    FILE_KIND, UNIT = "file", "rows"
+
     def __init__(self, name="train", path=None, frame_size=FRAME_SIZE, X_mean=None, X_std=None,
                  dtype="float32"):
-        if name not in SPLITS:
-            raise ValueError(f"name must be one of {SPLITS}, got {name!r}")
-        if path is None:
-            raise ValueError("path is required: the HDF5 file written by prepare_blizzard")
-        if np.dtype(dtype).kind != "f":
-            raise ValueError(f"dtype must be a float dtype, got {dtype!r}")
-        self.name, self.path, self.dtype = name, str(path), str(np.dtype(dtype))
-        self._file = open_layout(path, LAYOUT, VERSION, "prepare_blizzard")
+        super().__init__(name=name, path=path, dtype=dtype)
         self._data = self._file["data"]
         attrs = self._file.attrs
         self.seq_len, self.batch_size = int(attrs["seq_len"]), int(attrs["batch_size"])
@@ -285,10 +283,8 @@ class Blizzard:
         self.frame_size = int(frame_size)
         self.n_frames = self.seq_len // self.frame_size
         self.row_range = tuple(int(r) for r in attrs[f"{name}_rows"])
-        self.X_mean = float(attrs["X_mean"] if X_mean is None else X_mean)
-        self.X_std = float(attrs["X_std"] if X_std is None else X_std)
-        if not self.X_std > 0:
-            raise ValueError(f"X_std must be > 0, got {self.X_std!r}")
+        mean, std = self._statistics(X_mean, X_std, shape=())
+        self.X_mean, self.X_std = float(mean), float(std)
 
     def num_examples(self):
         """Number of rows (0.5 s sequences) in the split."""
@@ -296,9 +292,7 @@ class Blizzard:
 
     def rows(self, start, end):
         """Raw int16 rows [start, end) of the split, shape (end - start, seq_len)."""
-        n = self.num_examples()
-        if not (0 <= start < end <= n):
-            raise IndexError(f"rows [{start}, {end}) outside the {self.name} split of {n} rows")
+        self._check(start, end)
         first = self.row_range[0]
         return self._data[first + start:first + end]
 
@@ -309,31 +303,12 @@ class Blizzard:
         mean, std = np.asarray(self.X_mean, self.dtype), np.asarray(self.X_std, self.dtype)
         return [np.ascontiguousarray((x - mean) / std)]
 
-    def theano_vars(self):
-        """The symbolic inputs ``[x]``: a tensor3 (T, B, F) named 'x' of ``dtype``."""
-        import pytensor.tensor as pt
-        return [pt.tensor3("x", dtype=self.dtype)]
-
-    def denormalise(self, x):
-        """Undo the normalisation: x * X_std + X_mean (float64, int16 units), any shape."""
-        return np.asarray(x, dtype=np.float64) * self.X_std + self.X_mean
-
     def to_waveforms(self, x):
-        """Frames x (T, B, F) (normalised) -> int16 waveforms (B, T*F), ready for a WAV file."""
-        x = np.asarray(x)
-        if x.ndim != 3:
-            raise ValueError(f"x must have shape (T, B, F), got {x.shape}")
-        return to_int16(self.denormalise(x).transpose(1, 0, 2).reshape(x.shape[1], -1))
+        """Frames x (T, B, F) (normalised) -> int16 waveforms (B, T*F), ready for a WAV file.
 
-    def close(self):
-        """Close the HDF5 file."""
-        self._file.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+        See :func:`~nips2015_vrnn.datasets.audio.frames_to_waveforms`.
+        """
+        return frames_to_waveforms(x, self.X_mean, self.X_std)
 
 
 class Blizzard_tbptt(Blizzard):  # noqa: N801  (the legacy class name)

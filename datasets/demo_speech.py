@@ -11,7 +11,10 @@ are short silences. Resonator for centre F and bandwidth W (Hz), sample rate fs:
 import numpy as np
 import scipy.signal
 
-RATE = 16000
+from nips2015_vrnn.datasets.audio import TARGET_RATE
+
+#: Sample rate (Hz) of the synthesised speech: the one 16 kHz of the Blizzard pipeline.
+RATE = TARGET_RATE
 
 #: Vowel formant targets F1, F2, F3 (Hz) of an adult male voice (Peterson & Barney style).
 VOWELS = np.array([[730, 1090, 2440], [270, 2290, 3010], [300, 870, 2240],

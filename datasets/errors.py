@@ -3,9 +3,10 @@
 A command-line front end prints ``str(error)`` as a one-line message, so every
 :class:`DataError` names the offending file or folder and says what was expected.
 """
+from cle.errors import UserError
 
 
-class DataError(ValueError):
+class DataError(UserError):
     """Bad input data: names the file (or folder) and what was expected there.
 
     Parameters

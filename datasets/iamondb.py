@@ -31,17 +31,22 @@ import numpy as np
 
 from nips2015_vrnn.datasets.alphabet import encode
 from nips2015_vrnn.datasets.errors import DataError
-from nips2015_vrnn.datasets.hdf5 import atomic_h5, open_layout
-from nips2015_vrnn.datasets.iamondb_files import (find_split_files, index_corpus,
-                                                  points_to_offsets, read_csr_lines,
-                                                  read_points, read_split_file)
+from nips2015_vrnn.datasets.hdf5 import atomic_h5
+from nips2015_vrnn.datasets.iamondb_files import (
+    find_split_files,
+    index_corpus,
+    points_to_offsets,
+    read_csr_lines,
+    read_points,
+    read_split_file,
+)
+from nips2015_vrnn.datasets.reader import SPLITS, SplitReader
 from nips2015_vrnn.datasets.stats import RunningMoments
 
 log = logging.getLogger(__name__)
 
 LAYOUT = "vrnn-iamondb"
 VERSION = 1
-SPLITS = ("train", "valid", "test")
 PREPS = ("normalize", "none")
 
 #: Seconds between two progress log lines during preparation.
@@ -209,7 +214,7 @@ def offsets_to_strokes(steps, X_mean=None, X_std=None):
     return [s for s in np.split(points, ends) if len(s)]
 
 
-class IAMOnDB:
+class IAMOnDB(SplitReader):
     """Lines of one split of the IAM-OnDB cache as padded, normalised [pen, dx, dy] batches.
 
     Parameters
@@ -232,32 +237,27 @@ class IAMOnDB:
     t < length of line b. Only those lines are read from the file.
     """
 
+    LAYOUT, VERSION, PRODUCER = LAYOUT, VERSION, "prepare_iamondb"
+    FILE_KIND, UNIT = "cache", "lines"
+
     def __init__(self, name="train", path=None, prep="normalize", X_mean=None, X_std=None,
                  dtype="float32"):
-        if name not in SPLITS:
-            raise ValueError(f"name must be one of {SPLITS}, got {name!r}")
         if prep not in PREPS:
             raise ValueError(f"prep must be one of {PREPS}, got {prep!r}")
-        if path is None:
-            raise ValueError("path is required: the HDF5 cache written by prepare_iamondb")
-        if Path(path).is_dir():
-            raise DataError(path, "is a folder; expected the HDF5 cache (prepare it with "
-                                  "prepare_iamondb, or use IAMOnDB.from_corpus)")
-        if np.dtype(dtype).kind != "f":
-            raise ValueError(f"dtype must be a float dtype, got {dtype!r}")
-        self.name, self.path, self.prep, self.dtype = name, str(path), prep, str(np.dtype(dtype))
-        self._file = open_layout(path, LAYOUT, VERSION, "prepare_iamondb")
+        self.prep = prep
+        super().__init__(name=name, path=path, dtype=dtype)
         self._group = self._file[name]
         self._offsets = self._group["offsets"][()]
         if self.num_examples() == 0:
             raise DataError(path, f"split {name!r} holds no lines; expected a split file for it "
                                   "when the cache was prepared")
-        stored_mean, stored_std = self._file.attrs["X_mean"], self._file.attrs["X_std"]
-        self.X_mean = np.asarray(stored_mean if X_mean is None else X_mean, dtype=np.float64)
-        self.X_std = np.asarray(stored_std if X_std is None else X_std, dtype=np.float64)
-        if self.X_mean.shape != (3,) or self.X_std.shape != (3,) or not np.all(self.X_std > 0):
-            raise ValueError(f"X_mean and X_std must have shape (3,) with X_std > 0, got "
-                             f"{self.X_mean!r} and {self.X_std!r}")
+        self.X_mean, self.X_std = self._statistics(X_mean, X_std, shape=(3,))
+
+    def _open(self, path):
+        if path.is_dir():
+            raise DataError(path, "is a folder; expected the HDF5 cache (prepare it with "
+                                  "prepare_iamondb, or use IAMOnDB.from_corpus)")
+        return super()._open(path)
 
     @classmethod
     def from_corpus(cls, src_dir, cache_file, name="train", split_files=None, **kwargs):
@@ -274,11 +274,6 @@ class IAMOnDB:
         """Steps per line for lines [start, end): (end - start,) int64."""
         self._check(start, end)
         return np.diff(self._offsets[start:end + 1])
-
-    def _check(self, start, end):
-        n = self.num_examples()
-        if not (0 <= start < end <= n):
-            raise IndexError(f"lines [{start}, {end}) outside the {self.name} split of {n} lines")
 
     def slices(self, start, end):
         """``[x, mask]`` for lines [start, end): x (T, B, 3), mask (T, B), both ``dtype``."""
@@ -310,25 +305,16 @@ class IAMOnDB:
     def theano_vars(self):
         """The symbolic inputs ``[x, mask]``: tensor3 'x' (T, B, 3) and matrix 'mask' (T, B)."""
         import pytensor.tensor as pt
-        return [pt.tensor3("x", dtype=self.dtype), pt.matrix("mask", dtype=self.dtype)]
+        return super().theano_vars() + [pt.matrix("mask", dtype=self.dtype)]
 
     def denormalise(self, x):
         """Undo the normalisation on [..., 3] steps: x * X_std + X_mean (float64)."""
-        x = np.asarray(x, dtype=np.float64)
-        return x * self.X_std + self.X_mean if self.prep == "normalize" else x
+        if self.prep != "normalize":
+            return np.asarray(x, dtype=np.float64)
+        return super().denormalise(x)
 
     def to_strokes(self, x, mask=None):
         """Batch x (T, B, 3) (as given by ``slices``) -> per line, its list of absolute strokes."""
         x = self.denormalise(x)
         lengths = [x.shape[0]] * x.shape[1] if mask is None else np.asarray(mask).sum(0).astype(int)
         return [offsets_to_strokes(x[:n, b]) for b, n in enumerate(lengths)]
-
-    def close(self):
-        """Close the HDF5 file."""
-        self._file.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()

@@ -3,8 +3,14 @@
 - :mod:`~nips2015_vrnn.models.config`: :class:`ModelConfig` and the legacy ``config.txt`` reader;
 - :mod:`~nips2015_vrnn.models.presets`: the paper's / legacy scripts' settings and small demos;
 - :mod:`~nips2015_vrnn.models.network`: the layers and their legacy names;
+- :mod:`~nips2015_vrnn.models.outputs`: the output models (heads, likelihood, sampling);
+- :mod:`~nips2015_vrnn.models.sequence_model`: graphs shared by both families (family hooks);
+- :mod:`~nips2015_vrnn.models.compiled`: graphs and compiled functions, once per model;
+- :mod:`~nips2015_vrnn.models.estimators`: lower bound, importance sampling, generation (numpy);
 - :mod:`~nips2015_vrnn.models.vrnn` / :mod:`~nips2015_vrnn.models.rnn`: the two builders;
-- :mod:`~nips2015_vrnn.models.params`: parameters in and out by legacy name (.npz).
+- :mod:`~nips2015_vrnn.models.params`: parameters in and out by legacy name (.npz);
+- :mod:`~nips2015_vrnn.models.app`: the application (run directories, training, sampling,
+  evaluation, the command line) built on the above.
 
 Typical use::
 
@@ -22,17 +28,21 @@ from nips2015_vrnn.models.rnn import RNN, build_rnn
 from nips2015_vrnn.models.vrnn import VRNN, build_vrnn
 
 __all__ = ["ModelConfig", "load_config_txt", "parse_config_lines", "count_params", "param_shapes", "PRESETS",
-           "get_preset", "preset_names", "RNN", "VRNN", "build_rnn", "build_vrnn", "build_model"]
+           "get_preset", "preset_names", "RNN", "VRNN", "build_rnn", "build_vrnn", "build_model", "BUILDERS"]
 
 
-def build_model(config):
+#: Model family -> its builder (the one table of families; ModelConfig.family names a key).
+BUILDERS = {"vrnn": build_vrnn, "rnn": build_rnn}
+
+
+def build_model(config, dtype=None):
     """The model of ``config`` (a :class:`ModelConfig` or a preset name): a VRNN or an RNN.
+
+    ``dtype`` ('float32' / 'float64') defaults to :func:`cle.backend.floatX`.
 
     >>> build_model(get_preset('iamondb/rnn_gauss', rnn_dim=3, x2s_dim=2, p_x_dim=2)).config.model_name
     'RNN-Gauss'
     """
     if isinstance(config, str):
         config = get_preset(config)
-    if config.family == "vrnn":
-        return build_vrnn(config)
-    return build_rnn(config)
+    return BUILDERS[config.family](config, dtype=dtype)

@@ -19,9 +19,12 @@ import logging
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from cle.errors import UserError
+
 log = logging.getLogger(__name__)
 
-__all__ = ["ModelConfig", "parse_config_lines", "load_config_txt", "FAMILIES", "OUTPUTS", "DATA_KINDS",
+__all__ = ["ModelConfig", "ConfigError", "BOOKKEEPING_FIELDS", "parse_config_lines", "load_config_txt",
+           "FAMILIES", "OUTPUTS", "DATA_KINDS",
            "COST_NORMS", "PRIORS"]
 
 #: Model families: the VRNN (latent z per step) and the plain RNN (no z).
@@ -39,6 +42,14 @@ PRIORS = ("learned", "standard")
 
 #: Legacy ``config.txt`` keys that are spelled differently here.
 KEY_ALIASES = {"k": "num_k"}
+#: Fields that describe a run's bookkeeping (paths, names, loop settings) rather than the model:
+#: two configurations that differ only here are the same model (e.g. the same paper preset).
+BOOKKEEPING_FIELDS = ("epoch", "monitoring_freq", "force_saving_freq", "seed", "data_path", "save_path",
+                      "trial", "pkl_name", "channel_name", "debug", "sample_output", "m_batch_size")
+
+
+class ConfigError(UserError):
+    """A configuration key or value that is not valid (names the key, and the file and line)."""
 
 
 @dataclass(frozen=True)
@@ -119,27 +130,27 @@ class ModelConfig:
         for key, allowed in choices.items():
             value = getattr(self, key)
             if value not in allowed:
-                raise ValueError(f"ModelConfig.{key} must be one of {', '.join(allowed)}; got {value!r}")
+                raise ConfigError(f"ModelConfig.{key} must be one of {', '.join(allowed)}; got {value!r}")
         positive = ("x_dim", "z_dim", "rnn_dim", "x2s_dim", "z2s_dim", "q_z_dim", "p_z_dim", "p_x_dim",
                     "depth", "num_k", "batch_size", "m_batch_size")
         for key in positive:
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"ModelConfig.{key} must be a positive int; got {value!r}")
+                raise ConfigError(f"ModelConfig.{key} must be a positive int; got {value!r}")
         if self.reset_freq < 0:
-            raise ValueError(f"ModelConfig.reset_freq must be >= 0 (0 = never carry); got {self.reset_freq}")
+            raise ConfigError(f"ModelConfig.reset_freq must be >= 0 (0 = never carry); got {self.reset_freq}")
         if not self.lr > 0:
-            raise ValueError(f"ModelConfig.lr must be > 0; got {self.lr}")
+            raise ConfigError(f"ModelConfig.lr must be > 0; got {self.lr}")
         handwriting_outputs = ("bigauss", "bigmm")
         if self.data == "handwriting":
             if self.output not in handwriting_outputs:
-                raise ValueError(f"handwriting models need output 'bigauss' or 'bigmm'; got {self.output!r}")
+                raise ConfigError(f"handwriting models need output 'bigauss' or 'bigmm'; got {self.output!r}")
             if self.x_dim != 3:
-                raise ValueError(f"handwriting frames are [pen, dx, dy]: x_dim must be 3; got {self.x_dim}")
+                raise ConfigError(f"handwriting frames are [pen, dx, dy]: x_dim must be 3; got {self.x_dim}")
         elif self.output in handwriting_outputs:
-            raise ValueError(f"speech models need output 'gauss' or 'gmm'; got {self.output!r}")
+            raise ConfigError(f"speech models need output 'gauss' or 'gmm'; got {self.output!r}")
         if self.family == "rnn" and self.prior != "learned":
-            raise ValueError(f"the RNN family has no latent z, so prior must stay 'learned'; got {self.prior!r}")
+            raise ConfigError(f"the RNN family has no latent z, so prior must stay 'learned'; got {self.prior!r}")
 
     # ------------------------------------------------------------------ helpers
     def replace(self, **changes):
@@ -147,7 +158,7 @@ class ModelConfig:
         changes = {KEY_ALIASES.get(k, k): v for k, v in changes.items()}
         unknown = sorted(set(changes) - set(field_names()))
         if unknown:
-            raise ValueError(f"unknown ModelConfig keys {unknown}; expected some of {', '.join(field_names())}")
+            raise ConfigError(f"unknown ModelConfig keys {unknown}; expected some of {', '.join(field_names())}")
         return dataclasses.replace(self, **changes)
 
     def as_dict(self):
@@ -191,7 +202,7 @@ def _convert(key, text, where):
         if kind == "float":
             return float(text)
     except ValueError as err:
-        raise ValueError(f"{where}: value {text!r} of {key!r} is not a valid {kind}") from err
+        raise ConfigError(f"{where}: value {text!r} of {key!r} is not a valid {kind}") from err
     return text
 
 
@@ -208,7 +219,7 @@ def parse_config_lines(lines, source="<config>"):
 
     Raises
     ------
-    ValueError
+    ConfigError
         For an unknown key or a malformed line, naming the key, the file and the line number.
     """
     known = set(field_names())
@@ -220,12 +231,12 @@ def parse_config_lines(lines, source="<config>"):
         where = f"{source}, line {number}"
         parts = line.split(None, 1)
         if len(parts) != 2:
-            raise ValueError(f"{where}: expected 'key value', got {raw.rstrip()!r}")
+            raise ConfigError(f"{where}: expected 'key value', got {raw.rstrip()!r}")
         key, text = parts[0], parts[1].strip()
         key = KEY_ALIASES.get(key, key)
         if key not in known:
-            raise ValueError(f"{where}: unknown config key {parts[0]!r} (line {raw.rstrip()!r}); "
-                             f"expected one of {', '.join(sorted(known | set(KEY_ALIASES)))}")
+            raise ConfigError(f"{where}: unknown config key {parts[0]!r}; known keys: "
+                              f"{', '.join(sorted(known | set(KEY_ALIASES)))}")
         out[key] = _convert(key, text, where)
     return out
 
@@ -233,7 +244,11 @@ def parse_config_lines(lines, source="<config>"):
 def load_config_txt(path, base):
     """``base`` (a :class:`ModelConfig`, e.g. a preset) overridden by the legacy config file ``path``."""
     path = Path(path)
-    with open(path, encoding="utf-8") as handle:
-        overrides = parse_config_lines(handle, source=str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {err.start}); expected a legacy config.txt "
+                          "of 'key value' lines") from None
+    overrides = parse_config_lines(text.splitlines(), source=str(path))
     log.info("config %s overrides %s", path, sorted(overrides))
     return base.replace(**overrides)

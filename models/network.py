@@ -25,7 +25,7 @@ import numpy as np
 
 from cle.layers import InitCell
 from cle.layers.feedforward import FullyConnectedLayer
-from cle.layers.recurrent import LSTM
+from cle.layers.recurrent import LSTM, RecurrentLayer
 from nips2015_vrnn.models.outputs import SIG_CONS, head_layers, sig_bias_init
 
 __all__ = ["build_layers", "param_shapes", "count_params", "stack_names"]
@@ -103,12 +103,11 @@ def param_shapes(config):
     """
     shapes = OrderedDict()
     for layer in build_layers(config, rng=np.random.default_rng(0)).values():
-        width = 4 * layer.nout if isinstance(layer, LSTM) else layer.nout
         for parent, dim in zip(layer.parent, layer.parent_dim):
-            shapes[layer.weight_name(parent)] = (dim, width)
-        if isinstance(layer, LSTM):
-            shapes[layer.recurrent_name] = (layer.nout, width)
-        shapes[layer.bias_name] = (width,)
+            shapes[layer.weight_name(parent)] = (dim, layer.width)
+        if isinstance(layer, RecurrentLayer):
+            shapes[layer.recurrent_name] = (layer.nout, layer.width)
+        shapes[layer.bias_name] = (layer.width,)
     return shapes
 
 

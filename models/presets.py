@@ -35,9 +35,23 @@ Example
 >>> get_preset('iamondb/vrnn_gmm', rnn_dim=8).rnn_dim
 8
 """
-from nips2015_vrnn.models.config import ModelConfig
+from collections import OrderedDict
 
-__all__ = ["PRESETS", "get_preset", "preset_names"]
+from nips2015_vrnn.models.config import ConfigError, ModelConfig
+
+__all__ = ["PRESETS", "MODELS", "PAPER_CORPORA", "get_preset", "preset_names", "preset_name", "with_model"]
+
+#: The paper's models by command-line name -> (family, output kind, prior). The one table of
+#: model names: the presets below, the command line and the model choices derive from it.
+MODELS = OrderedDict([
+    ("vrnn-gmm", ("vrnn", "gmm", "learned")),
+    ("vrnn-gauss", ("vrnn", "gauss", "learned")),
+    ("vrnn-i-gauss", ("vrnn", "gauss", "standard")),
+    ("rnn-gmm", ("rnn", "gmm", "learned")),
+    ("rnn-gauss", ("rnn", "gauss", "learned")),
+])
+#: Handwriting uses the bivariate version of each output kind (plus the pen bit).
+HANDWRITING_OUTPUT = {"gauss": "bigauss", "gmm": "bigmm"}
 
 _BLIZZARD = dict(data="speech", x_dim=200, z_dim=200, rnn_dim=4000, depth=4, num_k=20, cost_norm="frame_mean",
                  reset_freq=4, batch_size=128, m_batch_size=128, lr=3e-4, monitoring_freq=2000)
@@ -91,5 +105,36 @@ def get_preset(name, **overrides):
         For an unknown name (listing the known ones) or an unknown override key.
     """
     if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; expected one of {', '.join(preset_names())}")
+        raise ConfigError(f"unknown preset {name!r}; expected one of {', '.join(preset_names())}")
     return PRESETS[name].replace(**overrides) if overrides else PRESETS[name]
+
+
+#: Corpora with paper presets (``<corpus>/<model>``), derived from :data:`PRESETS`.
+PAPER_CORPORA = tuple(OrderedDict.fromkeys(name.split("/")[0] for name in PRESETS if not name.endswith("/demo")))
+
+
+def preset_name(corpus, model):
+    """The preset of ``model`` (command-line name, e.g. 'vrnn-gmm') on ``corpus``: 'blizzard/vrnn_gmm'.
+
+    >>> preset_name('iamondb', 'vrnn-i-gauss')
+    'iamondb/vrnn_i_gauss'
+    """
+    if corpus not in PAPER_CORPORA:
+        raise ConfigError(f"corpus must be one of {', '.join(PAPER_CORPORA)}; got {corpus!r}")
+    if model not in MODELS:
+        raise ConfigError(f"model must be one of {', '.join(MODELS)}; got {model!r}")
+    return f"{corpus}/{model.replace('-', '_')}"
+
+
+def with_model(config, model):
+    """``config`` turned into the paper model ``model`` (family, output kind and prior only).
+
+    >>> with_model(get_preset('iamondb/demo'), 'rnn-gauss').model_name
+    'RNN-Gauss'
+    """
+    if model not in MODELS:
+        raise ConfigError(f"model must be one of {', '.join(MODELS)}; got {model!r}")
+    family, output, prior = MODELS[model]
+    if config.data == "handwriting":
+        output = HANDWRITING_OUTPUT[output]
+    return config.replace(family=family, output=output, prior=prior)

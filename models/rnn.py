@@ -14,17 +14,18 @@ Example
 -------
 >>> from nips2015_vrnn.models.presets import get_preset
 >>> model = build_rnn(get_preset('blizzard/rnn_gauss', x_dim=2, rnn_dim=3, x2s_dim=2, p_x_dim=2, depth=1))
->>> model.param_names()
-['W_x_1__rnn', 'U_rnn__rnn', 'b_rnn', 'W_x_t__x_1', 'b_x_1', 'W_s_tm1__theta_1', 'b_theta_1', 'W_theta_1__theta_mu', 'b_theta_mu', 'W_theta_1__theta_sig', 'b_theta_sig']
+>>> model.param_names()  # doctest: +NORMALIZE_WHITESPACE
+['W_x_1__rnn', 'U_rnn__rnn', 'b_rnn', 'W_x_t__x_1', 'b_x_1', 'W_s_tm1__theta_1', 'b_theta_1',
+ 'W_theta_1__theta_mu', 'b_theta_mu', 'W_theta_1__theta_sig', 'b_theta_sig']
 """
 from collections import OrderedDict
 
 import pytensor
 import pytensor.tensor as pt
 
-from nips2015_vrnn.models.base import Graph, SequenceModel
 from nips2015_vrnn.models.network import build_layers, stack_names
 from nips2015_vrnn.models.outputs import HEAD_NAMES, output_nll, output_sample
+from nips2015_vrnn.models.sequence_model import SequenceModel
 
 __all__ = ["RNN", "build_rnn"]
 
@@ -34,21 +35,19 @@ class RNN(SequenceModel):
 
     family = "rnn"
 
-    def __init__(self, config, layers):
-        super().__init__(config, layers)
+    def __init__(self, config, layers, dtype=None):
+        super().__init__(config, layers, dtype=dtype)
         self.x_names = stack_names("x", config.depth)
         self.theta_names = stack_names("theta", config.depth)
         self.head_names = HEAD_NAMES[config.output]
 
     def _decoder(self, s_prev):
         """Output heads from theta on h_{t-1}; (B, 2n) or (T, B, 2n) input."""
-        out = self._stack(self.theta_names, [s_prev])
-        return OrderedDict((name, self.layers[name].fprop([out], self.params)) for name in self.head_names)
+        return self._heads(self.head_names, self._stack(self.theta_names, [s_prev]))
 
     def _forward(self, x, eps, s_0):
         """Per-frame terms: s (T, B, 2n), the heads (T, B, .), recon (T, B), kl = 0 (T, B)."""
-        x_feat = self._stack(self.x_names, [x])
-        x_rnn = pt.dot(x_feat, self._weight("rnn", self.x_names[-1])) + self.params["b_rnn"]
+        x_rnn = self._rnn_input(self._stack(self.x_names, [x]))
         rnn = self.layers["rnn"]
 
         def step(x_rnn_t, s_tm1):
@@ -66,26 +65,14 @@ class RNN(SequenceModel):
         """``log p(x_t | x_<t)`` per frame (T, B): exact."""
         return -terms["recon"]
 
-    def _build_generate_graph(self):
+    def _generate_step(self, noise, s_tm1):
         """Ancestral sampling: x_t from the decoder on h_{t-1}, then the LSTM on x_L(x_t)."""
-        noise = self._generation_inputs()
-        names = list(noise)
-        batch = noise["eps_x"].shape[1]
-        s_0 = self._initial_state(carry=False, batch=batch)
-        output = self.config.output
-
-        def step(*args):
-            step_noise = OrderedDict(zip(names, args[:-1]))
-            s_tm1 = args[-1]
-            x_t = output_sample(output, self._decoder(s_tm1), step_noise)
-            x_feat = self._stack(self.x_names, [x_t])
-            return x_t, self.layers["rnn"].fprop([[x_feat], [s_tm1]], self.params)
-
-        x, _ = pytensor.scan(step, sequences=list(noise.values()), outputs_info=[None, s_0],
-                             name="rnn_generate", return_updates=False)
-        return Graph(list(noise.values()), OrderedDict([("x", x)]), OrderedDict())
+        x_t = output_sample(self.config.output, self._decoder(s_tm1), noise)
+        x_feat = self._stack(self.x_names, [x_t])
+        return x_t, self.layers["rnn"].fprop([[x_feat], [s_tm1]], self.params)
 
 
-def build_rnn(config):
-    """An :class:`RNN` for ``config`` with freshly initialised parameters (seed ``config.seed``)."""
-    return RNN(config, build_layers(config))
+def build_rnn(config, dtype=None):
+    """An :class:`RNN` for ``config`` with freshly initialised parameters (seed ``config.seed``),
+    in ``dtype`` (default :func:`cle.backend.floatX`)."""
+    return RNN(config, build_layers(config), dtype=dtype)

@@ -27,9 +27,9 @@ import pytensor
 import pytensor.tensor as pt
 
 from cle import cost
-from nips2015_vrnn.models.base import Graph, SequenceModel
 from nips2015_vrnn.models.network import build_layers, stack_names
 from nips2015_vrnn.models.outputs import HEAD_NAMES, output_nll, output_sample
+from nips2015_vrnn.models.sequence_model import SequenceModel
 
 __all__ = ["VRNN", "build_vrnn"]
 
@@ -39,8 +39,8 @@ class VRNN(SequenceModel):
 
     family = "vrnn"
 
-    def __init__(self, config, layers):
-        super().__init__(config, layers)
+    def __init__(self, config, layers, dtype=None):
+        super().__init__(config, layers, dtype=dtype)
         depth = config.depth
         self.x_names = stack_names("x", depth)
         self.z_names = stack_names("z", depth)
@@ -49,32 +49,37 @@ class VRNN(SequenceModel):
         self.theta_names = stack_names("theta", depth)
         self.head_names = HEAD_NAMES[config.output]
 
+    @property
+    def latent_dim(self):
+        """Width of z_t: ``config.z_dim``."""
+        return self.config.z_dim
+
     # ------------------------------------------------------------------ pieces
     def _encoder(self, x_phi_t, s_tm1):
         """phi_mu, phi_sig (B, z_dim) given the hoisted x part of phi_1 (B, q_z_dim) and s_tm1."""
-        n = self.config.rnn_dim
-        out = self._finish("phi_1", x_phi_t + pt.dot(s_tm1[:, :n], self._weight("phi_1", "s_tm1")))
+        phi_1 = self.layers["phi_1"]
+        out = phi_1.finish(x_phi_t + phi_1.project_parents({"s_tm1": s_tm1}, self.params), self.params)
         for name in self.phi_names[1:]:
             out = self.layers[name].fprop([out], self.params)
-        return self.layers["phi_mu"].fprop([out], self.params), self.layers["phi_sig"].fprop([out], self.params)
+        heads = self._heads(["phi_mu", "phi_sig"], out)
+        return heads["phi_mu"], heads["phi_sig"]
 
     def _prior(self, s_tm1):
         """prior_mu, prior_sig (B, z_dim) on h_{t-1}; None, None for the N(0, I) prior."""
         if not self.prior_names:
             return None, None
-        out = self._stack(self.prior_names, [s_tm1])
-        return self.layers["prior_mu"].fprop([out], self.params), self.layers["prior_sig"].fprop([out], self.params)
+        heads = self._heads(["prior_mu", "prior_sig"], self._stack(self.prior_names, [s_tm1]))
+        return heads["prior_mu"], heads["prior_sig"]
 
     def _lstm_step(self, x_rnn_t, z_feat, s_tm1):
         """s_t given the hoisted ``x_L_t @ W_x_L__rnn + b_rnn`` (B, 4n) and z_L_t."""
-        depth = self.config.depth
-        preact = x_rnn_t + pt.dot(z_feat, self._weight("rnn", f"z_{depth}"))
-        return self.layers["rnn"].step_from_preact(preact, s_tm1, self.params)
+        rnn = self.layers["rnn"]
+        preact = x_rnn_t + rnn.project_parents({self.z_names[-1]: z_feat}, self.params)
+        return rnn.step_from_preact(preact, s_tm1, self.params)
 
     def _decoder(self, z_feat, s_prev):
         """Output heads (dict name -> tensor) from theta on [z_L, h_{t-1}]; 2-D or 3-D inputs."""
-        out = self._stack(self.theta_names, [z_feat, s_prev])
-        return OrderedDict((name, self.layers[name].fprop([out], self.params)) for name in self.head_names)
+        return self._heads(self.head_names, self._stack(self.theta_names, [z_feat, s_prev]))
 
     # ------------------------------------------------------------------ forward
     def _forward(self, x, eps, s_0):
@@ -91,11 +96,9 @@ class VRNN(SequenceModel):
         dict: s (T, B, 2n) states after each step; phi_mu, phi_sig, prior_mu, prior_sig, z (T, B, z_dim);
         z_feat; the output heads (T, B, .); recon, kl (T, B)
         """
-        depth = self.config.depth
-        x_top = f"x_{depth}"
         x_feat = self._stack(self.x_names, [x])
-        x_phi = pt.dot(x_feat, self._weight("phi_1", x_top))
-        x_rnn = pt.dot(x_feat, self._weight("rnn", x_top)) + self.params["b_rnn"]
+        x_phi = self.layers["phi_1"].project_parents({self.x_names[-1]: x_feat}, self.params)
+        x_rnn = self._rnn_input(x_feat)
         learned = bool(self.prior_names)
 
         def step(x_phi_t, x_rnn_t, eps_t, s_tm1):
@@ -138,36 +141,20 @@ class VRNN(SequenceModel):
         return -terms["recon"] - neg_log_prior + neg_log_q
 
     # ------------------------------------------------------------------ generation
-    def _build_generate_graph(self):
+    def _generate_step(self, noise, s_tm1):
         """Ancestral sampling: z_t from the prior on h_{t-1}, x_t from the decoder, then the LSTM."""
-        noise = self._generation_inputs()
-        names = list(noise)
-        batch = noise["eps_z"].shape[1]
-        s_0 = self._initial_state(carry=False, batch=batch)
-        output = self.config.output
-
-        def step(*args):
-            step_noise = OrderedDict(zip(names, args[:-1]))
-            s_tm1 = args[-1]
-            eps_z = step_noise["eps_z"]
-            prior_mu, prior_sig = self._prior(s_tm1)
-            z_t = eps_z if prior_mu is None else prior_mu + prior_sig * eps_z
-            z_feat = self._stack(self.z_names, [z_t])
-            heads = self._decoder(z_feat, s_tm1)
-            x_t = output_sample(output, heads, step_noise)
-            x_feat = self._stack(self.x_names, [x_t])
-            s_t = self.layers["rnn"].fprop([[x_feat, z_feat], [s_tm1]], self.params)
-            return x_t, s_t
-
-        x, _ = pytensor.scan(step, sequences=list(noise.values()), outputs_info=[None, s_0],
-                             name="vrnn_generate", return_updates=False)
-        return Graph(list(noise.values()), OrderedDict([("x", x)]), OrderedDict())
+        prior_mu, prior_sig = self._prior(s_tm1)
+        z_t = noise["eps_z"] if prior_mu is None else prior_mu + prior_sig * noise["eps_z"]
+        z_feat = self._stack(self.z_names, [z_t])
+        x_t = output_sample(self.config.output, self._decoder(z_feat, s_tm1), noise)
+        x_feat = self._stack(self.x_names, [x_t])
+        return x_t, self.layers["rnn"].fprop([[x_feat, z_feat], [s_tm1]], self.params)
 
 
-def build_vrnn(config):
+def build_vrnn(config, dtype=None):
     """A :class:`VRNN` for ``config`` with freshly initialised parameters (seed ``config.seed``).
 
-    Parameters are created in the current ``floatX``; every graph of the model is built and
-    compiled in that precision.
+    Parameters are created in ``dtype`` (default :func:`cle.backend.floatX`); every graph of the
+    model is built and compiled in that precision.
     """
-    return VRNN(config, build_layers(config))
+    return VRNN(config, build_layers(config), dtype=dtype)

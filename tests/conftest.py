@@ -1,12 +1,6 @@
-"""Shared test fixtures (golden arrays: see ``golden_data.py``)."""
-import pytest
+"""Test-suite set-up: importing cle applies the project's compile defaults.
 
-import cle  # noqa: F401  (applies the project's compile defaults)
-from cle.backend import precision
-
-
-@pytest.fixture
-def float64():
-    """Build and compile the test's graphs in float64 (the golden files are float64)."""
-    with precision("float64"):
-        yield
+Helpers shared by the tests are plain modules here (``golden_data``, ``numerics``,
+``legacy_wiring``); fixtures live in the conftest.py nearest to their users.
+"""
+import cle  # noqa: F401  (imported for its side effect: the project's compile defaults)

@@ -1,5 +1,5 @@
-"""Golden arrays (numbers computed by the legacy code), copied into ``tests/golden/`` so the tests
-run without ``../shared``."""
+"""Golden arrays: numbers computed by the legacy Theano code, committed in ``tests/golden/``
+(``tests/golden/README.md`` says what each file holds)."""
 from pathlib import Path
 
 import numpy as np
@@ -9,8 +9,12 @@ GOLDEN_DIR = Path(__file__).parent / "golden"
 
 
 def load_golden(name):
-    """The golden .npz ``name`` (without suffix) from tests/golden, or skip with the reason."""
+    """The golden .npz ``name`` (without suffix) from tests/golden.
+
+    The files are part of the repository, so a missing one FAILS the test (a skip would hide
+    that the comparison with the legacy numbers no longer runs).
+    """
     path = GOLDEN_DIR / f"{name}.npz"
     if not path.exists():
-        pytest.skip(f"golden file {path} is missing")
+        pytest.fail(f"golden file {path} is missing (it is committed in tests/golden/)", pytrace=False)
     return np.load(path, allow_pickle=False)

@@ -4,10 +4,10 @@ Not a test: a builder shared by the golden tests (forward pass here, training st
 Import it from any test as ``from legacy_wiring import build_legacy_vrnn_gmm`` (``tests/`` is on
 ``sys.path`` because pytest inserts the rootdir of ``tests/conftest.py``).
 
-The wiring follows LEGACY.md "The VRNN (speech)" and golden/README.md "Legacy behaviours":
-x features for all frames, a scan over t (eps as a sequence) holding the encoder, the prior,
-z features and the LSTM, then the decoder on the SHIFTED state ``[s_0, s_1 .. s_{T-1}]``, a GMM
-reconstruction per frame (rows t*B + b) and KL(q || p) per (t, b).
+The wiring is the legacy Blizzard VRNN-GMM script's, which computed the golden files
+(``tests/golden/README.md``): x features for all frames, a scan over t (eps as a sequence)
+holding the encoder, the prior, z features and the LSTM, then the decoder on the SHIFTED state
+``[s_0, s_1 .. s_{T-1}]``, a GMM reconstruction per frame (rows t*B + b) and KL(q || p) per (t, b).
 """
 from collections import OrderedDict
 

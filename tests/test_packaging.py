@@ -5,10 +5,11 @@ import sys
 import pytest
 
 
-def _python(code, tmp_path):
+def _python(code, tmp_path, **env):
     """Run ``code`` in a fresh interpreter outside the repository (so only installed packages count)."""
     return subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+        env={"PATH": "/usr/bin:/bin", **env}
     )
 
 
@@ -35,7 +36,44 @@ def test_generic_top_level_names_are_not_claimed(tmp_path, name):
     assert "ModuleNotFoundError" in result.stderr
 
 
-def test_importing_cle_selects_float32_and_the_c_backend(tmp_path):
-    result = _python("import cle, pytensor, cle.backend as B; print(pytensor.config.floatX, B.mode_name())", tmp_path)
+@pytest.mark.parametrize("flags", [None, "floatX=float64", "floatX=float32"])
+def test_importing_the_project_changes_nothing_in_pytensor(tmp_path, flags):
+    code = (
+        "import importlib, pytensor\n"
+        "f = pytensor.config.floatX\n"
+        "s = importlib.import_module('pytensor.scan.op')\n"
+        "g = s.forced_replace\n"
+        "import cle, cle.train, cle.backend, nips2015_vrnn.models, nips2015_vrnn.datasets\n"
+        "import nips2015_vrnn.models.app.cli, nips2015_vrnn.datasets.lookup\n"
+        "assert pytensor.config.floatX == f, (pytensor.config.floatX, f)\n"
+        "assert s.forced_replace is g\n"
+        "print(f)\n"
+    )
+    env = {"PYTENSOR_FLAGS": flags} if flags else {}
+    result = _python(code, tmp_path, **env)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["float32", "c"]
+    assert result.stdout.split() == [flags.split("=")[1] if flags else "float64"]
+
+
+@pytest.mark.parametrize("env, expected", [({}, ["float32", "c"]),
+                                           ({"VRNN_FLOATX": "float64", "VRNN_MODE": "numba"},
+                                            ["float64", "numba"]),
+                                           ({"PYTENSOR_FLAGS": "floatX=float64"}, ["float64", "c"])])
+def test_the_project_precision_and_mode_follow_the_environment(tmp_path, env, expected):
+    result = _python("import cle.backend as B; print(B.floatX(), B.mode_name())", tmp_path, **env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == expected
+
+
+def test_scan_gradient_substitution_is_skipped_only_inside_the_block():
+    import importlib
+
+    from cle.backend import scan_gradient
+
+    module = importlib.import_module("pytensor.scan.op")  # pytensor.scan is a function in PyTensor 3
+    original = module.forced_replace
+    with scan_gradient():
+        assert module.forced_replace is not original
+    assert module.forced_replace is original
+    with scan_gradient(forced_replace=True):
+        assert module.forced_replace is original

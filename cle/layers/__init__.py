@@ -295,6 +295,27 @@ class StemCell:
         params[self.bias_name] = self.init_b.get((self.nout,))
         return params
 
+    @property
+    def width(self):
+        """Columns of each weight and of the bias (``nout``; recurrent layers: blocks * nout)."""
+        return self.nout
+
+    def project_parents(self, inputs, params):
+        """``sum_p inputs[p][..., :dim_p] @ W_p`` over the parents named in ``inputs`` only.
+
+        Parameters
+        ----------
+        inputs : dict parent label -> tensor (B, >= dim_p) or (T, B, >= dim_p)
+        params : dict name -> tensor
+        """
+        dims = dict(zip(self.parent, self.parent_dim))
+        unknown = [label for label in inputs if label not in dims]
+        if unknown:
+            raise ValueError(f"layer {self.name!r}: {unknown} are not parents of it ({self.parent})")
+        terms = [pt.dot(x[..., :dims[label]], params[self.weight_name(label)])
+                 for label, x in inputs.items()]
+        return terms[0] if len(terms) == 1 else sum(terms[1:], terms[0])
+
     def project(self, xs, params):
         """``sum_p xs[p][..., :dim_p] @ W_p`` over the parents (no bias).
 
@@ -310,11 +331,7 @@ class StemCell:
         xs = list(xs) if isinstance(xs, (list, tuple)) else [xs]
         if len(xs) != len(self.parent):
             raise ValueError(f"layer {self.name!r}: got {len(xs)} inputs for {len(self.parent)} parents {self.parent}")
-        total = None
-        for x, label, dim in zip(xs, self.parent, self.parent_dim):
-            term = pt.dot(x[..., :dim], params[self.weight_name(label)])
-            total = term if total is None else total + term
-        return total
+        return self.project_parents(dict(zip(self.parent, xs)), params)
 
     def fprop(self, xs, params):
         """The symbolic output for inputs ``xs`` (implemented by each layer)."""

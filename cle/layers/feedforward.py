@@ -52,8 +52,13 @@ class FullyConnectedLayer(StemCell):
         -------
         tensor (B, nout) or (T, B, nout)
         """
-        z = self.project(xs, params) + params[self.bias_name]
-        out = self.nonlin(z)
-        if self.cons != 0:
-            out = out + float(self.cons)
-        return out
+        return self.finish(self.project(xs, params), params)
+
+    def finish(self, preact, params):
+        """``unit(preact + b) + cons``: the output from a weighted sum computed elsewhere.
+
+        Lets a caller compute part of ``preact`` outside a scan (e.g. the x part of a layer
+        over all time steps at once) and the rest inside it.
+        """
+        out = self.nonlin(preact + params[self.bias_name])
+        return out + float(self.cons) if self.cons != 0 else out

@@ -64,11 +64,16 @@ class RecurrentLayer(StemCell):
         """Width of the state tensor."""
         return self.state_mult * self.nout
 
+    @property
+    def width(self):
+        """Columns of the pre-activation, of each weight and of the bias: ``n_blocks * nout``."""
+        return self.n_blocks * self.nout
+
     def initialize(self):
         """``W_<p>__<name>`` (dim_p, n_blocks*n) per parent, ``U_<name>__<name>`` (n, n_blocks*n)
         made of ``n_blocks`` independent (n, n) draws of ``init_U`` side by side, ``b_<name>`` (n_blocks*n,).
         """
-        width = self.n_blocks * self.nout
+        width = self.width
         params = OrderedDict()
         for label, dim in zip(self.parent, self.parent_dim):
             params[self.weight_name(label)] = self.init_W.get((dim, width))

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cle.errors import UserError
+
 log = logging.getLogger(__name__)
 
 __all__ = ["CheckpointError", "write_checkpoint", "read_checkpoint", "resolve_checkpoint",
@@ -36,7 +38,7 @@ FORMAT = "cle-checkpoint-1"
 MANIFEST = "manifest.json"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError):
     """A checkpoint is missing, incomplete, corrupted or does not fit the model."""
 
 

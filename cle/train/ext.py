@@ -14,6 +14,12 @@ run-time hooks act between batches:
 ``ext_term``                after every epoch (EpochCount)
 =========================== =========================================================
 
+Besides its hook, every extension receives each new monitoring record through
+:meth:`Extension.on_record` (called by :meth:`cle.train.Training.record_monitor` right after
+the record is made, in list order), in the spirit of Keras's callbacks: extensions that react to
+a monitored quantity (EarlyStopping, a run's progress echo) share :class:`MonitoredQuantity`,
+which answers "is this record an improvement" once for all of them.
+
 Extensions with state that a resumed run needs (a schedule's initial rate, the best value
 so far) return it from ``state_dict()`` as JSON-ready values.
 """
@@ -25,13 +31,14 @@ import numpy as np
 import pytensor.tensor as pt
 
 from cle.backend import function
+from cle.errors import UserError
 from cle.utils import tolist
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "Extension", "GradientClipping", "EpochCount", "Monitoring", "WeightNorm", "WeightDecay",
-    "LrLinearDecay", "LrExponentialDecay", "EarlyStopping", "Checkpoint", "MonitoringError",
+    "LrLinearDecay", "LrExponentialDecay", "MonitoredQuantity", "EarlyStopping", "Checkpoint", "MonitoringError",
     "EXPLOSION_THRESHOLD",
 ]
 
@@ -45,7 +52,7 @@ WEIGHT_NORM_EPSILON = 1e-7
 NAN_FALLBACK_SCALE = 0.1
 
 
-class MonitoringError(ValueError):
+class MonitoringError(UserError):
     """A monitored channel became NaN or exploded (the training cannot go on)."""
 
 
@@ -55,7 +62,10 @@ class Extension:
     name = None
 
     def exec(self, mainloop):
-        raise NotImplementedError
+        """Act at the hook ``name`` (default: nothing)."""
+
+    def on_record(self, mainloop, record):
+        """React to a new monitoring ``record`` (dict channel -> value; default: nothing)."""
 
     def state_dict(self):
         """JSON-ready state a resumed run needs (default: none)."""
@@ -332,13 +342,60 @@ class LrExponentialDecay(_LrSchedule):
         return max(self.lr0 * self.decay_factor ** max(count - self.start, 0), self.min_lr)
 
 
-class EarlyStopping(Extension):
+class MonitoredQuantity(Extension):
+    """Base of the extensions that follow one monitored channel (lower is better).
+
+    :meth:`on_record` reads ``channel`` from each new record, updates ``best`` / ``best_batch``
+    and ``bad_steps`` (records since the last improvement), then calls :meth:`on_improvement` or
+    :meth:`on_no_improvement`.
+
+    Parameters
+    ----------
+    channel : str
+        A monitoring channel, e.g. ``'valid_nll_upper_bound'``.
+    """
+
+    def __init__(self, channel):
+        self.channel = channel
+        self.best = math.inf
+        self.best_batch = None
+        self.bad_steps = 0
+
+    def on_record(self, mainloop, record):
+        if self.channel not in record:
+            raise MonitoringError(f"{type(self).__name__}: channel {self.channel!r} is not "
+                                  f"monitored; channels are {sorted(record)}")
+        value = record[self.channel]
+        if value < self.best:
+            self.best, self.best_batch, self.bad_steps = value, record["batch_seen"], 0
+            self.on_improvement(mainloop, record)
+        else:
+            self.bad_steps += 1
+            self.on_no_improvement(mainloop, record)
+
+    def on_improvement(self, mainloop, record):
+        """Called when ``record`` holds a new best value of ``channel``."""
+
+    def on_no_improvement(self, mainloop, record):
+        """Called when ``record`` does not improve on ``best``."""
+
+    def state_dict(self):
+        best = None if math.isinf(self.best) else self.best
+        return {"best": best, "best_batch": self.best_batch, "bad_steps": self.bad_steps}
+
+    def load_state_dict(self, state):
+        self.best = math.inf if state.get("best") is None else state["best"]
+        self.best_batch = state.get("best_batch")
+        self.bad_steps = state.get("bad_steps", 0)
+
+
+class EarlyStopping(MonitoredQuantity):
     """Keep the model with the lowest ``channel`` seen by Monitoring (written to ``best/``).
 
-    Runs at the ``ext_monitor`` hook, right after Monitoring (put it after Monitoring in the
-    extension list), so the saved parameters are exactly the monitored ones. The best values
-    are also kept in memory (``best_params``). With ``patience``, training stops after that
-    many monitoring steps without improvement (the legacy class never stopped).
+    Acts on each new monitoring record (:meth:`~Extension.on_record`), so the saved parameters
+    are exactly the monitored ones, wherever it stands in the extension list. The best values are
+    also kept in memory (``best_params``). With ``patience``, training stops after that many
+    monitoring steps without improvement (the legacy class never stopped).
     """
 
     name = "ext_monitor"
@@ -346,46 +403,20 @@ class EarlyStopping(Extension):
     def __init__(self, channel, patience=None):
         if patience is not None and patience < 1:
             raise ValueError(f"EarlyStopping: patience must be >= 1 or None, got {patience}")
-        self.channel = channel
+        super().__init__(channel)
         self.patience = patience
-        self.best = math.inf
-        self.best_batch = None
-        self.bad_steps = 0
         self.best_params = None
-        self._seen = -1
 
-    def exec(self, mainloop):
-        records = mainloop.trainlog.monitor
-        if not records or records[-1]["batch_seen"] == self._seen:
-            return
-        record = records[-1]
-        self._seen = record["batch_seen"]
-        if self.channel not in record:
-            raise ValueError(f"EarlyStopping: channel {self.channel!r} is not monitored; "
-                             f"channels are {sorted(record)}")
-        value = record[self.channel]
-        if value < self.best:
-            self.best, self.best_batch, self.bad_steps = value, record["batch_seen"], 0
-            self.best_params = OrderedDict((k, v.get_value(borrow=False))
-                                           for k, v in mainloop.model.param_dict.items())
-            log.info("new best %s = %g at update %d", self.channel, value, self.best_batch)
-            mainloop.save_checkpoint(which="best")
-        else:
-            self.bad_steps += 1
-            if self.patience is not None and self.bad_steps >= self.patience:
-                mainloop.request_stop(f"EarlyStopping: no improvement of {self.channel} "
-                                      f"in {self.bad_steps} monitoring steps")
+    def on_improvement(self, mainloop, record):
+        self.best_params = OrderedDict((k, v.get_value(borrow=False))
+                                       for k, v in mainloop.model.param_dict.items())
+        log.info("new best %s = %g at update %d", self.channel, self.best, self.best_batch)
+        mainloop.save_checkpoint(which="best")
 
-    def state_dict(self):
-        best = None if math.isinf(self.best) else self.best
-        return {"best": best, "best_batch": self.best_batch, "bad_steps": self.bad_steps,
-                "seen": self._seen}
-
-    def load_state_dict(self, state):
-        self.best = math.inf if state.get("best") is None else state["best"]
-        self.best_batch = state.get("best_batch")
-        self.bad_steps = state.get("bad_steps", 0)
-        self._seen = state.get("seen", -1)
+    def on_no_improvement(self, mainloop, record):
+        if self.patience is not None and self.bad_steps >= self.patience:
+            mainloop.request_stop(f"EarlyStopping: no improvement of {self.channel} "
+                                  f"in {self.bad_steps} monitoring steps")
 
 
 class Checkpoint(Extension):

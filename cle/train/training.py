@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytensor.tensor as pt
 
-from cle.backend import function
+from cle.backend import function, precision, scan_gradient
 from cle.train.checkpoint import CheckpointError, read_checkpoint, write_checkpoint
+from cle.train.ext import Checkpoint
 from cle.train.log import JsonLinesWriter, Progress, TrainLog
 from cle.utils import tolist
 
@@ -111,17 +112,19 @@ class Training:
     # ------------------------------------------------------------------ graph
     def build_training_graph(self):
         """Compile ``inputs -> outputs + [gradient norm]`` with all updates (see class doc)."""
-        self.updates = OrderedDict(self.model.updates)
-        self.run_extension("ext_regularize_pre_grad")
-        params = self.model.params
-        self.grads = OrderedDict(zip(params, pt.grad(self.cost, params)))
-        # The norm of the raw gradients; GradientClipping replaces it by the norm it clips.
-        self.grad_norm = pt.sqrt(sum((g ** 2).sum() for g in self.grads.values()))
-        self.run_extension("ext_grad")
-        self.updates.update(self.optimizer.get_updates(self.grads))
-        self.run_extension("ext_regularize_post_grad")
-        return function(self.inputs, self.outputs + [self.grad_norm], updates=self.updates,
-                        mode=self.mode, name=f"{self.name}_cost_fn")
+        with precision(self.cost.dtype):
+            self.updates = OrderedDict(self.model.updates)
+            self.run_extension("ext_regularize_pre_grad")
+            params = self.model.params
+            with scan_gradient():
+                self.grads = OrderedDict(zip(params, pt.grad(self.cost, params)))
+            # The norm of the raw gradients; GradientClipping replaces it by the norm it clips.
+            self.grad_norm = pt.sqrt(sum((g ** 2).sum() for g in self.grads.values()))
+            self.run_extension("ext_grad")
+            self.updates.update(self.optimizer.get_updates(self.grads))
+            self.run_extension("ext_regularize_post_grad")
+            return function(self.inputs, self.outputs + [self.grad_norm], updates=self.updates,
+                            mode=self.mode, name=f"{self.name}_cost_fn")
 
     def cost_fn(self, *batch):
         """One update on ``batch``; returns the outputs' values (the legacy ``cost_fn``).
@@ -146,13 +149,16 @@ class Training:
         self._stop_reason = reason
 
     def record_monitor(self, record):
-        """Store one monitoring record in the TrainLog, the log and the JSON-lines file."""
+        """Store one monitoring record (TrainLog, log, JSON-lines file), then hand it to every
+        extension's :meth:`~cle.train.ext.Extension.on_record`, in list order."""
         self.trainlog.monitor.append(record)
         log.info("monitoring at update %d (epoch %d)", record["batch_seen"], record["epoch_seen"])
         for key, value in record.items():
             if key not in ("batch_seen", "epoch_seen"):
                 log.info("\t%s: %s", key, value)
         self._event("monitor", **record)
+        for ext in self.extension:
+            ext.on_record(self, record)
 
     def _event(self, event, **fields):
         if self._jsonl is not None:
@@ -259,7 +265,7 @@ class Training:
     def checkpoint_root(self):
         """The directory holding ``last/`` and ``best/`` (None when none is configured)."""
         for ext in self.extension:
-            if type(ext).__name__ == "Checkpoint" and ext.path is not None:
+            if isinstance(ext, Checkpoint) and ext.path is not None:
                 return Path(ext.path)
         if self.run_dir is not None:
             return self.run_dir / "checkpoints"

@@ -1,5 +1,7 @@
-"""Writers of tiny corpora in the real formats (WAV, IAM-OnDB XML / ascii / split files)."""
-import pytest
+"""Writers of tiny corpora in the real formats (WAV, IAM-OnDB XML / ascii / split files).
+
+The fixtures built on them are in ``tests/datasets/conftest.py``.
+"""
 import scipy.io.wavfile
 
 
@@ -43,10 +45,9 @@ TINY_FORMS = {
 }
 
 
-@pytest.fixture
-def tiny_iamondb(tmp_path):
-    """A 4-form corpus with train (2 forms), valid and test split files (official names)."""
-    root = tmp_path / "iam"
+def write_tiny_iamondb(root):
+    """The TINY_FORMS corpus under ``root`` with train (2 forms), valid and test split files
+    (official names); returns ``root``."""
     for form, lines in TINY_FORMS.items():
         writer, number = form.split("-")[0], form[:-1]
         for i, (_, strokes) in enumerate(lines, start=1):

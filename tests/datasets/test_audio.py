@@ -5,7 +5,7 @@ import pytest
 import scipy.signal
 
 from nips2015_vrnn.datasets import audio
-from nips2015_vrnn.datasets.audio import AudioFile, find_audio, to_int16
+from nips2015_vrnn.datasets.audio import AudioFile, find_audio, frames_to_waveforms, to_int16
 from nips2015_vrnn.datasets.errors import DataError
 
 from corpus_fixtures import write_wav
@@ -55,6 +55,19 @@ def test_blocks_read_only_bounded_ranges(tmp_path, monkeypatch):
 
 def test_to_int16_rounds_and_clips():
     assert to_int16(np.array([1.4, 1.6, -40000.0, 40000.0])).tolist() == [1, 2, -32768, 32767]
+
+
+def test_frames_to_waveforms_denormalises_and_joins_frames_in_time_order():
+    frames = np.array([[[0.0, 1.0]], [[-1.0, 0.5]]])          # (T=2, B=1, F=2)
+    waves = frames_to_waveforms(frames, X_mean=10.0, X_std=100.0)
+    assert waves.dtype == np.int16
+    assert waves.tolist() == [[10, 110, -90, 60]]
+
+
+def test_frames_to_waveforms_clips_and_rejects_non_3d_input():
+    assert frames_to_waveforms(np.full((1, 1, 1), 1e9), 0.0, 1.0).tolist() == [[32767]]
+    with pytest.raises(ValueError, match=r"shape \(T, B, F\)"):
+        frames_to_waveforms(np.zeros((4, 2)), 0.0, 1.0)
 
 
 def test_find_audio_is_recursive_and_sorted(tmp_path):

@@ -1,6 +1,11 @@
 import numpy as np
 
+from nips2015_vrnn.datasets.audio import TARGET_RATE
 from nips2015_vrnn.datasets.demo_speech import RATE, VOICES, synthesise
+
+
+def test_demo_rate_is_the_one_16k_constant():
+    assert RATE is TARGET_RATE == 16000
 
 
 def test_synthesised_speech_is_bounded_and_about_the_asked_length():

@@ -11,7 +11,6 @@ from nips2015_vrnn.datasets.errors import DataError
 from nips2015_vrnn.datasets.iamondb import IAMOnDB, offsets_to_strokes, prepare_iamondb
 
 from corpus_fixtures import TINY_FORMS, write_line_xml
-from corpus_fixtures import tiny_iamondb  # noqa: F401  (a fixture)
 
 
 def _steps(strokes):

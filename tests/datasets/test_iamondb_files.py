@@ -7,7 +7,6 @@ from nips2015_vrnn.datasets.iamondb_files import (find_split_files, index_corpus
                                                   read_points, read_split_file)
 
 from corpus_fixtures import write_ascii, write_line_xml
-from corpus_fixtures import tiny_iamondb  # noqa: F401  (a fixture)
 
 
 def test_points_are_joined_with_y_flipped_and_pen_at_stroke_ends(tmp_path):

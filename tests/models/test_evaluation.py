@@ -1,5 +1,11 @@
-"""Table 1 of the paper and the text row vrnn-eval prints."""
-from nips2015_vrnn.models import evaluation
+"""Table 1 of the paper, the text row vrnn-eval prints, and evaluate_run on a fake run and model."""
+import contextlib
+import types
+
+import numpy as np
+import pytest
+
+from nips2015_vrnn.models.app import evaluation
 from nips2015_vrnn.models.presets import PRESETS
 
 
@@ -8,9 +14,79 @@ def test_paper_table_covers_every_paper_preset():
     assert set(evaluation.PAPER_TABLE1) == paper
 
 
-def test_paper_bound_never_exceeds_the_estimate():
-    for row in evaluation.PAPER_TABLE1.values():
-        assert row["bound"] <= row["estimate"]
+class FakeSplit:
+    """A handwriting split of N sequences: ``slices(start, end)`` gives (x (T, n, 2), mask (T, n))."""
+
+    def __init__(self, n, seed=0):
+        rng = np.random.default_rng(seed)
+        self.x = rng.normal(size=(4, n, 2))
+        self.mask = (np.arange(4)[:, None] < rng.integers(1, 5, size=n)).astype(float)
+
+    def num_examples(self):
+        return self.x.shape[1]
+
+    def slices(self, start, end):
+        return self.x[:, start:end], self.mask[:, start:end]
+
+
+class FakeRun:
+    corpus = "iamondb"
+    record = {"preset": "iamondb/vrnn_gmm"}
+
+    def __init__(self, split):
+        self.split, self.opened = split, []
+
+    @contextlib.contextmanager
+    def open_split(self, name):
+        self.opened.append(name)
+        yield self.split
+
+
+class FakeModel:
+    """Per-sequence bound = -(masked sum of x); estimate = bound + n_samples; records the calls."""
+
+    def __init__(self, m_batch_size):
+        self.config = types.SimpleNamespace(m_batch_size=m_batch_size, model_name="VRNN-GMM")
+        self.calls = []
+
+    def lower_bound(self, x, mask, seed):
+        self.calls.append(("bound", x.shape[1], seed))
+        return -(x.sum(axis=2) * mask).sum(axis=0)
+
+    def importance_sampled_loglik(self, x, mask, n_samples, seed):
+        self.calls.append(("is", x.shape[1], seed))
+        return -(x.sum(axis=2) * mask).sum(axis=0) + n_samples
+
+
+def test_evaluate_run_averages_every_sequence_over_chunks():
+    split = FakeSplit(5)
+    run, model, progress = FakeRun(split), FakeModel(m_batch_size=2), []
+    result = evaluation.evaluate_run(run, model, split="valid", n_samples=7, seed=10,
+                                     progress=lambda done, total: progress.append((done, total)))
+    per_seq = -(split.x.sum(axis=2) * split.mask).sum(axis=0)
+    assert run.opened == ["valid"]
+    assert model.calls == [("bound", 2, 10), ("is", 2, 10), ("bound", 2, 12), ("is", 2, 12),
+                           ("bound", 1, 14), ("is", 1, 14)]
+    assert progress == [(2, 5), (4, 5), (5, 5)]
+    assert result["n_sequences"] == 5 and result["n_samples"] == 7 and result["split"] == "valid"
+    np.testing.assert_allclose(result["lower_bound"], per_seq.mean(), rtol=1e-12)
+    np.testing.assert_allclose(result["loglik_is"], per_seq.mean() + 7, rtol=1e-12)
+    np.testing.assert_allclose(result["lower_bound_sem"], per_seq.std(ddof=1) / np.sqrt(5), rtol=1e-12)
+    assert result["paper"] == evaluation.paper_row("iamondb/vrnn_gmm")
+
+
+def test_evaluate_run_limit_takes_the_first_sequences():
+    split = FakeSplit(5)
+    result = evaluation.evaluate_run(FakeRun(split), FakeModel(m_batch_size=2), limit=3)
+    per_seq = -(split.x.sum(axis=2) * split.mask).sum(axis=0)[:3]
+    assert result["n_sequences"] == 3
+    np.testing.assert_allclose(result["lower_bound"], per_seq.mean(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("kwargs", [dict(split="bogus"), dict(n_samples=0), dict(limit=0)])
+def test_evaluate_run_refuses_bad_settings(kwargs):
+    with pytest.raises(ValueError):
+        evaluation.evaluate_run(FakeRun(FakeSplit(2)), FakeModel(2), **kwargs)
 
 
 def test_paper_row_is_none_for_a_custom_configuration():

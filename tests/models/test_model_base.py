@@ -10,7 +10,7 @@ import pytest
 
 from cle.backend import precision
 from nips2015_vrnn.models import build_model, get_preset
-from nips2015_vrnn.models.base import logmeanexp
+from nips2015_vrnn.models.estimators import logmeanexp
 
 A, C, SX, M_Q, S_Q = 1.5, 0.2, 0.5, 0.5, 0.6
 XS = np.array([0.5, 1.0, 1.6])

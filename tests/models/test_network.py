@@ -1,18 +1,15 @@
 """Layer and parameter names (legacy scheme) and parameter counts, without compiling."""
-from pathlib import Path
-
 import numpy as np
 
 from nips2015_vrnn.models import build_model
 from nips2015_vrnn.models.network import count_params, param_shapes
 
+from golden_data import load_golden
 from model_helpers import tiny_config
-
-GOLDEN = Path(__file__).parents[1] / "golden" / "blizzard_vrnn_gmm_forward.npz"
 
 
 def test_blizzard_names_and_order_are_the_golden_ones():
-    golden = np.load(GOLDEN, allow_pickle=False)
+    golden = load_golden("blizzard_vrnn_gmm_forward")
     config = tiny_config("blizzard/vrnn_gmm", x_dim=8, z_dim=4, num_k=3)
     shapes = param_shapes(config)
     assert list(shapes) == [str(n) for n in golden["param_names"]]

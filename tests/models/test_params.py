@@ -46,9 +46,19 @@ def test_load_lists_every_mismatch(model, tmp_path):
         assert expected in text
 
 
-def test_cast_converts_dtypes(model, tmp_path):
-    values = {k: v.astype(np.float64) for k, v in model.get_param_values().items()}
-    path = tmp_path / "f64.npz"
+def test_another_dtype_is_refused_unless_cast_which_rounds_to_the_model_dtype(model, tmp_path):
+    other = np.float64 if model.dtype == "float32" else np.float32
+    rng = np.random.default_rng(0)
+    values = {k: rng.standard_normal(v.shape).astype(other) for k, v in model.get_param_values().items()}
+    path = tmp_path / "other_dtype.npz"
     np.savez(path, **values)
+    before = model.get_param_values()
+    with pytest.raises(ValueError, match=f"dtype {np.dtype(other)}, model expects {model.dtype}"):
+        model.load_params(path)
+    after = model.get_param_values()
+    assert all(np.array_equal(before[k], after[k]) for k in before), "a refused file changed parameters"
     model.load_params(path, cast=True)
-    assert all(p.dtype == model.dtype for p in model.params.values())
+    after = model.get_param_values()
+    for name, value in values.items():
+        assert after[name].dtype == model.dtype
+        np.testing.assert_array_equal(after[name], value.astype(model.dtype))

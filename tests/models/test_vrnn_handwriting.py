@@ -1,4 +1,8 @@
-"""The handwriting VRNN (BiGMM output, mask, depth 1) against a numpy implementation written here."""
+"""The handwriting VRNN (BiGMM output, mask, depth 1) against a numpy implementation written here.
+
+float64 on both sides: tolerance ``numerics.FLOAT64_RTOL`` (1e-10 relative, ``numerics.rel_err``);
+measured worst relative error 2.3e-13 (the per-sequence log-weights; the costs 1e-15).
+"""
 import numpy as np
 import pytest
 from scipy.special import logsumexp
@@ -7,9 +11,8 @@ from cle.backend import precision
 from nips2015_vrnn.models import build_model
 
 from model_helpers import handwriting_batches, tiny_config
+from numerics import FLOAT64_RTOL, rel_err
 
-#: Relative tolerance of float64 comparisons.
-RTOL = 1e-6
 T, B, K, Z, N_RNN = 6, 3, 3, 2, 4
 
 
@@ -93,9 +96,9 @@ def case():
 def test_cost_is_masked_sum_over_time_mean_over_batch(case):
     model, x, mask, eps, recon, kl, _ = case
     out = model.cost_fn(eps_input=True).named(x, mask, eps)
-    np.testing.assert_allclose(out["recon_term"], (recon * mask).sum(0).mean(), rtol=RTOL)
-    np.testing.assert_allclose(out["kl_term"], (kl * mask).sum(0).mean(), rtol=RTOL)
-    np.testing.assert_allclose(out["nll_upper_bound"], ((recon + kl) * mask).sum(0).mean(), rtol=RTOL)
+    assert rel_err(out["recon_term"], (recon * mask).sum(0).mean()) < FLOAT64_RTOL
+    assert rel_err(out["kl_term"], (kl * mask).sum(0).mean()) < FLOAT64_RTOL
+    assert rel_err(out["nll_upper_bound"], ((recon + kl) * mask).sum(0).mean()) < FLOAT64_RTOL
 
 
 def test_mask_really_drops_padded_steps(case):
@@ -106,5 +109,5 @@ def test_mask_really_drops_padded_steps(case):
 def test_per_sequence_bound_and_log_weight(case):
     model, x, mask, eps, recon, kl, logw = case
     log_w, bound = model.sequence_fn()(x, mask, eps)
-    np.testing.assert_allclose(bound, -((recon + kl) * mask).sum(0), rtol=RTOL)
-    np.testing.assert_allclose(log_w, (logw * mask).sum(0), rtol=RTOL)
+    assert rel_err(bound, -((recon + kl) * mask).sum(0)) < FLOAT64_RTOL
+    assert rel_err(log_w, (logw * mask).sum(0)) < FLOAT64_RTOL

@@ -199,8 +199,7 @@ def test_early_stopping_saves_best_and_stops_after_patience():
     loop = fake_loop(model=Model(params=[W]))
     ext = EarlyStopping("valid_nll", patience=2)
     for batch, value in enumerate([3.0, 2.0, 2.5, 2.1]):
-        loop.trainlog.monitor.append({"batch_seen": batch, "valid_nll": value})
-        ext.exec(loop)
+        ext.on_record(loop, {"batch_seen": batch, "valid_nll": value})
     assert ext.best == 2.0 and ext.best_batch == 1
     assert loop.saves == ["best", "best"]
     assert len(loop.stops) == 1

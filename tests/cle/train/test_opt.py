@@ -115,10 +115,37 @@ def test_momentum_variants(stepped, case, nesterov, store):
     np.testing.assert_allclose(optimizers[case].state[f"mom_u__p_{case}"].get_value(), u, rtol=1e-12)
 
 
-def test_nesterov_moves_parameters_the_same_whatever_is_stored():
-    p_lookahead, _ = numpy_momentum(P0, GRADS[:1], LR, nesterov=True, store_lookahead=True)
-    p_plain, _ = numpy_momentum(P0, GRADS[:1], LR, nesterov=True, store_lookahead=False)
-    np.testing.assert_array_equal(p_lookahead, p_plain)
+def test_nesterov_plain_is_the_reparametrised_nesterov_of_bengio_et_al(stepped):
+    """Bengio, Boulanger-Lewandowski and Pascanu (2013), eq. 7, constant momentum mu:
+    ``p += mu**2 v - (1 + mu) lr g`` then ``v = mu v - lr g``; a different algebra than the code's."""
+    params, optimizers, _ = stepped
+    mu, p, v = 0.8, P0.copy(), np.zeros_like(P0)
+    for g in GRADS:
+        p = p + mu ** 2 * v - (1 + mu) * LR * g
+        v = mu * v - LR * g
+    np.testing.assert_allclose(params["nesterov_plain"].get_value(), p, rtol=1e-12)
+    np.testing.assert_allclose(optimizers["nesterov_plain"].state["mom_u__p_nesterov_plain"].get_value(), v,
+                               rtol=1e-12)
+
+
+def test_nesterov_first_step_is_the_same_whatever_is_stored():
+    """From zero velocity both bookkeepings move p by -(1 + mu) lr g; the stored velocity is that
+    move (look-ahead) or -lr g (plain). Later steps differ (test_momentum_variants)."""
+    mu, g = 0.8, GRADS[0]
+    with precision("float64"):
+        grad = pt.vector("g", dtype="float64")
+        params = {store: pytensor.shared(P0.copy(), name=f"p_{store}") for store in ("lookahead", "plain")}
+        optimizers = {store: Momentum(lr=LR, mom=mu, nesterov=True, store_lookahead=store == "lookahead")
+                      for store in params}
+        updates = OrderedDict()
+        for store, param in params.items():
+            updates.update(optimizers[store].get_updates(OrderedDict([(param, grad)])))
+        function([grad], [], updates=updates)(g)
+    move = -(1 + mu) * LR * g
+    for store in params:
+        np.testing.assert_allclose(params[store].get_value(), P0 + move, rtol=1e-12)
+    np.testing.assert_allclose(optimizers["lookahead"].state["mom_u__p_lookahead"].get_value(), move, rtol=1e-12)
+    np.testing.assert_allclose(optimizers["plain"].state["mom_u__p_plain"].get_value(), -LR * g, rtol=1e-12)
 
 
 def test_lr_is_a_shared_variable_that_monitor_reports():

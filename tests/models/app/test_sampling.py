@@ -5,29 +5,12 @@ import wave
 import numpy as np
 import pytest
 
-from nips2015_vrnn.models import sampling_io
+from nips2015_vrnn.models.app import sampling as sampling_io
 
 
 def polylines(svg):
     """[(n points) per polyline] parsed from the SVG text."""
     return [len(m.split()) for m in re.findall(r'<polyline points="([^"]*)"', svg)]
-
-
-def test_frames_to_waveforms_denormalises_and_joins_frames_in_time_order():
-    frames = np.array([[[0.0, 1.0]], [[-1.0, 0.5]]])          # (T=2, B=1, F=2)
-    waves = sampling_io.frames_to_waveforms(frames, X_mean=10.0, X_std=100.0)
-    assert waves.dtype == np.int16
-    assert waves.tolist() == [[10, 110, -90, 60]]
-
-
-def test_frames_to_waveforms_clips_to_int16():
-    waves = sampling_io.frames_to_waveforms(np.full((1, 1, 1), 1e9), X_mean=0.0, X_std=1.0)
-    assert waves.tolist() == [[32767]]
-
-
-def test_frames_to_waveforms_rejects_non_3d_input():
-    with pytest.raises(ValueError, match="shape"):
-        sampling_io.frames_to_waveforms(np.zeros((4, 2)), 0.0, 1.0)
 
 
 def test_write_wav_writes_mono_16bit_at_16khz(tmp_path):
@@ -62,5 +45,5 @@ def test_svg_of_no_strokes_is_an_empty_picture():
 
 
 def test_default_steps_are_half_a_second_of_speech():
-    assert sampling_io.default_steps("blizzard") == 40
-    assert sampling_io.default_steps("iamondb") == sampling_io.HANDWRITING_STEPS
+    assert sampling_io.default_steps("speech") == 40
+    assert sampling_io.default_steps("handwriting") == sampling_io.HANDWRITING_STEPS

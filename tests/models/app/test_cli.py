@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from golden_data import load_golden
-from nips2015_vrnn.models import cli
+from nips2015_vrnn.models.app import cli
 
 #: PNG output needs the optional 'plot' extra (matplotlib); WAV / SVG do not.
 HAVE_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
@@ -283,7 +283,7 @@ def test_sample_writes_16khz_wavs_of_half_a_second_and_pngs(run_dir, tmp_path):
 
 
 def test_sample_without_matplotlib_writes_wavs_and_says_how_to_get_pngs(run_dir, tmp_path, monkeypatch):
-    from nips2015_vrnn.models import sampling_io
+    from nips2015_vrnn.models.app import sampling as sampling_io
     monkeypatch.setattr(sampling_io, "have_matplotlib", lambda: False)
     path = broken_copy(run_dir[0], tmp_path, "s")
     result = invoke(cli.sample, [path, "--n", 1, "--steps", 2, "--checkpoint", "last"])
@@ -337,7 +337,7 @@ def test_eval_of_a_missing_checkpoint_is_a_one_line_error(run_dir, tmp_path):
 
 def test_eval_with_a_bad_sample_count_is_a_one_line_error(run_dir):
     result = invoke(cli.evaluate, [run_dir[0], "--samples", 0])
-    assert_one_line_error(result, "n_samples")
+    assert_one_line_error(result, "--samples")
 
 
 # ---------------------------------------------------------------------- vrnn-monitor
@@ -393,3 +393,10 @@ def test_demo_handwriting_trains_and_samples_svg_strokes(demo_dir, tmp_path):
     svgs = sorted((out / "samples").glob("*.svg"))
     assert len(svgs) == 2
     assert svgs[0].read_text().startswith("<svg")
+
+
+def test_train_reads_the_mode_from_vrnn_mode(tmp_path, monkeypatch, demo_dir):
+    monkeypatch.setenv("VRNN_MODE", "no-such-mode")
+    result = invoke(cli.train, ["demo", "--out", tmp_path / "r", "--data", demo_dir])
+    assert_one_line_error(result, "no-such-mode")
+    assert not (tmp_path / "r" / "config.json").exists()

@@ -18,6 +18,8 @@ import time
 
 import numpy as np
 
+from nips2015_vrnn.datasets.lookup import CORPORA
+
 log = logging.getLogger(__name__)
 
 __all__ = ["PAPER_TABLE1", "paper_row", "format_table_row", "evaluate_run", "CORPUS_TITLES"]
@@ -37,7 +39,8 @@ PAPER_TABLE1 = {
     "iamondb/vrnn_gauss": {"bound": 1337, "estimate": 1354},
     "iamondb/vrnn_gmm": {"bound": 1384, "estimate": 1384},
 }
-CORPUS_TITLES = {"blizzard": "Blizzard", "iamondb": "IAM-OnDB"}
+#: Corpus name -> title in the table (from the corpus table).
+CORPUS_TITLES = {name: corpus.title for name, corpus in CORPORA.items()}
 
 
 def paper_row(preset):
@@ -65,7 +68,7 @@ def evaluate_run(run, model, split="test", n_samples=40, seed=0, limit=None, pro
 
     Parameters
     ----------
-    run : nips2015_vrnn.models.run.RunDir
+    run : nips2015_vrnn.models.app.rundir.RunDir
     model : the trained model
     split : {'valid', 'test'}
     n_samples : int >= 1

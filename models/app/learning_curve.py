@@ -15,9 +15,15 @@ update  valid_nll_upper_bound
 """
 import logging
 
+from cle.errors import UserError
+
 log = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_CHANNELS", "select_channels", "table_lines", "plot_curves"]
+__all__ = ["ChannelError", "DEFAULT_CHANNELS", "select_channels", "table_lines", "plot_curves"]
+
+class ChannelError(UserError):
+    """A channel asked for is not in the run's log."""
+
 
 #: Channels shown when none are asked for (those present in the log).
 DEFAULT_CHANNELS = ("nll_upper_bound", "valid_nll_upper_bound", "valid_recon_term", "valid_kl_term")
@@ -39,14 +45,14 @@ def select_channels(records, wanted=None):
 
     Raises
     ------
-    ValueError
+    ChannelError
         For a wanted channel that is not in the log (listing those that are).
     """
     present = available_channels(records)
     if wanted:
         missing = [c for c in wanted if c not in present]
         if missing:
-            raise ValueError(f"no channel {', '.join(missing)} in the log; channels are: "
+            raise ChannelError(f"no channel {', '.join(missing)} in the log; channels are: "
                              f"{', '.join(present) or '(none yet)'}")
         return list(wanted)
     return [c for c in DEFAULT_CHANNELS if c in present] or present[:4]

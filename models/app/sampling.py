@@ -17,14 +17,14 @@ from pathlib import Path
 import numpy as np
 import scipy.io.wavfile
 
-from nips2015_vrnn.datasets.audio import to_int16
+from nips2015_vrnn.datasets.audio import TARGET_RATE as RATE
+from nips2015_vrnn.datasets.audio import frames_to_waveforms
 from nips2015_vrnn.datasets.blizzard import FRAME_SIZE, SEQ_LEN
-from nips2015_vrnn.datasets.demo_speech import RATE
 from nips2015_vrnn.datasets.iamondb import offsets_to_strokes
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PLOT_HINT", "have_matplotlib", "frames_to_waveforms", "write_wav", "waveform_png",
+__all__ = ["PLOT_HINT", "have_matplotlib", "write_wav", "waveform_png",
            "strokes_svg", "write_svg", "strokes_png", "sample_run", "default_steps"]
 
 #: What to tell a user who wants PNG pictures without matplotlib.
@@ -53,39 +53,37 @@ def _pyplot():
     return plt
 
 
-def default_steps(corpus):
-    """Frames per generated sequence: 40 frames (8000 samples, 0.5 s) for speech, 300 pen steps
-    for handwriting."""
-    return SEQ_LEN // FRAME_SIZE if corpus == "blizzard" else HANDWRITING_STEPS
+def default_steps(data):
+    """Frames per generated sequence for the sequence kind ``data`` ('speech' or 'handwriting'):
+    40 frames (8000 samples, 0.5 s) for speech, 300 pen steps for handwriting."""
+    return SEQ_LEN // FRAME_SIZE if data == "speech" else HANDWRITING_STEPS
 
 
 # ---------------------------------------------------------------------- speech
-def frames_to_waveforms(frames, X_mean, X_std):
-    """Normalised frames (T, B, F) -> int16 waveforms (B, T*F): x * X_std + X_mean, clipped."""
-    frames = np.asarray(frames, dtype=np.float64)
-    if frames.ndim != 3:
-        raise ValueError(f"frames must have shape (T, B, F), got {frames.shape}")
-    samples = frames * float(X_std) + float(X_mean)
-    return to_int16(samples.transpose(1, 0, 2).reshape(frames.shape[1], -1))
-
-
 def write_wav(path, waveform, rate=RATE):
     """Write one int16 waveform (n,) as a mono WAV file at ``rate`` Hz."""
     scipy.io.wavfile.write(path, rate, np.asarray(waveform, dtype=np.int16))
 
 
-def waveform_png(path, waveform, rate=RATE, title=None):
-    """Draw one waveform (n,) against time (s) into the PNG ``path`` (needs matplotlib)."""
+def _figure_png(path, figsize, title, draw):
+    """Draw into a new figure with ``draw(ax)``, title it, save it as the PNG ``path``."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 2.5))
-    ax.plot(np.arange(len(waveform)) / rate, waveform, linewidth=0.5)
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("amplitude")
+    fig, ax = plt.subplots(figsize=figsize)
+    draw(ax)
     if title:
         ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def waveform_png(path, waveform, rate=RATE, title=None):
+    """Draw one waveform (n,) against time (s) into the PNG ``path`` (needs matplotlib)."""
+    def draw(ax):
+        ax.plot(np.arange(len(waveform)) / rate, waveform, linewidth=0.5)
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel("amplitude")
+    _figure_png(path, (8, 2.5), title, draw)
 
 
 # ---------------------------------------------------------------------- handwriting
@@ -102,7 +100,7 @@ def strokes_svg(strokes):
     width, height = (high - low) * scale + 2 * SVG_MARGIN
     lines = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.1f}" height="{height:.1f}" '
              f'viewBox="0 0 {width:.1f} {height:.1f}">',
-             f'<rect width="100%" height="100%" fill="white"/>']
+             '<rect width="100%" height="100%" fill="white"/>']
     for stroke in strokes:
         xs = (stroke[:, 0] - low[0]) * scale + SVG_MARGIN
         ys = (high[1] - stroke[:, 1]) * scale + SVG_MARGIN
@@ -121,17 +119,12 @@ def write_svg(path, strokes):
 
 def strokes_png(path, strokes, title=None):
     """Draw the strokes (list of (k, 2)) into the PNG ``path``, equal axes (needs matplotlib)."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(10, 2.5))
-    for stroke in strokes:
-        ax.plot(stroke[:, 0], stroke[:, 1], color="black", linewidth=1.2)
-    ax.set_aspect("equal")
-    ax.axis("off")
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    def draw(ax):
+        for stroke in strokes:
+            ax.plot(stroke[:, 0], stroke[:, 1], color="black", linewidth=1.2)
+        ax.set_aspect("equal")
+        ax.axis("off")
+    _figure_png(path, (10, 2.5), title, draw)
 
 
 # ---------------------------------------------------------------------- a run's samples
@@ -145,8 +138,8 @@ def sample_run(run, model, n=10, steps=None, seed=0, out_dir=None, progress=None
 
     Parameters
     ----------
-    run : nips2015_vrnn.models.run.RunDir
-    model : a trained model (see :func:`nips2015_vrnn.models.run.load_model`)
+    run : nips2015_vrnn.models.app.rundir.RunDir
+    model : a trained model (see :func:`nips2015_vrnn.models.app.rundir.load_model`)
     n : int >= 1
     steps : int or None
         Frames per sequence (default :func:`default_steps`).
@@ -160,7 +153,7 @@ def sample_run(run, model, n=10, steps=None, seed=0, out_dir=None, progress=None
     """
     if n < 1:
         raise ValueError(f"n must be >= 1; got {n}")
-    steps = default_steps(run.corpus) if steps is None else steps
+    steps = default_steps(run.config.data) if steps is None else steps
     if steps < 1:
         raise ValueError(f"steps must be >= 1; got {steps}")
     out_dir = Path(out_dir) if out_dir is not None else run.samples_dir
@@ -169,7 +162,7 @@ def sample_run(run, model, n=10, steps=None, seed=0, out_dir=None, progress=None
     frames = np.asarray(model.generate(n_steps=steps, n_sequences=n, seed=seed))
     x_mean, x_std = run.normalisation
     files = []
-    if run.corpus == "blizzard":
+    if run.config.data == "speech":
         waves = frames_to_waveforms(frames, x_mean, x_std)
         for i, wave in enumerate(waves):
             files.append(out_dir / f"sample_{i:02d}.wav")

@@ -1,7 +1,7 @@
 """The channel table and learning curve of vrnn-monitor."""
 import pytest
 
-from nips2015_vrnn.models import learning_curve as curve
+from nips2015_vrnn.models.app import learning_curve as curve
 
 RECORDS = [{"batch_seen": 0, "epoch_seen": 0, "valid_nll_upper_bound": 5.0, "opt_lr": 0.001},
            {"batch_seen": 10, "epoch_seen": 0, "nll_upper_bound": 4.0, "valid_nll_upper_bound": 3.0,

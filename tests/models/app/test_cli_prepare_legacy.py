@@ -3,7 +3,7 @@ import h5py
 import numpy as np
 from click.testing import CliRunner
 
-from nips2015_vrnn.models import cli
+from nips2015_vrnn.models.app import cli
 
 
 def _write_legacy_npy(folder):

@@ -1,0 +1,111 @@
+"""The base of the corpus readers: one split of a prepared HDF5 file as a ``cle.data.Data``.
+
+:class:`SplitReader` holds what the Blizzard and IAM-OnDB readers share: the checks of the
+constructor arguments (split name, path, float dtype), opening the file with its layout and
+version checked, the normalisation statistics (taken from the file unless given, ``X_std > 0``),
+the range check of ``start:end``, ``theano_vars`` for the ``x`` input, ``denormalise`` and the
+context manager that closes the file. Subclasses set the class attributes and implement
+:meth:`num_examples` and :meth:`slices`.
+
+Unlike :class:`cle.data.Data`, nothing is loaded into ``self.data`` up front: the arrays stay
+in the HDF5 file and ``slices`` reads only the examples it returns.
+"""
+from pathlib import Path
+
+import numpy as np
+
+from cle.data import Data
+from nips2015_vrnn.datasets.hdf5 import open_layout
+
+__all__ = ["SPLITS", "SplitReader"]
+
+#: The splits every prepared file holds.
+SPLITS = ("train", "valid", "test")
+
+
+class SplitReader(Data):
+    """One split of a prepared HDF5 file, read lazily (base of ``Blizzard`` and ``IAMOnDB``).
+
+    Parameters
+    ----------
+    name : {'train', 'valid', 'test'}
+        The split; also labels monitoring channels, as in :class:`cle.data.Data`.
+    path : str or Path
+        The prepared file (written by :attr:`PRODUCER`).
+    dtype : str
+        Float dtype of the batches.
+
+    Attributes set by subclasses
+    ----------------------------
+    LAYOUT, VERSION : the ``layout`` / ``version`` attributes the file must carry.
+    PRODUCER : name of the function writing such files (said in error messages).
+    FILE_KIND : what the file is called in error messages ('file', 'cache').
+    UNIT : what one example is called in error messages ('rows', 'lines').
+    """
+
+    LAYOUT = None
+    VERSION = None
+    PRODUCER = None
+    FILE_KIND = "file"
+    UNIT = "examples"
+
+    def __init__(self, name="train", path=None, dtype="float32"):
+        # Data.__init__ is not called: it would load whole arrays; these stay on disk.
+        if name not in SPLITS:
+            raise ValueError(f"name must be one of {SPLITS}, got {name!r}")
+        if path is None:
+            raise ValueError(f"path is required: the HDF5 {self.FILE_KIND} written by "
+                             f"{self.PRODUCER}")
+        if np.dtype(dtype).kind != "f":
+            raise ValueError(f"dtype must be a float dtype, got {dtype!r}")
+        self.name, self.path, self.dtype = name, str(path), str(np.dtype(dtype))
+        self._file = self._open(Path(path))
+
+    def _open(self, path):
+        """The file opened read-only after its layout and version are checked."""
+        return open_layout(path, self.LAYOUT, self.VERSION, self.PRODUCER)
+
+    def _statistics(self, X_mean, X_std, shape):
+        """(X_mean, X_std) as float64 arrays of ``shape``: the file's attributes where None.
+
+        Raises ValueError unless both have ``shape`` and every ``X_std > 0``.
+        """
+        attrs = self._file.attrs
+        mean = np.asarray(attrs["X_mean"] if X_mean is None else X_mean, dtype=np.float64)
+        std = np.asarray(attrs["X_std"] if X_std is None else X_std, dtype=np.float64)
+        if shape == ():  # a scalar: any single value (as float() would take it)
+            if mean.size != 1 or std.size != 1:
+                raise ValueError(f"X_mean and X_std must be scalars, got {mean!r} and {std!r}")
+            mean, std = mean.reshape(()), std.reshape(())
+            if not std > 0:
+                raise ValueError(f"X_std must be > 0, got {float(std)!r}")
+        elif mean.shape != shape or std.shape != shape or not np.all(std > 0):
+            raise ValueError(f"X_mean and X_std must have shape {shape} with X_std > 0, got "
+                             f"{mean!r} and {std!r}")
+        return mean, std
+
+    def _check(self, start, end):
+        """Raise IndexError unless 0 <= start < end <= num_examples()."""
+        n = self.num_examples()
+        if not (0 <= start < end <= n):
+            raise IndexError(f"{self.UNIT} [{start}, {end}) outside the {self.name} split of "
+                             f"{n} {self.UNIT}")
+
+    def theano_vars(self):
+        """The symbolic input ``[x]``: a tensor3 (T, B, D) named 'x' of ``dtype``."""
+        import pytensor.tensor as pt
+        return [pt.tensor3("x", dtype=self.dtype)]
+
+    def denormalise(self, x):
+        """Undo the normalisation: x * X_std + X_mean (float64), broadcast on the last axis."""
+        return np.asarray(x, dtype=np.float64) * self.X_std + self.X_mean
+
+    def close(self):
+        """Close the HDF5 file."""
+        self._file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

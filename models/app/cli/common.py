@@ -1,0 +1,79 @@
+"""What every command shares: the user-error boundary, logging setup, progress display, options.
+
+A :class:`cle.errors.UserError` (bad input, a run or checkpoint not as expected) is printed as one
+line ``Error: ...`` with exit status 1. Anything else is a bug and keeps its traceback.
+``--verbose`` (or ``VRNN_DEBUG=1``) also shows the traceback of user errors.
+"""
+import functools
+import logging
+import os
+import sys
+import warnings
+
+import click
+
+from cle.errors import UserError
+
+__all__ = ["user_errors", "setup_logging", "verbose_option", "progress_bar", "EXIT_INTERRUPTED",
+           "DEBUG_ENV"]
+
+#: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
+#: ``VRNN_DEBUG=1`` shows tracebacks of user errors too.
+DEBUG_ENV = "VRNN_DEBUG"
+
+
+def _debug(kwargs):
+    return bool(kwargs.get("verbose")) or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+
+
+def user_errors(func):
+    """Turn the :class:`UserError` of a command into a one-line message and exit status 1."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except UserError as err:
+            if _debug(kwargs):
+                raise
+            lines = [line.strip() for line in str(err).strip().splitlines()]
+            raise click.ClickException(" ".join(lines) or type(err).__name__) from None
+    return wrapper
+
+
+def setup_logging(verbose):
+    """Library logging to stderr: warnings, or everything at INFO with ``--verbose``."""
+    # PyTensor warns on every compile that it found no BLAS to link; it then uses numpy's
+    # (the same notice comes as a warning and as a log record).
+    warnings.filterwarnings("ignore", message=".*could not link to a BLAS.*")
+    level = logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger().setLevel(level)
+    if not verbose:
+        logging.getLogger("pytensor.tensor.blas").setLevel(logging.ERROR)
+
+
+verbose_option = click.option("-v", "--verbose", is_flag=True,
+                              help="Log library messages (INFO) and show tracebacks.")
+
+
+class progress_bar:  # noqa: N801  (used like click.progressbar)
+    """A click progress bar on stderr driven by ``callback(done, total)``.
+
+    >>> with progress_bar('demo') as progress:
+    ...     progress(1, 2); progress(2, 2)
+    """
+
+    def __init__(self, label, total=1):
+        self._bar = click.progressbar(length=total, label=label, file=sys.stderr)
+
+    def __enter__(self):
+        self._bar.__enter__()
+        return self
+
+    def __call__(self, done, total):
+        self._bar.length = total
+        self._bar.update(done - self._bar.pos)
+
+    def __exit__(self, *exc):
+        return self._bar.__exit__(*exc)

@@ -1,0 +1,48 @@
+"""``vrnn-eval``: a trained run evaluated as in the paper's Table 1."""
+import click
+
+from nips2015_vrnn.models.app.cli.common import progress_bar, setup_logging, user_errors, verbose_option
+from nips2015_vrnn.models.app.rundir import CHECKPOINTS
+
+__all__ = ["evaluate"]
+
+
+@click.command(help="""Evaluate a trained run as in the paper's Table 1.
+
+Prints the average per-sequence lower bound (">=") and importance-sampled log-likelihood ("~=")
+over the split, beside the paper's numbers when the model is a paper preset, and saves them to
+RUN_DIR/eval_<split>.json.
+
+\b
+Example:
+  vrnn-eval runs/demo --split test --samples 40
+""")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--split", type=click.Choice(["valid", "test"]), default="test", show_default=True)
+@click.option("--samples", default=40, show_default=True, type=click.IntRange(min=1),
+              help="Importance samples per sequence.")
+@click.option("--checkpoint", type=click.Choice(CHECKPOINTS), default="best", show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), help="Evaluate only the first N sequences of the split.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Seed of the sampling noise.")
+@verbose_option
+@user_errors
+def evaluate(run_dir, split, samples, checkpoint, limit, seed, verbose):
+    from nips2015_vrnn.models.app.evaluation import CORPUS_TITLES, evaluate_run, format_table_row, save_result
+    from nips2015_vrnn.models.app.rundir import RunDir, load_model
+
+    setup_logging(verbose)
+    run = RunDir(run_dir)
+    model = load_model(run, checkpoint)
+    click.echo(f"{model.config.model_name} from checkpoints/{checkpoint} on the {split} split, "
+               f"{samples} importance samples (compiling ...)")
+    with progress_bar("sequences") as progress:
+        result = evaluate_run(run, model, split=split, n_samples=samples, seed=seed, limit=limit,
+                              progress=progress, checkpoint=checkpoint)
+    path = save_result(run, result)
+    click.echo(f"average log-likelihood per sequence (nats) over {result['n_sequences']} "
+               f"{split} sequences:")
+    click.echo(format_table_row(result["model"], CORPUS_TITLES[run.corpus], result["lower_bound"],
+                                result["loglik_is"], result["paper"]))
+    if result["paper"] is None:
+        click.echo("(not a paper preset: no Table 1 number to compare with)")
+    click.echo(f"saved {path}")

@@ -1,0 +1,115 @@
+"""``vrnn-prepare``: corpora into the HDF5 files ``vrnn-train --data`` reads."""
+from pathlib import Path
+
+import click
+
+from nips2015_vrnn.models.app.cli.common import progress_bar, setup_logging, user_errors, verbose_option
+
+__all__ = ["prepare"]
+
+
+@click.group(help="""Prepare a corpus for training (HDF5 files read by vrnn-train --data).
+
+\b
+Examples:
+  vrnn-prepare blizzard ~/blizzard2013/wavs data/
+  vrnn-prepare iamondb ~/iamondb data/
+  vrnn-prepare demo data/demo
+""")
+def prepare():
+    pass
+
+
+def _print_prepared(info):
+    for key, value in info.items():
+        if key != "skipped":
+            click.echo(f"  {key}: {value:.6g}" if isinstance(value, float) else f"  {key}: {value}")
+    if info.get("skipped"):
+        click.echo(f"  skipped: {len(info['skipped'])} files (first: {info['skipped'][0]})")
+
+
+def _out_file(out, corpus):
+    """OUT as given when it names a .h5 file, else OUT/<corpus>.h5 (a folder)."""
+    out = Path(out)
+    if out.suffix in (".h5", ".hdf5"):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    return out / f"{corpus}.h5"
+
+
+@prepare.command("blizzard", help="""Cut a folder of speech audio into the Blizzard TBPTT layout.
+
+SRC is searched recursively for WAV files (any rate / width / channels; resampled to 16 kHz).
+OUT is the HDF5 file to write, or a folder (then OUT/blizzard.h5). The batch size fixes the
+number of parallel streams: train with the same --set batch_size.
+
+\b
+Example:
+  vrnn-prepare blizzard ~/blizzard2013/wavs data/ --seq-len 8000 --batch-size 128
+""")
+@click.argument("src", type=click.Path(file_okay=False))
+@click.argument("out", type=click.Path())
+@click.option("--seq-len", default=8000, show_default=True, help="Samples per row (0.5 s).")
+@click.option("--batch-size", default=128, show_default=True, help="Parallel streams B.")
+@click.option("--valid-frac", default=0.05, show_default=True, help="Fraction kept for validation.")
+@click.option("--test-frac", default=0.05, show_default=True, help="Fraction kept for test.")
+@click.option("--allow-pickle", is_flag=True,
+              help="Also read the legacy data_*.npy files (pickled lists of int16 waveforms): "
+                   "loading them can run code, so only for files you trust.")
+@verbose_option
+@user_errors
+def prepare_blizzard_command(src, out, seq_len, batch_size, valid_frac, test_frac, allow_pickle,
+                             verbose):
+    from nips2015_vrnn.datasets.blizzard import prepare_blizzard
+
+    setup_logging(verbose)
+    out_file = _out_file(out, "blizzard")
+    with progress_bar("preparing") as progress:
+        info = prepare_blizzard(src, out_file, seq_len=seq_len, batch_size=batch_size,
+                                allow_pickle=allow_pickle, valid_frac=valid_frac, test_frac=test_frac,
+                                progress=progress)
+    click.echo(f"wrote {out_file}")
+    _print_prepared(info)
+
+
+@prepare.command("iamondb", help="""Parse the IAM-OnDB corpus (lineStrokes/, ascii/, split files).
+
+OUT is the HDF5 cache to write, or a folder (then OUT/iamondb.h5).
+
+\b
+Example:
+  vrnn-prepare iamondb ~/iamondb data/
+""")
+@click.argument("src", type=click.Path(file_okay=False))
+@click.argument("out", type=click.Path())
+@verbose_option
+@user_errors
+def prepare_iamondb_command(src, out, verbose):
+    from nips2015_vrnn.datasets.iamondb import prepare_iamondb
+
+    setup_logging(verbose)
+    out_file = _out_file(out, "iamondb")
+    with progress_bar("parsing forms") as progress:
+        info = prepare_iamondb(src, out_file, progress=progress)
+    click.echo(f"wrote {out_file}")
+    _print_prepared(info)
+
+
+@prepare.command("demo", help="""Generate the demo corpus (speech + handwriting, deterministic,
+offline, a few seconds) and prepare it: OUT/blizzard.h5 and OUT/iamondb.h5.
+
+\b
+Example:
+  vrnn-prepare demo data/demo && vrnn-train demo --data data/demo --out runs/demo
+""")
+@click.argument("out", type=click.Path(file_okay=False))
+@verbose_option
+@user_errors
+def prepare_demo_command(out, verbose):
+    from nips2015_vrnn.datasets.demo import prepare_demo
+
+    setup_logging(verbose)
+    paths = prepare_demo(out)
+    for key, value in paths.items():
+        click.echo(f"  {key}: {value}")

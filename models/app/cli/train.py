@@ -1,0 +1,153 @@
+"""``vrnn-train``: train a model of the paper on a prepared corpus (or the demo), or resume a run."""
+import sys
+import time
+
+import click
+
+from cle import backend
+from nips2015_vrnn.datasets.lookup import CORPORA, DEMO_CORPORA
+from nips2015_vrnn.models.app.cli.common import EXIT_INTERRUPTED, setup_logging, user_errors, verbose_option
+from nips2015_vrnn.models.presets import MODELS
+from nips2015_vrnn.models.sequence_model import COST_CHANNELS
+
+__all__ = ["train"]
+
+#: Channels echoed at each monitoring step during training (vrnn-monitor shows them all).
+ECHOED = COST_CHANNELS + tuple(f"valid_{name}" for name in COST_CHANNELS)
+#: config.json fields not worth echoing at the start of a run.
+_QUIET_FIELDS = ("data_path", "save_path", "pkl_name", "trial", "debug")
+
+
+def _echo_config(run):
+    config = run.config
+    click.echo(f"run directory: {run.path}")
+    click.echo(f"model: {config.model_name} ({run.record.get('preset') or 'custom configuration'}), "
+               f"data: {run.data_path}, {run.floatX}, mode {run.mode}")
+    items = [f"{k}={v}" for k, v in config.as_dict().items() if k not in _QUIET_FIELDS]
+    line = " "
+    for item in items:
+        if len(line) + len(item) > 96:
+            click.echo(line)
+            line = " "
+        line += " " + item
+    click.echo(line)
+
+
+def format_record(record):
+    """One monitoring step as text: the update, the cost channels and the time since the last step."""
+    parts = [f"{k} {record[k]:.5g}" for k in ECHOED if isinstance(record.get(k), (int, float))]
+    if record.get("elapsed_s"):
+        parts.append(f"({record['elapsed_s']:.1f} s)")
+    return f"[update {record.get('batch_seen')}, epoch {record.get('epoch_seen')}] " + "  ".join(parts)
+
+
+def _train_events(kind, **info):
+    if kind == "compiled":
+        click.echo(f"compiled the training and monitoring functions in {info['seconds']:.1f} s")
+    elif kind == "resumed":
+        click.echo(f"resumed at update {info['batch_seen']}")
+    elif kind == "monitor":
+        click.echo(format_record(info["record"]))
+
+
+@click.command(help="""Train a model of the paper, or resume a run.
+
+CORPUS is blizzard, iamondb (give the prepared file or folder with --data) or demo (the demo
+corpus that ships as code: it is generated and cached on first use; --corpus handwriting picks
+its handwriting half). Defaults are the paper's settings for the corpus and model (the demo's are
+a small VRNN-GMM that trains in minutes on 2 cores). A legacy config.txt (--config) and --set
+KEY=VALUE (legacy key names: x_dim, z_dim, rnn_dim, k, batch_size, m_batch_size, lr,
+reset_freq, monitoring_freq, q_z_dim, p_z_dim, p_x_dim, x2s_dim, z2s_dim, epoch, ...) override
+them, in that order. Ctrl-C saves a checkpoint; resume with --resume RUN_DIR.
+
+\b
+Examples:
+  vrnn-train demo --out runs/demo
+  vrnn-train blizzard --data data/ --out runs/blz --model vrnn-gauss --set rnn_dim=2000
+  vrnn-train iamondb --data data/iamondb.h5 --out runs/iam --config config.txt --max-updates 1000
+  vrnn-train --resume runs/blz --max-updates 20000
+""")
+@click.argument("corpus", required=False, type=click.Choice(list(CORPORA) + ["demo"]))
+@click.option("--out", "out", type=click.Path(file_okay=False), help="Run directory to create.")
+@click.option("--resume", "resume", type=click.Path(file_okay=False),
+              help="Continue the run in this directory from checkpoints/last.")
+@click.option("--data", type=click.Path(), help="Prepared HDF5 file, or a folder holding <corpus>.h5.")
+@click.option("--corpus", "demo_corpus", type=click.Choice(list(DEMO_CORPORA)), default="speech",
+              show_default=True, help="Half of the demo corpus (demo only).")
+@click.option("--model", type=click.Choice(list(MODELS)), help="Model of the paper (default vrnn-gmm).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False),
+              help="Legacy config.txt ('key value' lines).")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Override one configuration key (repeatable).")
+@click.option("--max-updates", type=click.IntRange(min=1), help="Stop after this many updates in total.")
+@click.option("--epochs", type=click.IntRange(min=1), help="Number of epochs (the legacy 'epoch' key).")
+@click.option("--seed", type=click.IntRange(min=0), help="Seed of initialisation and noise.")
+@click.option("--mode", type=click.Choice(list(backend.MODES)), default=None,
+              help="PyTensor backend (default: $VRNN_MODE, else c).")
+@click.option("--float64", "float64", is_flag=True, help="Train in float64 (default float32).")
+@verbose_option
+@user_errors
+def train(corpus, out, resume, data, demo_corpus, model, config_file, sets, max_updates, epochs,
+          seed, mode, float64, verbose):
+    from cle.errors import UserError
+    from cle.train import TrainingInterrupted
+    from nips2015_vrnn.datasets import lookup
+    from nips2015_vrnn.models.app import configure, rundir, trainer
+
+    setup_logging(verbose)
+    if resume:
+        if corpus or out or data or model or config_file or sets or epochs or seed is not None \
+                or float64 or mode:
+            raise click.UsageError("--resume RUN_DIR takes only --max-updates (the run's "
+                                   "config.json fixes everything else)")
+        run = rundir.RunDir(resume)
+    else:
+        if corpus is None:
+            raise click.UsageError(f"give CORPUS ({', '.join(list(CORPORA) + ['demo'])}) or --resume RUN_DIR")
+        if out is None:
+            raise click.UsageError("give --out RUN_DIR: the run directory to create")
+        overrides = configure.parse_overrides(sets)
+        if epochs is not None:
+            overrides["epoch"] = epochs
+        if seed is not None:
+            overrides["seed"] = seed
+        demo = corpus == "demo"
+        fmt = DEMO_CORPORA[demo_corpus] if demo else corpus
+        if data is None:
+            if not demo:
+                raise click.UsageError(f"give --data: the file or folder written by "
+                                       f"vrnn-prepare {corpus}")
+            if not lookup.demo_is_prepared():
+                click.echo(f"preparing the demo corpus in {lookup.demo_data_dir()} (first use only) ...")
+            data = lookup.ensure_demo_data()
+            click.echo(f"demo corpus: {data}")
+        config = configure.resolve_config(fmt, model=model, config_file=config_file, overrides=overrides,
+                                          demo=demo)
+        run = rundir.create_run(out, fmt, config, data, floatX="float64" if float64 else "float32",
+                                mode=mode or backend.default_mode(), demo=demo, max_updates=max_updates)
+    _echo_config(run)
+    click.echo("compiling (the first compile of a graph takes a while; later runs use the cache) ...")
+    began = time.perf_counter()
+    try:
+        training = trainer.train_run(run, max_updates=max_updates, resume=bool(resume),
+                                     on_event=_train_events)
+    except TrainingInterrupted as stop:
+        click.echo(f"\ninterrupted by {stop.signal_name} after {stop.batch_seen} updates; "
+                   f"checkpoint saved to {stop.checkpoint}")
+        click.echo(f"resume with: vrnn-train --resume {run.path}")
+        sys.exit(EXIT_INTERRUPTED)
+    except KeyboardInterrupt:
+        if not resume and rundir.discard_run(run):
+            click.echo("\ninterrupted before the first checkpoint; nothing was saved")
+        else:
+            click.echo(f"\ninterrupted; resume with: vrnn-train --resume {run.path}")
+        sys.exit(EXIT_INTERRUPTED)
+    except UserError:
+        if not resume:
+            rundir.discard_run(run)
+        raise
+    trainlog = training.trainlog
+    click.echo(f"done: {trainlog.batch_seen} updates, {trainlog.epoch_seen} epochs in "
+               f"{time.perf_counter() - began:.1f} s ({sum(trainlog.times):.1f} s in updates)")
+    click.echo(f"checkpoints: {run.checkpoint_root}/{{best,last}}, log: {run.log_path}")
+    click.echo(f"next: vrnn-sample {run.path}   vrnn-eval {run.path}   vrnn-monitor {run.path}")

@@ -1,0 +1,81 @@
+"""The configuration of a new run: a preset, then a legacy ``config.txt``, then ``--set`` overrides.
+
+Example
+-------
+>>> cfg = resolve_config('blizzard', model='rnn-gauss', overrides={'rnn_dim': 8})
+>>> cfg.model_name, cfg.rnn_dim
+('RNN-Gauss', 8)
+>>> parse_overrides(['rnn_dim=16', 'k=2'])
+{'rnn_dim': 16, 'num_k': 2}
+"""
+from pathlib import Path
+
+from nips2015_vrnn.datasets.errors import DataError
+from nips2015_vrnn.models.config import BOOKKEEPING_FIELDS, ConfigError, load_config_txt, parse_config_lines
+from nips2015_vrnn.models.presets import MODELS, get_preset, preset_name, with_model
+
+__all__ = ["parse_overrides", "resolve_config", "paper_preset_of"]
+
+
+def parse_overrides(pairs):
+    """``['KEY=VALUE', ...]`` -> dict of typed :class:`ModelConfig` overrides (legacy key names).
+
+    Raises
+    ------
+    ConfigError
+        For an item without '=', an unknown key, or a value of the wrong type (one line).
+    """
+    lines = []
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ConfigError(f"--set expects KEY=VALUE, got {pair!r}")
+        lines.append(f"{key.strip()} {value.strip()}")
+    return parse_config_lines(lines, source="--set")
+
+
+def resolve_config(corpus, model=None, config_file=None, overrides=None, demo=False):
+    """The :class:`ModelConfig` of a new run: a preset, then ``config_file``, then ``overrides``.
+
+    Parameters
+    ----------
+    corpus : {'blizzard', 'iamondb'}
+        The data format.
+    model : str or None
+        One of :data:`~nips2015_vrnn.models.presets.MODELS`; None is VRNN-GMM (the paper's best
+        speech model).
+    config_file : path or None
+        A legacy ``config.txt`` (``key value`` lines) applied over the preset.
+    overrides : dict or None
+        Typed overrides (see :func:`parse_overrides`), applied last.
+    demo : bool
+        Start from the small demo preset of ``corpus`` (``<corpus>/demo``) instead of the paper's.
+    """
+    if demo:
+        config = get_preset(f"{corpus}/demo")
+        if model is not None:
+            config = with_model(config, model)
+    else:
+        config = get_preset(preset_name(corpus, model or "vrnn-gmm"))
+    if config_file is not None:
+        if not Path(config_file).is_file():
+            raise DataError(config_file, "no such file; expected a legacy config.txt of "
+                                         "'key value' lines")
+        config = load_config_txt(config_file, config)
+    if overrides:
+        config = config.replace(**overrides)
+    return config
+
+
+def paper_preset_of(corpus, config):
+    """The paper preset whose model (every field but :data:`BOOKKEEPING_FIELDS`) equals ``config``,
+    or None."""
+    def model_part(cfg):
+        return {k: v for k, v in cfg.as_dict().items() if k not in BOOKKEEPING_FIELDS}
+
+    mine = model_part(config)
+    for model in MODELS:
+        name = preset_name(corpus, model)
+        if model_part(get_preset(name)) == mine:
+            return name
+    return None

@@ -1,0 +1,171 @@
+"""Run directories: create one, read its ``config.json``, rebuild its model, load a checkpoint.
+
+Layout of a run directory::
+
+    config.json            everything needed to rebuild the model and its data (see RunDir)
+    log.jsonl              one JSON object per event (see app.runlog)
+    checkpoints/last/      params.npz (legacy names) + optimizer, TBPTT state, RNGs, loop position
+    checkpoints/best/      the same, at the best valid_nll_upper_bound seen
+    samples/               written by sampling (WAV / PNG / SVG)
+    eval_<split>.json      written by evaluation
+"""
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from cle import backend
+from cle.errors import UserError
+from cle.train.checkpoint import CheckpointError, read_checkpoint
+from nips2015_vrnn.datasets.lookup import find_data_file, normalisation_of, open_split
+from nips2015_vrnn.models import build_model
+from nips2015_vrnn.models.app.configure import paper_preset_of
+from nips2015_vrnn.models.app.runlog import LOG_FILE
+from nips2015_vrnn.models.config import ModelConfig
+
+__all__ = ["RunDir", "RunError", "create_run", "discard_run", "load_model", "CHECKPOINTS", "CONFIG_FILE"]
+
+#: Format tag of config.json; loading refuses anything else.
+RUN_FORMAT = "vrnn-run-1"
+CONFIG_FILE = "config.json"
+CHECKPOINTS = ("best", "last")
+
+
+class RunError(UserError):
+    """A run directory is missing, incomplete, or not what the command expects."""
+
+
+class RunDir:
+    """A run directory and its ``config.json``.
+
+    ``config.json`` holds: ``format``, ``corpus`` ('blizzard' / 'iamondb'), ``demo``, ``preset``
+    (the paper preset the model equals, or None), ``model`` (every :class:`ModelConfig` field),
+    ``data_path`` (the prepared HDF5 file), ``normalisation`` (X_mean, X_std of the training data),
+    ``floatX``, ``mode`` (compile mode), ``max_updates``, ``created``.
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        config_path = self.path / CONFIG_FILE
+        if not config_path.is_file():
+            raise RunError(f"{self.path}: no {CONFIG_FILE}; expected a run directory made by vrnn-train")
+        try:
+            self.record = json.loads(config_path.read_text(encoding="utf-8"))
+        except ValueError as err:
+            raise RunError(f"{config_path}: not valid JSON ({err})") from None
+        if not isinstance(self.record, dict) or self.record.get("format") != RUN_FORMAT:
+            found = self.record.get("format") if isinstance(self.record, dict) else type(self.record).__name__
+            raise RunError(f"{config_path}: format {found!r}; expected {RUN_FORMAT!r}")
+        try:
+            self.config = ModelConfig(**self.record["model"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise RunError(f"{config_path}: the model configuration does not load ({err})") from None
+
+    corpus = property(lambda self: self.record["corpus"])
+    data_path = property(lambda self: Path(self.record["data_path"]))
+    floatX = property(lambda self: self.record["floatX"])
+    mode = property(lambda self: self.record["mode"])
+    checkpoint_root = property(lambda self: self.path / "checkpoints")
+    samples_dir = property(lambda self: self.path / "samples")
+
+    @property
+    def normalisation(self):
+        """(X_mean, X_std) as float64 arrays (scalars for speech, (3,) for handwriting)."""
+        norm = self.record["normalisation"]
+        return np.asarray(norm["X_mean"], dtype=np.float64), np.asarray(norm["X_std"], dtype=np.float64)
+
+    @property
+    def log_path(self):
+        """The JSON-lines log, ``log.jsonl``."""
+        return self.path / LOG_FILE
+
+    def checkpoint_dir(self, which):
+        """``checkpoints/<which>`` ('best' or 'last'); CheckpointError when it does not exist."""
+        if which not in CHECKPOINTS:
+            raise RunError(f"checkpoint must be one of {', '.join(CHECKPOINTS)}; got {which!r}")
+        path = self.checkpoint_root / which
+        if not path.is_dir():
+            raise CheckpointError(f"{path}: no {which} checkpoint in this run yet (train it first)")
+        return path
+
+    def open_split(self, split):
+        """The dataset of ``split`` in the run's precision."""
+        return open_split(self.corpus, self.data_path, split, self.floatX)
+
+    def build_model(self):
+        """The model of ``config.json`` (initial parameters), in the run's precision and mode."""
+        backend.set_mode(self.mode)
+        return build_model(self.config, dtype=self.floatX)
+
+
+def create_run(path, corpus, config, data_path, floatX="float32", mode="c", demo=False,
+               max_updates=None):
+    """Make the run directory ``path`` and write its ``config.json``; returns the :class:`RunDir`.
+
+    Raises
+    ------
+    RunError
+        When ``path`` already holds a run (resume it, or choose another folder).
+    """
+    path = Path(path)
+    if (path / CONFIG_FILE).exists():
+        raise RunError(f"{path} already holds a run; resume it with vrnn-train --resume {path}, "
+                       "or choose another --out")
+    data_path = find_data_file(corpus, data_path)
+    record = {
+        "format": RUN_FORMAT,
+        "corpus": corpus,
+        "demo": bool(demo),
+        "preset": paper_preset_of(corpus, config),
+        "model": config.as_dict(),
+        "data_path": str(data_path),
+        "normalisation": normalisation_of(corpus, data_path),
+        "floatX": floatX,
+        "mode": backend.check_mode(mode),
+        "max_updates": max_updates,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    path.mkdir(parents=True, exist_ok=True)
+    tmp = path / f".{CONFIG_FILE}.tmp"
+    tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, path / CONFIG_FILE)
+    return RunDir(path)
+
+
+def discard_run(run):
+    """Remove what :func:`create_run` wrote (config.json, the log) when no checkpoint exists yet.
+
+    For a run that failed or was stopped before its first checkpoint, so the same command can
+    be given again. Returns True when the run was discarded.
+    """
+    if run.checkpoint_root.exists():
+        return False
+    for name in (CONFIG_FILE, LOG_FILE):
+        (run.path / name).unlink(missing_ok=True)
+    try:
+        run.path.rmdir()
+    except OSError:
+        pass  # the folder holds other files: keep it
+    return True
+
+
+def load_model(run, checkpoint="best"):
+    """The run's model with the parameters of ``checkpoints/<checkpoint>`` (verified on read).
+
+    Raises
+    ------
+    CheckpointError
+        Missing, corrupted or incompatible checkpoint (names, shapes or dtypes differ).
+    """
+    directory, arrays, _ = read_checkpoint(run.checkpoint_dir(checkpoint))
+    if "params" not in arrays:
+        raise CheckpointError(f"checkpoint {directory}: params.npz is missing")
+    model = run.build_model()
+    try:
+        model.set_param_values(arrays["params"])
+    except ValueError as err:
+        raise CheckpointError(f"checkpoint {directory} does not fit the model of "
+                              f"{run.path / CONFIG_FILE}: {str(err).splitlines()[-1].strip()}") from None
+    return model

@@ -1,0 +1,109 @@
+"""A run's training: :class:`cle.train.Training` assembled as the legacy scripts did, then run.
+
+GradientClipping(batch_size, check_nan) -> Adam(lr) -> WeightNorm, Monitoring of the validation
+split every ``monitoring_freq`` updates, EarlyStopping on ``valid_nll_upper_bound`` (the ``best``
+checkpoint), EpochCount(``epoch``), and a ``last`` checkpoint every ``force_saving_freq``
+updates, at the end and on SIGINT / SIGTERM.
+"""
+import logging
+import time
+
+from cle import backend
+from cle.data import Iterator
+from cle.train import Training
+from cle.train.checkpoint import read_checkpoint
+from cle.train.ext import Checkpoint, EarlyStopping, EpochCount, Extension, GradientClipping, Monitoring, WeightNorm
+from cle.train.opt import Adam
+from nips2015_vrnn.models.app.rundir import RunError
+from nips2015_vrnn.models.sequence_model import COST_CHANNELS
+
+log = logging.getLogger(__name__)
+
+__all__ = ["build_training", "train_run", "MonitorEcho", "BEST_CHANNEL", "CLIP_NORM"]
+
+#: Legacy gradient clipping: the global gradient norm is clipped to this value.
+CLIP_NORM = 5
+#: Name prefix of the validation channels (the monitored split).
+VALID = "valid"
+#: Channel whose lowest value selects the ``best`` checkpoint (the legacy EarlyStopping channel).
+BEST_CHANNEL = f"{VALID}_{COST_CHANNELS[0]}"
+
+
+class MonitorEcho(Extension):
+    """Calls ``callback(record)`` once per new monitoring record."""
+
+    name = "ext_monitor"
+
+    def __init__(self, callback):
+        self.callback = callback
+
+    def on_record(self, mainloop, record):
+        self.callback(dict(record))
+
+
+class _Channel:
+    """A name standing for one output of a compiled monitor function (what Monitoring reads)."""
+
+    def __init__(self, name):
+        self.name = name
+
+
+def build_training(run, model, on_event=None, progress=None):
+    """The :class:`cle.train.Training` of ``run`` for ``model`` (compiles the graphs).
+
+    ``on_event(kind, **info)`` is called with kind 'compiled' (``seconds``) and 'monitor'
+    (``record``).
+    """
+    config = model.config
+    notify = on_event or (lambda kind, **info: None)
+    train_data = run.open_split("train")
+    valid_data = run.open_split(VALID)
+    train_iter = Iterator(train_data, batch_size=config.batch_size)
+    valid_iter = Iterator(valid_data, batch_size=config.m_batch_size)
+    if getattr(train_data, "batch_size", config.batch_size) != config.batch_size and config.reset_freq > 0:
+        log.warning("batch_size %d differs from the %d streams of %s: the carried LSTM state will "
+                    "join unrelated audio", config.batch_size, train_data.batch_size, run.data_path)
+    began = time.perf_counter()
+    graph = model.training_graph()
+    outputs = [out.copy(name=name) for name, out in graph.outputs.items() if name in COST_CHANNELS]
+    monitor_fn = model.monitor_fn()
+    channels = [_Channel(name) for name in monitor_fn.output_names]
+    extensions = [
+        GradientClipping(scaler=CLIP_NORM, batch_size=config.batch_size, check_nan=1),
+        EpochCount(config.epoch),
+        Monitoring(freq=config.monitoring_freq, ddout=channels, data=[valid_iter], monitor_fn=monitor_fn),
+        EarlyStopping(BEST_CHANNEL),
+        MonitorEcho(lambda record: notify("monitor", record=record)),
+        Checkpoint(path=run.checkpoint_root, freq=config.force_saving_freq),
+        WeightNorm(),
+    ]
+    with backend.precision(model.dtype):
+        training = Training(config.model_name, train_iter, model.as_cle_model(), Adam(lr=config.lr),
+                            outputs[0], outputs, extension=extensions, run_dir=run.path,
+                            config=run.record, progress=progress)
+    notify("compiled", seconds=time.perf_counter() - began)
+    return training
+
+
+def train_run(run, max_updates=None, resume=False, on_event=None, progress=None):
+    """Train (or, with ``resume``, continue) the run; returns the :class:`Training` at the end.
+
+    ``max_updates`` counts all updates of the run (resumed ones included). SIGINT / SIGTERM
+    save ``checkpoints/last`` and raise :class:`cle.train.TrainingInterrupted`.
+    """
+    if max_updates is not None and max_updates < 1:
+        raise RunError(f"max_updates must be >= 1; got {max_updates}")
+    if resume:
+        read_checkpoint(run.checkpoint_dir("last"))  # fail before compiling on a bad checkpoint
+    model = run.build_model()
+    training = build_training(run, model, on_event=on_event, progress=progress)
+    if resume:
+        training.load_checkpoint(run.checkpoint_dir("last"))
+        done = training.trainlog.batch_seen
+        if max_updates is not None and max_updates <= done:
+            raise RunError(f"{run.path} already has {done} updates; give --max-updates above {done}")
+        if on_event:
+            on_event("resumed", batch_seen=training.trainlog.batch_seen)
+    with backend.precision(model.dtype):
+        training.run(max_updates=max_updates)
+    return training

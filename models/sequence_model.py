@@ -1,0 +1,315 @@
+"""What every sequence model of the paper shares: parameters, inputs, TBPTT state, and the
+graphs (training, monitoring, per-sequence evaluation, generation) assembled from family hooks.
+
+A family (:mod:`~nips2015_vrnn.models.vrnn`, :mod:`~nips2015_vrnn.models.rnn`) subclasses
+:class:`SequenceModel` and supplies:
+
+- ``family``: the :class:`ModelConfig` family it builds ('vrnn' or 'rnn');
+- ``latent_dim``: width of the per-step latent noise (``z_dim``; 0 without a latent variable);
+- ``_forward(x, eps, s_0)``: the per-frame terms of one batch (dict with 's', 'recon', 'kl', the
+  output heads and what the monitor reports);
+- ``_log_weight_terms(terms, eps)``: per-frame ``log p(x_t, z_t | .) - log q(z_t | .)``;
+- ``_generate_step(noise, s_tm1)``: one ancestral-sampling step ``-> (x_t, s_t)``.
+
+The numpy drivers (lower bound, importance sampling, generation) are in
+:mod:`~nips2015_vrnn.models.estimators`; parameter files in :mod:`~nips2015_vrnn.models.params`.
+"""
+from collections import OrderedDict
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+
+from cle import backend
+from nips2015_vrnn.models import params as param_io
+from nips2015_vrnn.models.compiled import FunctionCache, Graph
+from nips2015_vrnn.models.estimators import Estimators
+
+__all__ = ["SequenceModel", "COST_CHANNELS"]
+
+#: The cost outputs of the training and monitor graphs (the first is the training cost).
+COST_CHANNELS = ("nll_upper_bound", "recon_term", "kl_term")
+#: Statistics the monitor graph reports of these per-frame terms (when the family has them).
+MONITORED_TERMS = ("phi_sig", "prior_sig", "theta_sig", "theta_mu")
+
+
+class SequenceModel(Estimators):
+    """Base of the VRNN and RNN models: layers, parameters, inputs, state and compiled functions.
+
+    Parameters
+    ----------
+    config : ModelConfig
+    layers : OrderedDict name -> layer (legacy order)
+    dtype : {'float32', 'float64'} or None
+        Precision of the parameters and of every graph (default :func:`cle.backend.floatX`).
+
+    Attributes
+    ----------
+    params : OrderedDict legacy name -> shared variable (legacy order)
+    x : symbolic (T, B, x_dim) input; ``mask`` (T, B) for handwriting, else None
+    step_count, rnn_tm1 : shared TBPTT state (number of training calls; last state (batch_size, 2n))
+    train_rng, monitor_rng : shared numpy Generators of the training / monitoring noise
+    """
+
+    family = None
+    latent_dim = 0
+
+    def __init__(self, config, layers, dtype=None):
+        if config.family != self.family:
+            raise ValueError(f"{type(self).__name__} needs config.family {self.family!r}; "
+                             f"got {config.family!r}")
+        self.config = config
+        self.dtype = dtype or backend.floatX()
+        self.layers = layers
+        self.params = OrderedDict()
+        with backend.precision(self.dtype):
+            for layer in layers.values():
+                for name, value in layer.initialize().items():
+                    value = np.asarray(value, dtype=self.dtype)
+                    # Static shapes: fewer runtime shape checks, and the JAX backend needs them.
+                    self.params[name] = pytensor.shared(value, name=name, shape=value.shape)
+            self.x = pt.tensor3("x", dtype=self.dtype)
+            self.mask = pt.matrix("mask", dtype=self.dtype) if config.has_mask else None
+        self.step_count = pytensor.shared(np.int64(0), name="step_count")
+        self.rnn_tm1 = pytensor.shared(np.zeros((config.batch_size, config.state_dim), dtype=self.dtype),
+                                       name="rnn_tm1")
+        self.train_rng = pytensor.shared(np.random.default_rng(config.seed), name="train_rng")
+        self.monitor_rng = pytensor.shared(np.random.default_rng(config.seed + 1), name="monitor_rng")
+        self._cache = FunctionCache(config.model_name, self.dtype)
+
+    # ------------------------------------------------------------------ small helpers
+    def __repr__(self):
+        return f"{type(self).__name__}({self.config.model_name}, {self.n_params()} parameters, {self.dtype})"
+
+    @property
+    def data_inputs(self):
+        """The data inputs of every graph: ``[x]`` or ``[x, mask]``."""
+        return [self.x] if self.mask is None else [self.x, self.mask]
+
+    def n_params(self):
+        """Number of scalar parameters."""
+        return int(sum(p.get_value(borrow=True).size for p in self.params.values()))
+
+    def param_names(self):
+        """Legacy parameter names in legacy order."""
+        return list(self.params)
+
+    def _initial_state(self, carry, batch):
+        """s_0 (B, 2n): zeros, or (with carry) the TBPTT switch on ``step_count``.
+
+        ``s_0 = switch(step_count % reset_freq == 0, zeros, rnn_tm1)``: with carry the batch
+        must have ``config.batch_size`` rows (the shape of ``rnn_tm1``).
+        """
+        if carry and self.config.reset_freq > 0:
+            reset = pt.eq(self.step_count % self.config.reset_freq, 0)
+            return pt.switch(reset, pt.zeros_like(self.rnn_tm1), self.rnn_tm1)
+        return pt.zeros((batch, self.config.state_dim), dtype=self.dtype)
+
+    def _cost_terms(self, recon, kl):
+        """``(recon_term, kl_term)`` from per-frame (T, B) terms by ``config.cost_norm``.
+
+        frame_mean: mean over all (t, b). sequence_sum: ``sum_t mask * term``, mean over b.
+        """
+        if self.config.cost_norm == "frame_mean":
+            return recon.mean(), kl.mean()
+        mask = self.mask if self.mask is not None else pt.ones_like(recon)
+        return (recon * mask).sum(axis=0).mean(), (kl * mask).sum(axis=0).mean()
+
+    # ------------------------------------------------------------------ layer helpers
+    def _stack(self, names, first_inputs):
+        """Output of the stack ``names``: the first layer on ``first_inputs``, each next on the previous."""
+        out = self.layers[names[0]].fprop(first_inputs, self.params)
+        for name in names[1:]:
+            out = self.layers[name].fprop([out], self.params)
+        return out
+
+    def _heads(self, names, hidden):
+        """OrderedDict head name -> the head layer on ``hidden``."""
+        return OrderedDict((name, self.layers[name].fprop([hidden], self.params)) for name in names)
+
+    def _rnn_input(self, x_feat):
+        """The LSTM's input pre-activation from the x features, hoisted out of the scan:
+        ``x_L @ W_x_L__rnn + b_rnn`` (T, B, 4n)."""
+        rnn = self.layers["rnn"]
+        return rnn.project_parents({self.x_names[-1]: x_feat}, self.params) + self.params[rnn.bias_name]
+
+    # ------------------------------------------------------------------ graphs
+    def training_graph(self, eps_input=False):
+        """The training cost with the model's shared updates (TBPTT state, noise generator).
+
+        Parameters
+        ----------
+        eps_input : bool
+            True: the noise (T, B, z_dim) is an extra input ``eps`` (exact, repeatable);
+            False: drawn for the whole batch from ``train_rng`` before the scan.
+
+        Returns
+        -------
+        Graph: inputs ``[x(, mask)(, eps)]``; outputs nll_upper_bound, recon_term, kl_term;
+        updates ``step_count + 1``, ``rnn_tm1 = s[-1]`` (when ``reset_freq > 0``) and the generator.
+        """
+        return self._cache.graph(("train", eps_input), lambda: self._build_training_graph(eps_input))
+
+    def _cost_outputs(self, terms):
+        recon_term, kl_term = self._cost_terms(terms["recon"], terms["kl"])
+        return OrderedDict(zip(COST_CHANNELS, (recon_term + kl_term, recon_term, kl_term)))
+
+    def _build_training_graph(self, eps_input):
+        inputs, eps, updates = self._graph_noise(eps_input, self.train_rng)
+        terms = self._forward(self.x, eps, self._initial_state(carry=True, batch=self.x.shape[1]))
+        model_updates = OrderedDict()
+        if self.config.reset_freq > 0:
+            model_updates[self.step_count] = self.step_count + 1
+            model_updates[self.rnn_tm1] = terms["s"][-1]
+        model_updates.update(updates)
+        return Graph(inputs, self._cost_outputs(terms), model_updates)
+
+    def _graph_noise(self, eps_input, rng):
+        """Inputs and noise of a graph: ``(inputs, eps or None, rng updates)``."""
+        inputs = list(self.data_inputs)
+        if not self.latent_dim:
+            return inputs, None, OrderedDict()
+        if eps_input:
+            # As static as x (the JAX backend needs static shapes; x is usually dynamic).
+            eps = pt.tensor("eps", dtype=self.dtype, shape=self.x.type.shape[:2] + (self.latent_dim,))
+            return inputs + [eps], eps, OrderedDict()
+        next_rng, eps = pt.random.normal(0.0, 1.0, size=(self.x.shape[0], self.x.shape[1], self.latent_dim),
+                                         rng=rng, dtype=self.dtype, return_next_rng=True)
+        return inputs, eps, OrderedDict([(rng, next_rng)])
+
+    def monitor_graph(self, eps_input=False):
+        """The monitoring channels (legacy names), the scan always starting from zeros.
+
+        Outputs: nll_upper_bound, recon_term, kl_term, then max/mean/min of phi_sig, prior_sig
+        (VRNN), theta_sig, theta_mu, (coeff for handwriting mixtures) and x.
+        """
+        return self._cache.graph(("monitor", eps_input), lambda: self._build_monitor_graph(eps_input))
+
+    def _build_monitor_graph(self, eps_input):
+        inputs, eps, updates = self._graph_noise(eps_input, self.monitor_rng)
+        terms = self._forward(self.x, eps, self._initial_state(carry=False, batch=self.x.shape[1]))
+        outputs = self._cost_outputs(terms)
+        stats = [name for name in MONITORED_TERMS if name in terms]
+        if self.config.data == "handwriting" and "coeff" in terms:
+            stats.append("coeff")
+        for name in stats + ["x"]:
+            value = self.x if name == "x" else terms[name]
+            outputs[f"max_{name}"] = value.max()
+            outputs[f"mean_{name}"] = value.mean()
+            outputs[f"min_{name}"] = value.min()
+        return Graph(inputs, outputs, updates)
+
+    def sequence_graph(self):
+        """Per-sequence terms with injected noise and s_0 = zeros (evaluation).
+
+        Outputs ``log_w`` (B,) = log p(x, z) - log q(z | x) summed over the unmasked frames of
+        each sequence (RNN: log p(x), exact) and ``bound`` (B,) = -sum_t (recon_t + KL_t), the
+        variational lower bound with the analytic KL (RNN: log p(x)).
+        """
+        return self._cache.graph("sequence", self._build_sequence_graph)
+
+    def _build_sequence_graph(self):
+        inputs, eps, _ = self._graph_noise(True, None)
+        terms = self._forward(self.x, eps, self._initial_state(carry=False, batch=self.x.shape[1]))
+        mask = self.mask if self.mask is not None else pt.ones_like(terms["recon"])
+        log_w = (self._log_weight_terms(terms, eps) * mask).sum(axis=0)
+        bound = -((terms["recon"] + terms["kl"]) * mask).sum(axis=0)
+        return Graph(inputs, OrderedDict([("log_w", log_w), ("bound", bound)]), OrderedDict())
+
+    def generate_graph(self):
+        """Generation with injected noise: inputs are the noise tensors (n, B, ...) of
+        :meth:`generation_noise_layout`, output ``x`` (n, B, x_dim); s_0 = zeros."""
+        return self._cache.graph("generate", self._build_generate_graph)
+
+    def _build_generate_graph(self):
+        layout = self.generation_noise_layout()
+        noise = OrderedDict((name, pt.tensor(name, dtype=self.dtype, shape=(None,) * (2 + len(shape))))
+                            for name, (shape, _) in layout.items())
+        names = list(noise)
+        first = next(iter(noise.values()))
+        s_0 = self._initial_state(carry=False, batch=first.shape[1])
+
+        def step(*args):
+            return self._generate_step(OrderedDict(zip(names, args[:-1])), args[-1])
+
+        x, _ = pytensor.scan(step, sequences=list(noise.values()), outputs_info=[None, s_0],
+                             name=f"{self.family}_generate", return_updates=False)
+        return Graph(list(noise.values()), OrderedDict([("x", x)]), OrderedDict())
+
+    # ------------------------------------------------------------------ compiled functions
+    def cost_fn(self, eps_input=False):
+        """Compiled training cost (no gradient step) with the TBPTT / noise updates.
+
+        Call ``fn(x[, mask][, eps])`` -> [nll_upper_bound, recon_term, kl_term].
+        """
+        return self._cache.function(("cost", eps_input), lambda: self.training_graph(eps_input))
+
+    def grad_fn(self, eps_input=True):
+        """Compiled ``[nll_upper_bound, recon_term, kl_term, d cost / d p for p in params]``, no updates.
+
+        The initial state follows the TBPTT switch on the current ``step_count`` / ``rnn_tm1``.
+        """
+        def build():
+            graph = self.training_graph(eps_input)
+            with backend.scan_gradient():
+                grads = pytensor.grad(graph.outputs["nll_upper_bound"], list(self.params.values()))
+            outputs = OrderedDict(graph.outputs)
+            outputs.update((f"grad__{name}", g) for name, g in zip(self.params, grads))
+            return Graph(graph.inputs, outputs, OrderedDict())
+        return self._cache.function(("grad", eps_input), build)
+
+    def monitor_fn(self, eps_input=False):
+        """Compiled monitor: ``fn(x[, mask][, eps])`` -> channel values (names in ``fn.output_names``)."""
+        return self._cache.function(("monitor", eps_input), lambda: self.monitor_graph(eps_input))
+
+    def sequence_fn(self):
+        """Compiled :meth:`sequence_graph`: ``fn(x[, mask][, eps])`` -> [log_w (B,), bound (B,)]."""
+        return self._cache.function("sequence", self.sequence_graph)
+
+    def generate_fn(self):
+        """Compiled :meth:`generate_graph`: ``fn(*noise)`` -> [x (n, B, x_dim)]."""
+        return self._cache.function("generate", self.generate_graph)
+
+    def as_cle_model(self, eps_input=False):
+        """A :class:`cle.models.Model` for :class:`cle.train.Training`: inputs, params, nodes and
+        the shared updates of :meth:`training_graph` (whose cost is ``outputs['nll_upper_bound']``)."""
+        from cle.models import Model
+
+        graph = self.training_graph(eps_input)
+        return Model(inputs=graph.inputs, params=self.params, nodes=list(self.layers.values()),
+                     updates=graph.updates)
+
+    # ------------------------------------------------------------------ parameters in / out
+    def get_param_values(self):
+        """OrderedDict legacy name -> copy of the current value."""
+        return OrderedDict((name, p.get_value()) for name, p in self.params.items())
+
+    def set_param_values(self, values, cast=False):
+        """Set every parameter from ``values`` (name -> array); mismatches raise one ValueError."""
+        param_io.set_param_values(values, self.params, cast=cast)
+
+    def save_params(self, path):
+        """Save the parameters to the ``.npz`` ``path`` keyed by legacy name."""
+        param_io.save_params(path, self.params)
+
+    def load_params(self, path, cast=False):
+        """Load a ``.npz`` keyed by legacy name (names, shapes, dtypes checked; ``cast`` converts dtypes)."""
+        param_io.load_params(path, self.params, cast=cast)
+
+    def reset_state(self):
+        """Forget the TBPTT state: ``step_count = 0`` and ``rnn_tm1 = 0``."""
+        self.step_count.set_value(np.int64(0))
+        self.rnn_tm1.set_value(np.zeros_like(self.rnn_tm1.get_value()))
+
+    # ------------------------------------------------------------------ family hooks
+    def _forward(self, x, eps, s_0):
+        """Symbolic per-frame terms of one batch (dict with 's', 'recon', 'kl', heads ...)."""
+        raise NotImplementedError
+
+    def _log_weight_terms(self, terms, eps):
+        """Per-frame log p(x_t, z_t | ...) - log q(z_t | ...) (T, B)."""
+        raise NotImplementedError
+
+    def _generate_step(self, noise, s_tm1):
+        """One generation step: noise name -> (B, ...) tensors and s_{t-1} -> (x_t, s_t)."""
+        raise NotImplementedError
