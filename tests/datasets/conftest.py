@@ -1,6 +1,5 @@
 """Fixtures of the dataset tests (the corpus writers are in ``corpus_fixtures.py``)."""
 import pytest
-
 from corpus_fixtures import write_tiny_iamondb
 
 

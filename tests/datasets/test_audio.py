@@ -3,12 +3,11 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import scipy.signal
+from corpus_fixtures import write_wav
 
 from nips2015_vrnn.datasets import audio
 from nips2015_vrnn.datasets.audio import AudioFile, find_audio, frames_to_waveforms, to_int16
 from nips2015_vrnn.datasets.errors import DataError
-
-from corpus_fixtures import write_wav
 
 #: Independent conversions to int16 units, per WAV sample type.
 SCALE = {np.uint8: lambda x: (x - 128.0) * 256.0, np.int16: lambda x: x,

@@ -3,12 +3,10 @@ import logging
 import h5py
 import numpy as np
 import pytest
-
-from nips2015_vrnn.datasets.blizzard import (Blizzard, Blizzard_tbptt, normal_path,
-                                             prepare_blizzard, split_segments)
-from nips2015_vrnn.datasets.errors import DataError
-
 from corpus_fixtures import write_wav
+
+from nips2015_vrnn.datasets.blizzard import Blizzard, Blizzard_tbptt, normal_path, prepare_blizzard, split_segments
+from nips2015_vrnn.datasets.errors import DataError
 
 SEQ, B, F = 400, 4, 100  # tiny rows: T = 4 frames of 100 samples
 

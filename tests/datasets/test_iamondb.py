@@ -4,13 +4,12 @@ import time
 import h5py
 import numpy as np
 import pytest
+from corpus_fixtures import TINY_FORMS, write_line_xml
 
 from nips2015_vrnn.datasets import iamondb as iam
 from nips2015_vrnn.datasets.alphabet import encode
 from nips2015_vrnn.datasets.errors import DataError
 from nips2015_vrnn.datasets.iamondb import IAMOnDB, offsets_to_strokes, prepare_iamondb
-
-from corpus_fixtures import TINY_FORMS, write_line_xml
 
 
 def _steps(strokes):

@@ -1,12 +1,16 @@
 import numpy as np
 import pytest
+from corpus_fixtures import write_ascii, write_line_xml
 
 from nips2015_vrnn.datasets.errors import DataError
-from nips2015_vrnn.datasets.iamondb_files import (find_split_files, index_corpus,
-                                                  points_to_offsets, read_csr_lines,
-                                                  read_points, read_split_file)
-
-from corpus_fixtures import write_ascii, write_line_xml
+from nips2015_vrnn.datasets.iamondb_files import (
+    find_split_files,
+    index_corpus,
+    points_to_offsets,
+    read_csr_lines,
+    read_points,
+    read_split_file,
+)
 
 
 def test_points_are_joined_with_y_flipped_and_pen_at_stroke_ends(tmp_path):

@@ -3,6 +3,7 @@
 Graphs here are TINY (widths 2-6) and each test module compiles each graph once.
 """
 import numpy as np
+
 from nips2015_vrnn.models import get_preset
 
 #: Widths of the tiny test models (every stack).

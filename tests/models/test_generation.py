@@ -1,10 +1,9 @@
 """Generation from the model: shapes, seeds, pen bits."""
 import numpy as np
 import pytest
+from model_helpers import tiny_config
 
 from nips2015_vrnn.models import build_model
-
-from model_helpers import tiny_config
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,10 @@ Skipped when jax is not installed.
 import numpy as np
 import pytensor.tensor as pt
 import pytest
+from model_helpers import speech_batches, tiny_config
 
 from cle import backend
 from nips2015_vrnn.models import build_model
-
-from model_helpers import speech_batches, tiny_config
 
 pytest.importorskip("jax", reason="jax is not installed: the JAX backend cannot be tested")
 

@@ -1,11 +1,10 @@
 """Layer and parameter names (legacy scheme) and parameter counts, without compiling."""
 import numpy as np
+from golden_data import load_golden
+from model_helpers import tiny_config
 
 from nips2015_vrnn.models import build_model
 from nips2015_vrnn.models.network import count_params, param_shapes
-
-from golden_data import load_golden
-from model_helpers import tiny_config
 
 
 def test_blizzard_names_and_order_are_the_golden_ones():

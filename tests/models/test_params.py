@@ -1,10 +1,9 @@
 """Parameters in and out by legacy name (.npz)."""
 import numpy as np
 import pytest
+from model_helpers import tiny_config
 
 from nips2015_vrnn.models import build_model
-
-from model_helpers import tiny_config
 
 
 @pytest.fixture(scope="module")

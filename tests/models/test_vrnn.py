@@ -6,12 +6,11 @@ relative errors: costs 3.2e-16 (kl_term), gradients 1.7e-15 (W_z_3__z_4), monito
 """
 import numpy as np
 import pytest
+from golden_data import load_golden
+from numerics import FLOAT64_RTOL, rel_err
 
 from cle.backend import precision
 from nips2015_vrnn.models import build_model, get_preset
-
-from golden_data import load_golden
-from numerics import FLOAT64_RTOL, rel_err
 
 
 @pytest.fixture(scope="module")

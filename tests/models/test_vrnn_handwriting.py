@@ -5,13 +5,12 @@ measured worst relative error 2.3e-13 (the per-sequence log-weights; the costs 1
 """
 import numpy as np
 import pytest
+from model_helpers import handwriting_batches, tiny_config
+from numerics import FLOAT64_RTOL, rel_err
 from scipy.special import logsumexp
 
 from cle.backend import precision
 from nips2015_vrnn.models import build_model
-
-from model_helpers import handwriting_batches, tiny_config
-from numerics import FLOAT64_RTOL, rel_err
 
 T, B, K, Z, N_RNN = 6, 3, 3, 2, 4
 

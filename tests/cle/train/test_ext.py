@@ -11,8 +11,17 @@ import pytest
 from cle.backend import function, precision
 from cle.models import Model
 from cle.train import TrainLog
-from cle.train.ext import (EarlyStopping, EpochCount, GradientClipping, LrExponentialDecay,
-                           LrLinearDecay, Monitoring, MonitoringError, WeightDecay, WeightNorm)
+from cle.train.ext import (
+    EarlyStopping,
+    EpochCount,
+    GradientClipping,
+    LrExponentialDecay,
+    LrLinearDecay,
+    Monitoring,
+    MonitoringError,
+    WeightDecay,
+    WeightNorm,
+)
 from cle.train.opt import Adam
 
 W0 = np.array([[3.0, 0.1], [4.0, 0.2]])     # column norms 5 and ~0.224

@@ -17,8 +17,7 @@ from cle.data import DesignMatrix, Iterator
 from cle.models import Model
 from cle.train import CheckpointError, Training, TrainingInterrupted
 from cle.train.checkpoint import write_checkpoint
-from cle.train.ext import (Checkpoint, EpochCount, Extension, GradientClipping,
-                           LrExponentialDecay, Monitoring)
+from cle.train.ext import Checkpoint, EpochCount, Extension, GradientClipping, LrExponentialDecay, Monitoring
 from cle.train.opt import Adam
 
 N_EXAMPLES, BATCH, NUM_EPOCH = 22, 4, 3          # 5 batches per epoch, 2 examples dropped

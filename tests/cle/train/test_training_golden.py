@@ -12,15 +12,15 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import pytest
+from golden_data import load_golden
+from legacy_wiring import build_legacy_vrnn_gmm
+from numerics import FLOAT64_RTOL, rel_err
 
 from cle.backend import precision
 from cle.models import Model
 from cle.train import Training
 from cle.train.ext import EpochCount, GradientClipping, WeightNorm
 from cle.train.opt import Adam
-from golden_data import load_golden
-from legacy_wiring import build_legacy_vrnn_gmm
-from numerics import FLOAT64_RTOL, rel_err
 
 DIMS = dict(x_dim=8, z_dim=4, rnn_dim=6, q_z_dim=5, p_z_dim=5, p_x_dim=5, x2s_dim=5, z2s_dim=5, k=3)
 #: Blizzard config: the LSTM state is reset to zeros every reset_freq training calls.

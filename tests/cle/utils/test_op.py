@@ -6,7 +6,7 @@ import pytensor.tensor as pt
 import pytest
 
 import cle.backend as B
-from cle.utils.op import BiGMM_sample, GMM_sample, Gaussian_sample, add_noise, dropout, logsumexp
+from cle.utils.op import BiGMM_sample, Gaussian_sample, GMM_sample, add_noise, dropout, logsumexp
 
 RNG = np.random.default_rng(5)
 N, D, K = 6, 2, 3

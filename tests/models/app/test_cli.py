@@ -13,8 +13,8 @@ import wave
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
 from golden_data import load_golden
+
 from nips2015_vrnn.models.app import cli
 
 #: PNG output needs the optional 'plot' extra (matplotlib); WAV / SVG do not.
