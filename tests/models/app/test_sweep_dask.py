@@ -73,6 +73,10 @@ def env(tmp_path_factory):
     environment = dict(os.environ)
     environment["VRNN_DEMO_DIR"] = str(tmp_path_factory.mktemp("cache") / "demo")
     environment.pop("VRNN_MODE", None)
+    # Cells compiling at once wait on PyTensor's compile lock (2 minutes by default): on a busy
+    # machine, let them wait longer rather than fail.
+    flags = environment.get("PYTENSOR_FLAGS", "")
+    environment["PYTENSOR_FLAGS"] = ",".join(filter(None, [flags, f"compile__timeout={TIMEOUT_S}"]))
     return environment
 
 
