@@ -16,6 +16,7 @@ BLAS / OpenMP threads: each cell's commands get ``OMP_NUM_THREADS`` (and the Ope
 equivalents) = ``threads`` when given; a LocalCluster shares this machine's cores among its
 workers. The PyTensor compile cache stays shared (PyTensor locks it).
 """
+import json
 import logging
 import os
 import signal
@@ -120,6 +121,13 @@ def _run(args, log_path, pid_path, threads):
         write_json(pid_path, {"pid": process.pid, "command": args[0]})
         try:
             return process.wait()
+        except KeyboardInterrupt:
+            try:  # Ctrl-C reached the command too: let vrnn-train save its checkpoint
+                process.wait()
+            except KeyboardInterrupt:
+                process.kill()
+                process.wait()
+            raise
         except BaseException:
             process.terminate()  # vrnn-train saves its checkpoint on SIGTERM
             process.wait()
@@ -147,9 +155,17 @@ def _failure(step, status, log_path):
     return f"vrnn-{step} {why} (see {log_path})"
 
 
-def _trained(run_path):
-    """True when the run's log says its training ended (not interrupted)."""
-    log_path = Path(run_path) / LOG_FILE
+def _trained(run_path, max_updates):
+    """True when the run's log says its training ended (not interrupted), or its last checkpoint
+    already has ``max_updates`` updates (stopped between that checkpoint and the log's 'end')."""
+    run_path = Path(run_path)
+    try:
+        done = json.loads((run_path / "checkpoints" / "last" / "trainlog.json").read_text())["batch_seen"]
+        if max_updates and done >= max_updates:
+            return True
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    log_path = run_path / LOG_FILE
     if not log_path.is_file():
         return False
     course = [r.get("event") for r in read_log(log_path) if r.get("event") in ("start", "resume", "interrupted", "end")]
@@ -193,7 +209,7 @@ def run_cell(task):
         if eval_result(run_path, spec.split) is not None:
             result["steps"].append("already evaluated")
             return finish()
-        if not _trained(run_path):
+        if not _trained(run_path, spec.max_updates):
             resume = (run_path / "checkpoints" / "last").is_dir()
             if not resume and (run_path / CONFIG_FILE).exists():
                 discard_run(RunDir(run_path))  # failed before its first checkpoint: start again

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from nips2015_vrnn.models.app import cli
-from nips2015_vrnn.models.app.sweep import CLUSTER_HINT, _failure, eval_command, run_sweep, train_command
+from nips2015_vrnn.models.app.sweep import CLUSTER_HINT, _failure, _trained, eval_command, run_sweep, train_command
 from nips2015_vrnn.models.app.sweepdir import (
     SweepError,
     SweepSpec,
@@ -89,6 +89,17 @@ def test_a_cell_runs_the_ordinary_commands():
         "train", "--resume", "/s/vrnn-gmm-seed2", "--max-updates", "5"]
     assert eval_command(SPEC, "/s/x") == ["eval", "/s/x", "--split", "test", "--samples", "2", "--checkpoint",
                                           "best", "--seed", "0", "--limit", "3"]
+
+
+def test_a_run_is_trained_when_its_log_ended_or_its_checkpoint_has_every_update(tmp_path):
+    assert not _trained(tmp_path, 5)
+    (tmp_path / "log.jsonl").write_text('{"event": "start"}\n{"event": "interrupted"}\n')
+    assert not _trained(tmp_path, 5)
+    (tmp_path / "checkpoints" / "last").mkdir(parents=True)
+    (tmp_path / "checkpoints" / "last" / "trainlog.json").write_text('{"batch_seen": 5}')
+    assert _trained(tmp_path, 5) and not _trained(tmp_path, 6)  # killed after its last checkpoint
+    (tmp_path / "log.jsonl").write_text('{"event": "resume"}\n{"event": "end"}\n')
+    assert _trained(tmp_path, 6)
 
 
 @pytest.mark.parametrize("status, text, expected", [
