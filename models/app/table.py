@@ -69,7 +69,7 @@ def collect(sweep_dirs):
     if not sweep_dirs:
         raise SweepError("give at least one sweep directory")
     by_column = OrderedDict()
-    for path in sweep_dirs:
+    for path in OrderedDict.fromkeys(Path(p).resolve() for p in sweep_dirs):
         spec = load_sweep(path)
         title = _column_title(spec)
         if title in by_column and by_column[title][0][1].settings() != spec.settings():
