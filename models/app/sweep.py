@@ -55,6 +55,8 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 CLUSTER_HINT = "--scheduler dask needs dask.distributed: pip install 'distributed' (the 'cluster' extra)"
 #: The command line of the project, run by the interpreter of the process that runs the cell.
 CLI_MODULE = "nips2015_vrnn.models.app.cli"
+#: Seconds to wait for the Dask scheduler given by ``--address``.
+SCHEDULER_TIMEOUT_S = 30
 #: Signal a cell's command gets when the process running the cell dies (Linux): vrnn-train saves
 #: its checkpoint on SIGTERM.
 PARENT_DEATH_SIGNAL = signal.SIGTERM
@@ -252,7 +254,11 @@ def _dask_results(tasks, workers, address, threads):
         raise SweepError(CLUSTER_HINT) from None
     cluster = None
     if address:
-        client = Client(address)
+        try:
+            client = Client(address, timeout=SCHEDULER_TIMEOUT_S)
+        except (OSError, TimeoutError) as err:
+            raise SweepError(f"cannot reach the Dask scheduler at {address} ({err}); expected the "
+                             "address a running scheduler prints, e.g. tcp://10.0.0.1:8786") from None
     else:
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                dashboard_address=None)

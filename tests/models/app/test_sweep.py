@@ -1,6 +1,7 @@
 """vrnn-sweep without training: the grid and sweep.json, cell states from files, the commands a
 cell runs, a failing cell reported in one line (exit status 1), and the user errors of the command.
 (The real sweep, on a Dask LocalCluster, is tests/models/app/test_sweep_dask.py.)"""
+import importlib.util
 import json
 import sys
 
@@ -134,6 +135,14 @@ def test_dask_without_distributed_says_how_to_install_it(tmp_path, monkeypatch):
     with pytest.raises(SweepError) as err:
         run_sweep(tmp_path, spec, engine="dask", workers=2)
     assert str(err.value) == CLUSTER_HINT and "pip install" in CLUSTER_HINT
+
+
+@pytest.mark.skipif(importlib.util.find_spec("distributed") is None, reason="distributed is not installed")
+def test_an_address_without_scheduler_is_a_sweep_error(tmp_path, monkeypatch):
+    monkeypatch.setattr("nips2015_vrnn.models.app.sweep.SCHEDULER_TIMEOUT_S", 1)
+    spec = SweepSpec("iamondb", False, "/d.h5", ("vrnn-gmm",), (1,))
+    with pytest.raises(SweepError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
+        run_sweep(tmp_path, spec, engine="dask", address="tcp://127.0.0.1:9")
 
 
 @pytest.mark.parametrize("args, fragment", [

@@ -101,7 +101,6 @@ def test_a_killed_cell_is_resumed_by_the_next_sweep_and_the_table_has_every_cell
     assert f"{VICTIM}: interrupted" in stdout and "killed by SIGKILL" in stdout
     others = {f"{m}-seed{s}" for m in MODELS for s in SEEDS} - {VICTIM}
     assert all(status[cell]["state"] == "done" for cell in others), status
-    assert len({status[cell]["host"] for cell in status}) == 1
     table = subprocess.run([script("vrnn-table"), str(out)], env=env, capture_output=True, text=True)
     assert table.returncode == 0, table.stderr
     assert "RNN-Gauss, seed 2: interrupted" in table.stdout
