@@ -26,7 +26,7 @@ TINY = ["rnn_dim=16", "x2s_dim=8", "z2s_dim=8", "q_z_dim=8", "p_z_dim=8", "p_x_d
 UPDATES = 12
 MODELS, SEEDS = ("vrnn-gmm", "rnn-gauss"), (1, 2)
 VICTIM = "rnn-gauss-seed2"
-TIMEOUT_S = 900
+TIMEOUT_S = 1800
 
 
 def script(name):
