@@ -108,6 +108,8 @@ def sweep(corpus, out, data, demo_corpus, models, seeds, sets, max_updates, eval
     if data is None:
         if not demo:
             raise click.UsageError(f"give --data: the file or folder written by vrnn-prepare {corpus}")
+        if not lookup.demo_is_prepared():
+            click.echo(f"preparing the demo corpus in {lookup.demo_data_dir()} (first use only) ...")
         data = lookup.ensure_demo_data()
     fmt = DEMO_CORPORA[demo_corpus] if demo else corpus
     data = str(lookup.find_data_file(fmt, data).resolve())
