@@ -33,6 +33,8 @@ setup(
     extras_require={
         "test": ["pytest"],
         "plot": ["matplotlib"],
+        # vrnn-sweep --scheduler dask: cells as tasks of a dask.distributed cluster
+        "cluster": ["distributed"],
     },
     entry_points={
         "console_scripts": [
@@ -41,6 +43,8 @@ setup(
             "vrnn-sample=nips2015_vrnn.models.app.cli:sample",
             "vrnn-eval=nips2015_vrnn.models.app.cli:evaluate",
             "vrnn-monitor=nips2015_vrnn.models.app.cli:monitor",
+            "vrnn-sweep=nips2015_vrnn.models.app.cli:sweep",
+            "vrnn-table=nips2015_vrnn.models.app.cli:table",
         ],
     },
 )

@@ -12,12 +12,15 @@ from nips2015_vrnn.models.app.cli.evaluate import evaluate
 from nips2015_vrnn.models.app.cli.monitor import monitor
 from nips2015_vrnn.models.app.cli.prepare import prepare
 from nips2015_vrnn.models.app.cli.sample import sample
+from nips2015_vrnn.models.app.cli.sweep import sweep
+from nips2015_vrnn.models.app.cli.table import table
 from nips2015_vrnn.models.app.cli.train import train
 
-__all__ = ["prepare", "train", "sample", "evaluate", "monitor", "COMMANDS", "main"]
+__all__ = ["prepare", "train", "sample", "evaluate", "monitor", "sweep", "table", "COMMANDS", "main"]
 
 #: Command name (``vrnn-<name>``) -> click command: the one table setup.py's scripts mirror.
-COMMANDS = {"prepare": prepare, "train": train, "sample": sample, "eval": evaluate, "monitor": monitor}
+COMMANDS = {"prepare": prepare, "train": train, "sample": sample, "eval": evaluate, "monitor": monitor,
+            "sweep": sweep, "table": table}
 
 
 def main():

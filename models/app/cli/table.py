@@ -1,0 +1,36 @@
+"""``vrnn-table``: the evaluations of sweeps as the paper's Table 1 (Markdown, CSV, PNG)."""
+import click
+
+from nips2015_vrnn.models.app.cli.common import setup_logging, user_errors, verbose_option
+
+__all__ = ["table"]
+
+
+@click.command(help="""Collect the evaluations of sweeps into the paper's Table 1.
+
+One row per model, one column per corpus (one SWEEP_DIR each, made by vrnn-sweep; sweeps of the
+same corpus and settings share a column): the lower bound (>=) and importance-sampled
+log-likelihood (~=) as mean +- std over seeds, the paper's numbers beside runs of the paper's
+preset, and the cells not evaluated yet. Prints the Markdown table and writes table1.md,
+table1.csv and table1.png (a bar chart of ours against the paper's; needs matplotlib) to --out.
+
+\b
+Example:
+  vrnn-table sweeps/blizzard sweeps/iamondb --out tables/
+""")
+@click.argument("sweep_dirs", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.option("--out", type=click.Path(file_okay=False),
+              help="Folder of table1.{md,csv,png} (default: the first SWEEP_DIR).")
+@verbose_option
+@user_errors
+def table(sweep_dirs, out, verbose):
+    from nips2015_vrnn.models.app.sampling import PLOT_HINT, have_matplotlib
+    from nips2015_vrnn.models.app.table import collect, markdown, write_table
+
+    setup_logging(verbose)
+    collected = collect(list(sweep_dirs))
+    click.echo(markdown(collected), nl=False)
+    paths = write_table(collected, out or sweep_dirs[0], png=have_matplotlib())
+    click.echo("wrote " + ", ".join(str(p) for p in paths))
+    if not have_matplotlib():
+        click.echo(f"(no bar chart: {PLOT_HINT.replace('PNG pictures', 'the PNG bar chart')})")

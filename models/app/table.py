@@ -1,0 +1,249 @@
+"""The evaluations of one or more sweeps, collected into the layout of the paper's Table 1.
+
+One row per model (in :data:`~nips2015_vrnn.models.presets.MODELS` order), one column per corpus;
+each cell is the lower bound ("≥") and the importance-sampled log-likelihood ("≈") as mean ± std
+over the seeds evaluated, with the paper's numbers beside it when every evaluated run of the cell
+is the paper's preset. Cells with seeds not evaluated say which (and their state); written as
+Markdown (:func:`markdown`), CSV (:func:`write_csv`) and a PNG bar chart (:func:`bar_chart`).
+
+Example
+-------
+>>> format_stat([9000.0, 9010.0])
+'9005.0 ± 7.1'
+>>> format_stat([9000.0])
+'9000.0'
+"""
+import csv
+import io
+import os
+from collections import OrderedDict, namedtuple
+from pathlib import Path
+
+import numpy as np
+
+from cle.errors import UserError
+from nips2015_vrnn.models.app.evaluation import CORPUS_TITLES, paper_row
+from nips2015_vrnn.models.app.sweepdir import SweepError, cell_name, cell_state, eval_result, load_sweep, read_status
+from nips2015_vrnn.models.presets import MODELS, get_preset, preset_name, with_model
+
+__all__ = ["Cell", "Table", "collect", "format_stat", "markdown", "write_csv", "bar_chart", "CSV_FIELDS",
+           "MODEL_TITLES", "write_table"]
+
+#: Command-line model name -> the name the paper's table gives it ('vrnn-gmm' -> 'VRNN-GMM').
+MODEL_TITLES = OrderedDict((model, with_model(get_preset("blizzard/demo"), model).model_name) for model in MODELS)
+#: Columns of the CSV file, one row per (corpus, model).
+CSV_FIELDS = ("corpus", "model", "seeds_evaluated", "seeds", "bound_mean", "bound_std", "is_mean", "is_std",
+              "paper_bound", "paper_is", "preset", "unfinished")
+
+#: One table cell: the evaluations of its seeds and the state of those not evaluated.
+Cell = namedtuple("Cell", ["column", "model", "seeds", "bounds", "estimates", "paper", "presets", "unfinished"])
+Cell.__doc__ = """One (corpus column, model) cell.
+
+``seeds``: every seed of the grid; ``bounds`` / ``estimates``: the evaluated seeds' lower bounds and
+IS log-likelihoods (nats per sequence); ``paper``: the paper's numbers when every evaluated run is
+the paper's preset, else None; ``presets``: the evaluated runs' presets; ``unfinished``: seed ->
+state (interrupted / failed / missing) of the seeds not evaluated."""
+
+
+class Table:
+    """Cells keyed by (column title, model), with the columns and models in table order."""
+
+    def __init__(self, columns, models, cells):
+        self.columns, self.models, self.cells = list(columns), list(models), dict(cells)
+
+    def cell(self, column, model):
+        """The :class:`Cell` at (``column``, ``model``), or None when no sweep has it."""
+        return self.cells.get((column, model))
+
+
+def _column_title(spec):
+    return CORPUS_TITLES[spec.corpus] + (" (demo)" if spec.demo else "")
+
+
+def collect(sweep_dirs):
+    """The :class:`Table` of the sweep directories ``sweep_dirs``.
+
+    Sweeps of the same corpus share a column when their settings agree (seeds split over
+    several sweeps); otherwise they cannot be averaged and this raises :class:`SweepError`.
+    """
+    if not sweep_dirs:
+        raise SweepError("give at least one sweep directory")
+    by_column = OrderedDict()
+    for path in OrderedDict.fromkeys(Path(p).resolve() for p in sweep_dirs):
+        spec = load_sweep(path)
+        title = _column_title(spec)
+        if title in by_column and by_column[title][0][1].settings() != spec.settings():
+            first = by_column[title][0][0]
+            raise SweepError(f"{first} and {path} are sweeps of {title} with different settings; "
+                             "give one of them (a table column averages runs of one configuration)")
+        by_column.setdefault(title, []).append((Path(path), spec))
+    cells = {}
+    for title, sweeps in by_column.items():
+        for model in MODELS:
+            seeds, bounds, estimates, presets, unfinished = [], [], [], [], {}
+            for path, spec in sweeps:
+                if model not in spec.models:
+                    continue
+                status = read_status(path)
+                for seed in spec.seeds:
+                    seeds.append(seed)
+                    found = eval_result(path / cell_name(model, seed), spec.split)
+                    if found is None:
+                        state = cell_state(path, spec, model, seed)
+                        error = status.get(cell_name(model, seed), {}).get("error")
+                        unfinished[seed] = state + (f": {error}" if error and state == "failed" else "")
+                        continue
+                    bounds.append(float(found["lower_bound"]))
+                    estimates.append(float(found["loglik_is"]))
+                    presets.append(found.get("preset"))
+            if not seeds:
+                continue
+            paper_preset = None if sweeps[0][1].demo else preset_name(sweeps[0][1].corpus, model)
+            paper = paper_row(paper_preset) if presets and all(p == paper_preset for p in presets) else None
+            cells[(title, model)] = Cell(title, model, seeds, bounds, estimates, paper, presets, unfinished)
+    models = [model for model in MODELS if any(key[1] == model for key in cells)]
+    return Table(by_column, models, cells)
+
+
+def _stats(values):
+    """(mean, std over seeds with ddof=1; 0 for one value) or (None, None)."""
+    if not values:
+        return None, None
+    values = np.asarray(values, dtype=np.float64)
+    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
+
+
+def format_stat(values):
+    """Mean ± std (sample std over seeds) with one decimal; the value alone for one seed."""
+    mean, std = _stats(values)
+    if mean is None:
+        return "—"
+    return f"{mean:.1f} ± {std:.1f}" if len(values) > 1 else f"{mean:.1f}"
+
+
+def _cell_text(cell):
+    if cell is None:
+        return "not in the sweep"
+    if not cell.bounds:
+        return "missing"
+    text = f"≥ {format_stat(cell.bounds)}, ≈ {format_stat(cell.estimates)}"
+    if len(cell.seeds) > 1 or cell.unfinished:
+        text += f" ({len(cell.bounds)}/{len(cell.seeds)} seeds)"
+    return text
+
+
+def _paper_text(cell):
+    if cell is None or cell.paper is None:
+        return "—"
+    return f"≥ {cell.paper['bound']}, ≈ {cell.paper['estimate']}"
+
+
+def markdown(table):
+    """Table 1 as Markdown: per corpus a column of ours and one of the paper's, then the notes."""
+    header = ["Model"]
+    for column in table.columns:
+        header += [column, f"{column}: paper"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
+    for model in table.models:
+        row = [MODEL_TITLES[model]]
+        for column in table.columns:
+            cell = table.cell(column, model)
+            row += [_cell_text(cell), _paper_text(cell)]
+        lines.append("| " + " | ".join(row) + " |")
+    lines += ["", "Average log-likelihood per test sequence (nats): ≥ the variational lower bound, "
+                  "≈ importance sampled; mean ± std over seeds. The paper's numbers stand beside runs "
+                  "of the paper's preset only."]
+    notes = [f"- {column} {MODEL_TITLES[model]}, seed {seed}: {state}"
+             for (column, model), cell in table.cells.items() for seed, state in cell.unfinished.items()]
+    if notes:
+        lines += ["", "Not evaluated (run the sweep again to resume):", *notes]
+    return "\n".join(lines) + "\n"
+
+
+def csv_rows(table):
+    """One dict per (corpus, model) cell with the fields of :data:`CSV_FIELDS`."""
+    rows = []
+    for column in table.columns:
+        for model in table.models:
+            cell = table.cell(column, model)
+            if cell is None:
+                continue
+            (bound, bound_std), (estimate, estimate_std) = _stats(cell.bounds), _stats(cell.estimates)
+            rows.append({
+                "corpus": column, "model": MODEL_TITLES[model], "seeds_evaluated": len(cell.bounds),
+                "seeds": len(cell.seeds), "bound_mean": bound, "bound_std": bound_std, "is_mean": estimate,
+                "is_std": estimate_std, "paper_bound": cell.paper["bound"] if cell.paper else None,
+                "paper_is": cell.paper["estimate"] if cell.paper else None,
+                "preset": ";".join(sorted({p or "custom" for p in cell.presets})),
+                "unfinished": "; ".join(f"seed {s}: {state}" for s, state in cell.unfinished.items()),
+            })
+    return rows
+
+
+def write_csv(table, path):
+    """Write the table as CSV (one row per cell, :data:`CSV_FIELDS`) to ``path``."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for row in csv_rows(table):
+        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    _write_text(path, buffer.getvalue())
+
+
+def bar_chart(table, path):
+    """A PNG bar chart per corpus: our ≥ and ≈ (error bars: std over seeds) against the paper's."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(table.columns), figsize=(5.5 * len(table.columns), 4), squeeze=False)
+    bars = (("ours ≥", "bounds", None), ("ours ≈", "estimates", None), ("paper ≥", None, "bound"),
+            ("paper ≈", None, "estimate"))
+    width = 0.8 / len(bars)
+    x = np.arange(len(table.models))
+    for ax, column in zip(axes[0], table.columns):
+        for i, (label, ours, paper) in enumerate(bars):
+            heights, errors = [], []
+            for model in table.models:
+                cell = table.cell(column, model)
+                if ours:
+                    mean, std = _stats(getattr(cell, ours)) if cell else (None, None)
+                else:
+                    mean, std = (cell.paper[paper], 0.0) if cell and cell.paper else (None, None)
+                heights.append(np.nan if mean is None else mean)
+                errors.append(0.0 if std is None else std)
+            ax.bar(x + (i - (len(bars) - 1) / 2) * width, heights, width, yerr=errors, label=label,
+                   hatch="//" if paper else None, alpha=0.9)
+        ax.set_xticks(x, [MODEL_TITLES[m] for m in table.models], rotation=20)
+        ax.set_title(column)
+        ax.set_ylabel("log-likelihood per sequence (nats)")
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    tmp = Path(path).with_name(f".{Path(path).name}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def _write_text(path, text):
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_table(table, out_dir, name="table1", png=True):
+    """Write ``<name>.md``, ``<name>.csv`` and (with ``png``) ``<name>.png`` into ``out_dir``;
+    returns the paths written."""
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"{out_dir}: cannot make the output folder ({err.strerror})") from None
+    paths = [out_dir / f"{name}.md", out_dir / f"{name}.csv"]
+    _write_text(paths[0], markdown(table))
+    write_csv(table, paths[1])
+    if png:
+        paths.append(out_dir / f"{name}.png")
+        bar_chart(table, paths[2])
+    return paths
