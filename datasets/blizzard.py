@@ -286,6 +286,8 @@ class Blizzard(SplitReader):
         mean, std = self._statistics(X_mean, X_std, shape=())
         self.X_mean, self.X_std = float(mean), float(std)
 
+    frame_width = property(lambda self: self.frame_size, doc="Samples per frame F.")
+
     def num_examples(self):
         """Number of rows (0.5 s sequences) in the split."""
         return self.row_range[1] - self.row_range[0]

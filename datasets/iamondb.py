@@ -266,6 +266,8 @@ class IAMOnDB(SplitReader):
             prepare_iamondb(src_dir, cache_file, split_files=split_files)
         return cls(name=name, path=cache_file, **kwargs)
 
+    frame_width = property(lambda self: 3, doc="Values per frame: [pen, dx, dy].")
+
     def num_examples(self):
         """Number of lines in the split."""
         return len(self._offsets) - 1

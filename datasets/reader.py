@@ -91,6 +91,11 @@ class SplitReader(Data):
             raise IndexError(f"{self.UNIT} [{start}, {end}) outside the {self.name} split of "
                              f"{n} {self.UNIT}")
 
+    @property
+    def frame_width(self):
+        """Values per frame: the width D of the batches' last axis (the model's x_dim)."""
+        raise NotImplementedError
+
     def theano_vars(self):
         """The symbolic input ``[x]``: a tensor3 (T, B, D) named 'x' of ``dtype``."""
         import pytensor.tensor as pt
