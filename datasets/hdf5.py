@@ -6,9 +6,11 @@ Every prepared file carries two root attributes, ``layout`` (a name per corpus) 
 depends on included): a file whose attributes were changed after writing is refused.
 """
 import contextlib
+import ctypes
 import hashlib
 import logging
 import os
+import shutil
 from pathlib import Path
 
 import h5py
@@ -48,17 +50,23 @@ def atomic_h5(out_file, layout, version, companions=()):
         handle.attrs["version"] = version
         yield handle
         handle.attrs[INTEGRITY] = integrity_of(handle)
+        handle.flush()  # a write failing here leaves every object open, to be abandoned
         handle.close()
         handle = None
         for companion in companions:
             os.replace(temporary_path(companion), companion)
         os.replace(tmp, out)
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:
         ours = [str(tmp)] + [str(temporary_path(c)) for c in companions] + [str(c) for c in companions]
-        if exc.filename is not None and str(exc.filename) not in ours + [str(out)]:
+        if isinstance(exc, RuntimeError) and not _raised_by_h5py(exc):
+            raise  # a bug, not a write failure
+        if getattr(exc, "filename", None) is not None and str(exc.filename) not in ours + [str(out)]:
             raise  # an input file's error, not the output's
-        raise DataError(out, f"cannot be written ({exc.strerror or exc}); expected room and "
-                             f"write access in {out.parent}") from None
+        if handle is not None:
+            _abandon(handle)
+            handle = None
+        raise DataError(out, f"cannot be written ({_write_failure(exc, out.parent)}); expected "
+                             f"room and write access in {out.parent}") from None
     finally:
         if handle is not None:
             _close_quietly(handle)
@@ -71,6 +79,48 @@ def temporary_path(path):
     """The temporary name ``path`` is written under by this process: ``.<name>.tmp-<pid>``."""
     path = Path(path)
     return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+#: HDF5 objects of files whose write failed, kept open until the process ends (see _abandon).
+_ABANDONED = []
+
+
+def _abandon(handle):
+    """Never close an HDF5 file whose write failed (e.g. the disk filled).
+
+    Closing it, then or when its objects are garbage-collected, makes HDF5 flush the failed
+    writes again, and h5py crashes the process (a segfault at exit). Every open object of the
+    file gets one more reference, in HDF5 and in Python, so it lives until the process ends;
+    the temporary file itself is unlinked by the caller (its space is freed at exit).
+    """
+    try:
+        ids = [handle.id] + list(h5py.h5f.get_obj_ids(handle.id, h5py.h5f.OBJ_ALL))
+    except Exception as exc:  # the file is already unusable: keep what we have
+        log.debug("listing the objects of %s: %s", handle, exc)
+        ids = [handle.id]
+    for obj in ids:
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(obj))
+    _ABANDONED.append(ids)
+
+
+def _raised_by_h5py(exc):
+    """True when the innermost frame of ``exc``'s traceback is h5py's (h5py reports some write
+    failures as RuntimeError)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and "h5py" in Path(tb.tb_frame.f_code.co_filename).parts
+
+
+def _write_failure(exc, folder):
+    """What went wrong writing into ``folder``, in a few words."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        free = None
+    errno_ = getattr(exc, "errno", None)
+    reason = os.strerror(errno_) if errno_ else "the write failed"
+    return reason if free is None else f"{reason}; {free} bytes free there"
 
 
 def _close_quietly(handle):
