@@ -81,7 +81,8 @@ def _form_lines(form, strokes, texts, skipped):
             skipped.append(problem)
             continue
         text = text_lines[number - 1] if 0 < number <= len(text_lines) else ""
-        steps = points_to_offsets(points)
+        with np.errstate(over="ignore", invalid="ignore"):
+            steps = points_to_offsets(points)
         if not np.all(np.isfinite(steps)):
             problem = f"{path}: coordinates so large that their differences overflow; expected " \
                       "pen positions in corpus units"
