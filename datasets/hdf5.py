@@ -202,9 +202,12 @@ def open_layout(path, layout, version, producer):
     except OSError as exc:
         raise DataError(path, f"is not a readable HDF5 file ({exc}); expected the output of "
                               f"{producer}") from exc
-    version_found = f.attrs.get("version")
-    found = (_text(f.attrs.get("layout")),
-             None if version_found is None else int(version_found))
+    try:
+        found = (_text(f.attrs.get("layout")), _version(f.attrs.get("version")))
+    except (OSError, KeyError) as exc:
+        f.close()
+        raise DataError(path, f"its attributes cannot be read ({exc}); expected the output of "
+                              f"{producer}") from None
     if found != (layout, version):
         f.close()
         raise DataError(path, f"has layout {found[0]!r} version {found[1]!r}; expected layout "
@@ -225,5 +228,16 @@ def open_layout(path, layout, version, producer):
     return f
 
 
+def _version(value):
+    """The ``version`` attribute as an int, or what it is (repr) when it is not one integer."""
+    array = np.asarray(value) if value is not None else None
+    if array is not None and array.shape == () and array.dtype.kind in "iu":
+        return int(array)
+    return value if value is None else repr(value)
+
+
 def _text(value):
-    return value.decode() if isinstance(value, bytes) else value
+    """A str attribute as str (bytes decoded); anything else as its repr (None stays None)."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value if value is None or isinstance(value, str) else repr(value)

@@ -145,6 +145,9 @@ def prepare_iamondb(src_dir, out_file, split_files=None, progress=None):
                                   f"{src / 'lineStrokes'} ({', '.join(missing[:5])}"
                                   f"{', ...' if len(missing) > 5 else ''}); expected form ids "
                                   "with line stroke files")
+    if not forms["train"]:
+        raise DataError(files["train"], "lists no form; expected one form id (e.g. a01-000u) "
+                                        "per line")
     check_disjoint_splits({split: (files[split], ids) for split, ids in forms.items()})
     total = sum(len(v) for v in forms.values())
     done, skipped, counts, last_log = 0, [], {}, began
