@@ -11,6 +11,7 @@ Layout of a run directory::
 """
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -120,7 +121,10 @@ class RunDir:
         path = self.checkpoint_root / which
         found = find_checkpoint(path)
         if found is None:
-            raise CheckpointError(f"{path}: no {which} checkpoint in this run yet (train it first)")
+            raise CheckpointError(f"{path}: no {which} checkpoint in this run yet (train it first; "
+                                  f"a run stopped before its first checkpoint holds nothing to "
+                                  f"resume: remove {self.path} and give the same vrnn-train "
+                                  f"command again)")
         return found
 
     def open_split(self, split):
@@ -185,13 +189,15 @@ def check_frame_width(config, corpus, data_path, data=None):
 
 
 def discard_run(run):
-    """Remove what :func:`create_run` wrote (config.json, the log) when no checkpoint exists yet.
+    """Remove a run that has no ``last`` checkpoint yet: what :func:`create_run` wrote (config.json,
+    the log, the lock file) and any ``best`` checkpoint of its initial parameters.
 
-    For a run that failed or was stopped before its first checkpoint, so the same command can
-    be given again. Returns True when the run was discarded.
+    For a run that failed or was stopped before its first ``last`` checkpoint, so the same command
+    can be given again. Returns True when the run was discarded.
     """
-    if run.checkpoint_root.exists():
+    if find_checkpoint(run.checkpoint_root / "last") is not None:
         return False
+    shutil.rmtree(run.checkpoint_root, ignore_errors=True)
     for name in (CONFIG_FILE, LOG_FILE, LOCK_FILE):
         (run.path / name).unlink(missing_ok=True)
     try:
