@@ -13,7 +13,7 @@ import pytensor.tensor as pt
 
 from cle.backend import function, precision, scan_gradient
 from cle.train.checkpoint import CheckpointError, CheckpointWriteError, read_checkpoint, write_checkpoint
-from cle.train.ext import Checkpoint
+from cle.train.ext import Checkpoint, MonitoringError
 from cle.train.log import JsonLinesWriter, Progress, TrainLog
 from cle.utils import tolist
 
@@ -195,13 +195,15 @@ class Training:
         """On an exception (not a stop by signal), write ``last`` for the last completed update,
         then let the exception go on; the path is kept in ``saved_on_error``.
 
-        Nothing is written when the checkpoint writer itself failed, when no checkpoint
-        directory is configured, or on a second Ctrl-C (stop now).
+        Nothing is written when the checkpoint writer itself failed (the previous ``last`` is
+        kept), when the model diverged (:class:`MonitoringError`: the previous ``last`` and
+        ``best`` hold parameters from before), when no checkpoint directory is configured, or on
+        a second Ctrl-C (stop now).
         """
         self.saved_on_error = None
         try:
             yield
-        except (TrainingInterrupted, CheckpointWriteError):
+        except (TrainingInterrupted, CheckpointWriteError, MonitoringError):
             raise
         except BaseException as err:
             self._progress.close()
@@ -398,6 +400,21 @@ class Training:
         self._event("resume", path=str(directory), batch_seen=trainlog.batch_seen)
         log.info("resumed from %s at update %d", directory, trainlog.batch_seen)
         return directory
+
+
+def check_saved_documents(directory, documents):
+    """Check the JSON documents of a checkpoint without a model: ``rng.json`` names known bit
+    generators with valid states, ``loop.json`` has the expected shape. CheckpointError otherwise.
+
+    Lets a command refuse a hand-edited checkpoint before compiling anything;
+    :meth:`Training.load_checkpoint` checks everything again against the model.
+    """
+    for stem in ("rng", "trainlog", "loop"):
+        if stem not in documents:
+            raise CheckpointError(f"checkpoint {directory}: {stem}.json is missing")
+    rng = documents["rng"]
+    _bit_generators(directory, rng, rng if isinstance(rng, dict) else {})
+    _saved_extensions(directory, documents["loop"])
 
 
 def _bit_generators(directory, rng_states, generators):

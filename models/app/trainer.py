@@ -14,6 +14,7 @@ from cle.train import Training
 from cle.train.checkpoint import read_checkpoint
 from cle.train.ext import Checkpoint, EarlyStopping, EpochCount, Extension, GradientClipping, Monitoring, WeightNorm
 from cle.train.opt import Adam
+from cle.train.training import check_saved_documents
 from nips2015_vrnn.models.app.capacity import check_fits_memory
 from nips2015_vrnn.models.app.rundir import RunError, check_frame_width
 from nips2015_vrnn.models.app.runlock import run_lock
@@ -105,7 +106,8 @@ def train_run(run, max_updates=None, resume=False, on_event=None, progress=None)
 def _train_locked(run, max_updates, resume, on_event, progress):
     check_fits_memory(run.config, run.floatX)
     if resume:
-        read_checkpoint(run.checkpoint_dir("last"))  # fail before compiling on a bad checkpoint
+        directory, _, documents = read_checkpoint(run.checkpoint_dir("last"))
+        check_saved_documents(directory, documents)  # fail before compiling on a bad checkpoint
     model = run.build_model()
     training = build_training(run, model, on_event=on_event, progress=progress)
     if resume:

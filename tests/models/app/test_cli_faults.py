@@ -3,7 +3,8 @@
 A kill between the two renames of a checkpoint write, a damaged data chunk mid-training, a full
 disk during a checkpoint, SIGTERM while compiling, a second trainer of one run, hand-edited run
 files, and settings that cannot work (rnn_dim=1e12, x_dim not the data's, --corpus for a
-non-demo corpus). The tiny model is test_cli's, so the compiled graphs come from the cache.
+non-demo corpus). One tiny run, trained on demo data with a damaged chunk, is shared (copies of
+it are resumed): three trainings compile in all.
 """
 import errno
 import hashlib
@@ -49,39 +50,6 @@ def demo_dir(tmp_path_factory):
     return out
 
 
-@pytest.fixture(scope="module")
-def run_dir(demo_dir, tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "tiny"
-    result = invoke(cli.train, ["demo", "--out", out, "--data", demo_dir, *TINY_ARGS,
-                                "--max-updates", UPDATES])
-    assert result.exit_code == 0, result.output
-    return out
-
-
-def copy_of(run_dir, tmp_path):
-    copy = tmp_path / "run"
-    shutil.copytree(run_dir, copy)
-    return copy
-
-
-def batch_seen(checkpoint):
-    return json.loads((checkpoint / "trainlog.json").read_text())["batch_seen"]
-
-
-# ---------------------------------------------------------------- 1: kill between the renames
-def test_resume_after_a_kill_between_the_two_renames_continues_from_the_newer_checkpoint(run_dir, tmp_path):
-    run = copy_of(run_dir, tmp_path)
-    checkpoints = run / "checkpoints"
-    shutil.copytree(checkpoints / "last", checkpoints / ".last.tmp-k1ll3d")   # the new one, complete
-    os.rename(checkpoints / "last", checkpoints / ".last.old")                 # then the SIGKILL
-    result = invoke(cli.train, ["--resume", run, "--max-updates", UPDATES + 2])
-    assert result.exit_code == 0, result.output
-    assert f"resumed at update {UPDATES}" in result.output
-    assert sorted(p.name for p in checkpoints.iterdir()) == ["best", "last"]
-    assert batch_seen(checkpoints / "last") == UPDATES + 2
-
-
-# ------------------------------------------------ 2: an error mid-training keeps the last update
 def chunk_of(path, row):
     with h5py.File(path, "r") as f:
         info = f["data"].id.get_chunk_info_by_coord((row, 0))
@@ -96,47 +64,100 @@ def write_at(path, offset, payload):
         handle.write(payload)
 
 
-def test_a_damaged_chunk_mid_training_names_file_and_row_keeps_the_last_update_and_resumes(
-        demo_dir, tmp_path):
-    data = tmp_path / "data"
-    data.mkdir()
-    shutil.copy(demo_dir / "blizzard.h5", data / "blizzard.h5")
-    bad_row = 2 * DEMO_BATCH + 3                       # in the third training batch
-    offset, original = chunk_of(data / "blizzard.h5", bad_row)
-    write_at(data / "blizzard.h5", offset, b"\xff" * len(original))
-    run = tmp_path / "run"
-    result = invoke(cli.train, ["demo", "--out", run, "--data", data, *TINY_ARGS,
+#: A row of the third training batch: the damaged chunk is read at update 2.
+BAD_ROW = 2 * DEMO_BATCH + 3
+
+
+@pytest.fixture(scope="module")
+def failed(demo_dir, tmp_path_factory):
+    """A tiny run trained on a copy of the demo speech data whose chunk of BAD_ROW is damaged:
+    it fails at update 2. Returns (run, data file, (chunk offset, original chunk bytes), output)."""
+    root = tmp_path_factory.mktemp("failed")
+    data = root / "data" / "blizzard.h5"
+    data.parent.mkdir()
+    shutil.copy(demo_dir / "blizzard.h5", data)
+    offset, original = chunk_of(data, BAD_ROW)
+    write_at(data, offset, b"\xff" * len(original))
+    run = root / "run"
+    result = invoke(cli.train, ["demo", "--out", run, "--data", data.parent, *TINY_ARGS,
                                 "--max-updates", UPDATES])
-    assert_one_line_error(result, f"{data / 'blizzard.h5'}: row {bad_row} of dataset /data")
+    return run, data, (offset, original), result
+
+
+def copy_of(failed, tmp_path, repaired=False):
+    """A copy of the failed run and of its data (repaired: the damaged chunk put back)."""
+    run, data, (offset, original), _ = failed
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    shutil.copy(data, tmp_path / "blizzard.h5")
+    if repaired:
+        write_at(tmp_path / "blizzard.h5", offset, original)
+    edit_json(copy / "config.json", lambda d: d.update(data_path=str(tmp_path / "blizzard.h5")))
+    return copy
+
+
+def batch_seen(checkpoint):
+    return json.loads((checkpoint / "trainlog.json").read_text())["batch_seen"]
+
+
+def edit_json(path, edit):
+    document = json.loads(path.read_text())
+    edit(document)
+    path.write_text(json.dumps(document))
+
+
+# ------------------------------------------------ 2: an error mid-training keeps the last update
+def test_a_damaged_chunk_mid_training_is_one_line_naming_file_and_row(failed):
+    run, data, _, result = failed
+    assert_one_line_error(result, f"{data}: row {BAD_ROW} of dataset /data")
     assert f"resume with: vrnn-train --resume {run}" in result.output
+
+
+def test_the_error_mid_training_saved_last_at_the_last_completed_update(failed):
+    run = failed[0]
     assert batch_seen(run / "checkpoints" / "last") == 2
-    write_at(data / "blizzard.h5", offset, original)   # the file is repaired
+    events = [json.loads(line)["event"] for line in (run / "log.jsonl").read_text().splitlines()]
+    assert events[-1] == "failed"
+
+
+def test_resuming_the_same_damaged_data_fails_again_at_the_same_row(failed, tmp_path):
+    run = copy_of(failed, tmp_path)
+    result = invoke(cli.train, ["--resume", run, "--max-updates", UPDATES])
+    assert_one_line_error(result, f"row {BAD_ROW} of dataset /data")
+    assert batch_seen(run / "checkpoints" / "last") == 2
+
+
+# ------------------------------- 1 + 2: resume after a kill between the renames, data repaired
+def test_resume_after_a_kill_between_the_two_renames_continues_from_the_newer_checkpoint(failed, tmp_path):
+    run = copy_of(failed, tmp_path, repaired=True)
+    checkpoints = run / "checkpoints"
+    shutil.copytree(checkpoints / "last", checkpoints / ".last.tmp-k1ll3d")   # the new one, complete
+    os.rename(checkpoints / "last", checkpoints / ".last.old")                 # then the SIGKILL
     result = invoke(cli.train, ["--resume", run, "--max-updates", UPDATES])
     assert result.exit_code == 0, result.output
     assert "resumed at update 2" in result.output
-    assert batch_seen(run / "checkpoints" / "last") == UPDATES
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["best", "last"]
+    assert batch_seen(checkpoints / "last") == UPDATES
 
 
+# ------------------------------------------------------- 9: a full disk during a checkpoint
 def test_a_full_disk_at_a_checkpoint_is_one_line_naming_the_file_and_keeps_the_last_one(
-        demo_dir, tmp_path, monkeypatch):
+        failed, tmp_path, monkeypatch):
     from cle.train import checkpoint as ckpt
-    real, writes = ckpt._write_bytes, []
+    real = ckpt._write_bytes
 
-    def full_after_the_first_checkpoint(path, data):
-        writes.append(path)
-        if path.name == "manifest.json" and len([p for p in writes if p.name == "manifest.json"]) > 1:
+    def full(path, data):
+        if path.name == "manifest.json":
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
         real(path, data)
 
-    monkeypatch.setattr(ckpt, "_write_bytes", full_after_the_first_checkpoint)
-    run = tmp_path / "run"
-    result = invoke(cli.train, ["demo", "--out", run, "--data", demo_dir, *TINY_ARGS,
-                                "--set", "force_saving_freq=2", "--max-updates", UPDATES])
+    run = copy_of(failed, tmp_path, repaired=True)
+    monkeypatch.setattr(ckpt, "_write_bytes", full)
+    result = invoke(cli.train, ["--resume", run, "--max-updates", UPDATES])
     line = assert_one_line_error(result, "manifest.json", "No space left on device")
-    assert "cannot write the checkpoint" in line
-    # the first save (best at update 0 or last at update 2) is kept; the failed one left nothing
-    kept = sorted(p.name for p in (run / "checkpoints").iterdir())
-    assert kept and all(not name.startswith(".") for name in kept)
+    assert "cannot write the checkpoint" in line and str(run / "checkpoints") in line
+    assert batch_seen(run / "checkpoints" / "last") == 2          # the previous one, intact
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best", "last"]
 
 
 # ------------------------------------------------------------ SIGTERM / bugs before the first update
@@ -180,14 +201,14 @@ with run_lock(sys.argv[1]):
 """
 
 
-def test_a_second_trainer_of_the_same_run_is_refused_naming_the_run(run_dir, tmp_path):
-    run = copy_of(run_dir, tmp_path)
+def test_a_second_trainer_of_the_same_run_is_refused_naming_the_run(failed, tmp_path):
+    run = copy_of(failed, tmp_path)
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(run)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
         result = invoke(cli.train, ["--resume", run, "--max-updates", UPDATES + 1])
         assert_one_line_error(result, f"{run}: another process (pid {holder.pid}) is training this run")
-        assert (run / "config.json").exists() and batch_seen(run / "checkpoints" / "last") == UPDATES
+        assert (run / "config.json").exists() and batch_seen(run / "checkpoints" / "last") == 2
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()
@@ -206,12 +227,6 @@ def restamp(directory, edit=None):
     (directory / "manifest.json").write_text(json.dumps(manifest))
 
 
-def edit_json(path, edit):
-    document = json.loads(path.read_text())
-    edit(document)
-    path.write_text(json.dumps(document))
-
-
 @pytest.mark.parametrize("edit, expected", [
     (lambda last: restamp(last, lambda m: m.update(files=list(m["files"]))), "lacks the 'files'"),
     (lambda last: restamp(last, lambda m: m["files"]["loop.json"].pop("bytes")), "entry of loop.json"),
@@ -219,8 +234,8 @@ def edit_json(path, edit):
     (lambda last: restamp(last, lambda m: m["files"].update(
         {"/etc/hostname": {"sha256": "0" * 64, "bytes": 1}})), "lists '/etc/hostname'"),
 ])
-def test_resume_with_a_hand_edited_manifest_is_one_line_before_compiling(run_dir, tmp_path, edit, expected):
-    run = copy_of(run_dir, tmp_path)
+def test_resume_with_a_hand_edited_manifest_is_one_line_before_compiling(failed, tmp_path, edit, expected):
+    run = copy_of(failed, tmp_path)
     edit(run / "checkpoints" / "last")
     result = invoke(cli.train, ["--resume", run, "--max-updates", UPDATES + 1])
     assert_one_line_error(result, "manifest.json", expected)
@@ -232,24 +247,25 @@ def test_resume_with_a_hand_edited_manifest_is_one_line_before_compiling(run_dir
      "bit_generator 'os.system'; expected one of PCG64"),
     ("loop", lambda d: d.update(extensions="all"), "loop.json is not of the expected shape"),
 ])
-def test_resume_with_hand_edited_rng_or_loop_files_is_one_line(run_dir, tmp_path, stem, edit, expected):
-    run = copy_of(run_dir, tmp_path)
+def test_resume_with_hand_edited_rng_or_loop_files_is_one_line(failed, tmp_path, stem, edit, expected):
+    run = copy_of(failed, tmp_path)
     last = run / "checkpoints" / "last"
     edit_json(last / f"{stem}.json", edit)
     restamp(last)
     result = invoke(cli.train, ["--resume", run, "--max-updates", UPDATES + 1])
     assert_one_line_error(result, expected)
+    assert "compiled" not in result.output            # refused before compiling
 
 
-def test_a_config_json_without_corpus_is_one_line(run_dir, tmp_path):
-    run = copy_of(run_dir, tmp_path)
+def test_a_config_json_without_corpus_is_one_line(failed, tmp_path):
+    run = copy_of(failed, tmp_path)
     edit_json(run / "config.json", lambda d: d.pop("corpus"))
     for command, args in ((cli.train, ["--resume", run]), (cli.sample, [run]), (cli.evaluate, [run])):
         assert_one_line_error(invoke(command, args), f"{run / 'config.json'}: no 'corpus'")
 
 
-def test_a_log_that_is_not_utf8_is_read_with_a_warning_naming_the_line(run_dir, tmp_path, caplog):
-    run = copy_of(run_dir, tmp_path)
+def test_a_log_that_is_not_utf8_is_read_with_a_warning_naming_the_line(failed, tmp_path, caplog):
+    run = copy_of(failed, tmp_path)
     with open(run / "log.jsonl", "ab") as handle:
         handle.write(b'{"event": "monitor", "x": "\xff"}\n')
     result = invoke(cli.monitor, [run])
