@@ -104,6 +104,7 @@ class Training:
         self.last_grad_norm = None
         self._stop_reason = None
         self._signal = None
+        self._batch_in_hand = self._rewind_batch = False
         self._progress = Progress(enabled=progress)
         self._jsonl = None
         if self.run_dir is not None:
@@ -208,6 +209,8 @@ class Training:
         except BaseException as err:
             self._progress.close()
             if self.checkpoint_root is not None and not isinstance(err, KeyboardInterrupt):
+                # a batch read but not trained on is read again on resume
+                self._rewind_batch = self._batch_in_hand
                 try:
                     self.saved_on_error = self.save_checkpoint("last")
                 except Exception as save_err:  # keep the original error
@@ -215,6 +218,8 @@ class Training:
                 else:
                     log.warning("saved the state after update %d to %s",
                                 self.trainlog.batch_seen, self.saved_on_error)
+                finally:
+                    self._rewind_batch = False
             try:
                 self._event("failed", error=type(err).__name__, batch_seen=self.trainlog.batch_seen,
                             checkpoint=str(self.saved_on_error) if self.saved_on_error else None)
@@ -229,6 +234,7 @@ class Training:
         trainlog = self.trainlog
         nbatch = len(self.data) if hasattr(self.data, "__len__") else "?"
         for batch in self.data:
+            self._batch_in_hand = True   # read but not trained on yet (see _save_on_error)
             self.run_extension("ext_monitor")
             start = time.perf_counter()
             values = self.cost_fn(*batch)
@@ -238,6 +244,7 @@ class Training:
                 trainlog.nonfinite_batches.append(trainlog.batch_seen)
                 log.warning("update %d: gradient norm is %s", trainlog.batch_seen, self.last_grad_norm)
             trainlog.batch_seen += 1
+            self._batch_in_hand = False
             self._progress.update(trainlog.epoch_seen, getattr(self.data, "position", "?"), nbatch,
                                   dict(zip(self.output_names, trainlog.batches[-1])))
             self.run_extension("ext_schedule")
@@ -325,12 +332,20 @@ class Training:
         loop = {
             "name": self.name,
             "output_names": self.output_names,
-            "iterator": self.data.state_dict() if hasattr(self.data, "state_dict") else None,
+            "iterator": self._iterator_state(),
             "extensions": [{"class": type(e).__name__, "state": e.state_dict()}
                            for e in self.extension],
         }
         return {"rng": rng, "trainlog": self.trainlog.to_json(), "loop": loop,
                 "config": self.config}
+
+    def _iterator_state(self):
+        if not hasattr(self.data, "state_dict"):
+            return None
+        state = self.data.state_dict()
+        if self._rewind_batch and isinstance(state.get("next"), int) and state["next"] > 0:
+            state = dict(state, next=state["next"] - 1)
+        return state
 
     def save_checkpoint(self, which="last", root=None):
         """Write the full training state to ``<root>/<which>``; returns the path (or None)."""

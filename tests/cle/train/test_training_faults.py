@@ -14,7 +14,7 @@ from cle.data import DesignMatrix, Iterator
 from cle.models import Model
 from cle.train import CheckpointError, Training
 from cle.train import checkpoint as ckpt
-from cle.train.ext import Checkpoint, EpochCount, GradientClipping, Monitoring
+from cle.train.ext import Checkpoint, EpochCount, Extension, GradientClipping, Monitoring
 from cle.train.opt import Adam
 
 N_EXAMPLES, BATCH, NUM_EPOCH = 20, 4, 2            # 5 batches per epoch
@@ -38,7 +38,20 @@ class FlakyData(DesignMatrix):
         return super().slices(start, end)
 
 
-def make_training(run_dir, fail_at=None):
+class FlakyMonitor(Extension):
+    """Raises OSError (a damaged validation file) in ext_monitor before update ``fail_at``."""
+
+    name = "ext_monitor"
+
+    def __init__(self, fail_at=None):
+        self.fail_at = fail_at
+
+    def exec(self, mainloop):
+        if mainloop.trainlog.batch_seen == self.fail_at:
+            raise OSError("Can't synchronously read data (valid split)")
+
+
+def make_training(run_dir, fail_at=None, monitor_fail_at=None):
     with precision("float64"):
         x = pt.matrix("x", dtype="float64")
         y = pt.matrix("y", dtype="float64")
@@ -53,7 +66,7 @@ def make_training(run_dir, fail_at=None):
         model.set_updates([(rng, next_rng)])
         data = Iterator(FlakyData(fail_at), batch_size=BATCH, shuffle=True, seed=3)
         extensions = [GradientClipping(batch_size=BATCH), Monitoring(freq=3), EpochCount(NUM_EPOCH),
-                      Checkpoint(path=run_dir / "ckpt", freq=1000)]
+                      Checkpoint(path=run_dir / "ckpt", freq=1000), FlakyMonitor(monitor_fail_at)]
         return Training("tiny", data, model, Adam(lr=0.05), cost, [cost], extension=extensions,
                         run_dir=run_dir, progress=False)
 
@@ -94,6 +107,19 @@ def test_a_resume_after_the_error_rereads_the_failed_batch_and_equals_an_uninter
     resumed.load_checkpoint(run_dir / "ckpt")
     resumed.run()
     assert resumed.trainlog.batch_seen == uninterrupted.trainlog.batch_seen
+    for name, value in params_of(uninterrupted).items():
+        np.testing.assert_array_equal(params_of(resumed)[name], value)
+
+
+def test_an_error_while_monitoring_saves_last_so_that_the_batch_in_hand_is_trained_on_resume(
+        uninterrupted, tmp_path):
+    failing = make_training(tmp_path / "a", monitor_fail_at=6)   # batch 7 read, not trained
+    with pytest.raises(OSError, match="valid split"):
+        failing.run()
+    assert ckpt.read_checkpoint(tmp_path / "a" / "ckpt")[2]["trainlog"]["batch_seen"] == 6
+    resumed = make_training(tmp_path / "b")
+    resumed.load_checkpoint(tmp_path / "a" / "ckpt")
+    resumed.run()
     for name, value in params_of(uninterrupted).items():
         np.testing.assert_array_equal(params_of(resumed)[name], value)
 
