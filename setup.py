@@ -31,7 +31,7 @@ setup(
         "click>=8",
     ],
     extras_require={
-        "test": ["pytest"],
+        "test": ["pytest", "hypothesis"],  # hypothesis: fuzz tests of the readers of untrusted files
         "plot": ["matplotlib"],
         # vrnn-sweep --scheduler dask: cells as tasks of a dask.distributed cluster
         "cluster": ["distributed"],

@@ -24,7 +24,9 @@ Datasets and attributes of the file:
   training rows), ``source_dir``, ``samples_dropped``.
 
 The statistics are also written beside the file as ``<stem>_normal.npz`` (``X_mean``,
-``X_std``) as the legacy code did.
+``X_std``) as the legacy code did: both are written to temporaries and renamed together (the
+``.npz`` first), so a new ``.h5`` never appears without its ``.npz``. Readers use the ``.h5``'s
+own (checksummed) attributes; the ``.npz`` is for legacy tools only.
 """
 import logging
 import time
@@ -35,7 +37,7 @@ import numpy as np
 
 from nips2015_vrnn.datasets.audio import TARGET_RATE, AudioFile, find_audio, frames_to_waveforms, to_int16
 from nips2015_vrnn.datasets.errors import DataError
-from nips2015_vrnn.datasets.hdf5 import atomic_h5
+from nips2015_vrnn.datasets.hdf5 import atomic_h5, temporary_path
 from nips2015_vrnn.datasets.reader import SPLITS, SplitReader  # noqa: F401  (SPLITS re-exported)
 from nips2015_vrnn.datasets.stats import RunningMoments
 
@@ -201,7 +203,7 @@ def prepare_blizzard(src_dir, out_file, seq_len=SEQ_LEN, batch_size=128, valid_f
              n_seg * batch_size, seq_len, batch_size, n_train, n_valid, n_test)
     moments = RunningMoments()
     bounds = np.cumsum([0, n_train, n_valid, n_test]) * batch_size
-    with atomic_h5(out_file, LAYOUT, VERSION) as f:
+    with atomic_h5(out_file, LAYOUT, VERSION, companions=[normal_path(out_file)]) as f:
         dset = f.create_dataset("data", shape=(n_seg * batch_size, seq_len), dtype=np.int16,
                                 chunks=(1, seq_len), compression="gzip",
                                 compression_opts=GZIP_LEVEL, shuffle=True)
@@ -229,7 +231,8 @@ def prepare_blizzard(src_dir, out_file, seq_len=SEQ_LEN, batch_size=128, valid_f
                        train_rows=bounds[0:2], valid_rows=bounds[1:3], test_rows=bounds[2:4],
                        X_mean=x_mean, X_std=x_std, source_dir=str(src.resolve()),
                        samples_dropped=total - used)
-    np.savez(normal_path(out_file), X_mean=np.float64(x_mean), X_std=np.float64(x_std))
+        with open(temporary_path(normal_path(out_file)), "wb") as handle:  # renamed with the .h5
+            np.savez(handle, X_mean=np.float64(x_mean), X_std=np.float64(x_std))
     seconds = time.perf_counter() - began
     log.info("wrote %s in %.1f s (X_mean %.3f, X_std %.3f)", out_file, seconds, x_mean, x_std)
     ranges = [tuple(int(b) for b in bounds[i:i + 2]) for i in range(3)]
@@ -272,19 +275,32 @@ class Blizzard(SplitReader):
     def __init__(self, name="train", path=None, frame_size=FRAME_SIZE, X_mean=None, X_std=None,
                  dtype="float32"):
         super().__init__(name=name, path=path, dtype=dtype)
-        self._data = self._file["data"]
-        attrs = self._file.attrs
-        self.seq_len, self.batch_size = int(attrs["seq_len"]), int(attrs["batch_size"])
-        self.sample_rate = int(attrs["sample_rate"])
+        self._data = self._node("data")
+        try:
+            self.seq_len, self.batch_size = int(self._attr("seq_len")), int(self._attr("batch_size"))
+            self.sample_rate = int(self._attr("sample_rate"))
+            row_range = tuple(int(r) for r in self._attr(f"{name}_rows"))
+        except (TypeError, ValueError) as exc:
+            raise DataError(self.path, f"has attributes that are not integers ({exc}); expected "
+                                       f"the output of {self.PRODUCER}") from None
+        shape = self._data.shape
+        self._expect(len(shape) == 2 and shape[1] == self.seq_len and self.seq_len > 0
+                     and self.batch_size > 0,
+                     f"dataset 'data' has shape {shape} with seq_len {self.seq_len}, batch_size "
+                     f"{self.batch_size}: rows of seq_len samples")
+        self._expect(len(row_range) == 2 and 0 <= row_range[0] <= row_range[1] <= shape[0],
+                     f"{name}_rows {row_range} is not a row range of the {shape[0]} rows")
         if not isinstance(frame_size, (int, np.integer)) or frame_size < 1 \
                 or self.seq_len % frame_size:
             raise ValueError(f"frame_size must be a positive divisor of seq_len={self.seq_len}, "
                              f"got {frame_size!r}")
         self.frame_size = int(frame_size)
         self.n_frames = self.seq_len // self.frame_size
-        self.row_range = tuple(int(r) for r in attrs[f"{name}_rows"])
+        self.row_range = row_range
         mean, std = self._statistics(X_mean, X_std, shape=())
         self.X_mean, self.X_std = float(mean), float(std)
+
+    frame_width = property(lambda self: self.frame_size, doc="Samples per frame F.")
 
     def num_examples(self):
         """Number of rows (0.5 s sequences) in the split."""
@@ -294,7 +310,7 @@ class Blizzard(SplitReader):
         """Raw int16 rows [start, end) of the split, shape (end - start, seq_len)."""
         self._check(start, end)
         first = self.row_range[0]
-        return self._data[first + start:first + end]
+        return self._read(self._data, first + start, first + end)
 
     def slices(self, start, end):
         """``[x]``: rows [start, end) as normalised frames x (T, B, F) in ``dtype``."""

@@ -33,6 +33,7 @@ from nips2015_vrnn.datasets.alphabet import encode
 from nips2015_vrnn.datasets.errors import DataError
 from nips2015_vrnn.datasets.hdf5 import atomic_h5
 from nips2015_vrnn.datasets.iamondb_files import (
+    check_disjoint_splits,
     find_split_files,
     index_corpus,
     points_to_offsets,
@@ -80,7 +81,15 @@ def _form_lines(form, strokes, texts, skipped):
             skipped.append(problem)
             continue
         text = text_lines[number - 1] if 0 < number <= len(text_lines) else ""
-        lines.append((path.stem, points_to_offsets(points), text))
+        with np.errstate(over="ignore", invalid="ignore"):
+            steps = points_to_offsets(points)
+        if not np.all(np.isfinite(steps)):
+            problem = f"{path}: coordinates so large that their differences overflow; expected " \
+                      "pen positions in corpus units"
+            log.warning("skipping %s", problem)
+            skipped.append(problem)
+            continue
+        lines.append((path.stem, steps, text))
     return lines
 
 
@@ -136,6 +145,10 @@ def prepare_iamondb(src_dir, out_file, split_files=None, progress=None):
                                   f"{src / 'lineStrokes'} ({', '.join(missing[:5])}"
                                   f"{', ...' if len(missing) > 5 else ''}); expected form ids "
                                   "with line stroke files")
+    if not forms["train"]:
+        raise DataError(files["train"], "lists no form; expected one form id (e.g. a01-000u) "
+                                        "per line")
+    check_disjoint_splits({split: (files[split], ids) for split, ids in forms.items()})
     total = sum(len(v) for v in forms.values())
     done, skipped, counts, last_log = 0, [], {}, began
     moments = RunningMoments(width=2)
@@ -160,6 +173,9 @@ def prepare_iamondb(src_dir, out_file, split_files=None, progress=None):
             counts[split] = len(lines)
         x_mean = np.concatenate([[0.0], moments.mean])
         x_std = np.concatenate([[1.0], moments.std])
+        if not (np.all(np.isfinite(x_mean)) and np.all(np.isfinite(x_std))):
+            raise DataError(files["train"], f"its lines give X_mean {x_mean.tolist()} and X_std "
+                                            f"{x_std.tolist()}; expected finite statistics")
         f.attrs.update(X_mean=x_mean, X_std=x_std, source_dir=str(src.resolve()))
         f.create_dataset("skipped", data=np.array(skipped, dtype=object),
                          dtype=h5py.string_dtype())
@@ -246,8 +262,18 @@ class IAMOnDB(SplitReader):
             raise ValueError(f"prep must be one of {PREPS}, got {prep!r}")
         self.prep = prep
         super().__init__(name=name, path=path, dtype=dtype)
-        self._group = self._file[name]
-        self._offsets = self._group["offsets"][()]
+        self._group = self._node(name, "group")
+        for key in ("points", "offsets", "labels", "label_offsets", "text"):
+            self._node(f"{name}/{key}")
+        points, self._offsets = self._group["points"], self._group["offsets"][()]
+        offsets, n_points = self._offsets, points.shape[0] if points.ndim else -1
+        self._expect(points.ndim == 2 and points.shape[1] == 3,
+                     f"{name}/points has shape {points.shape}: (P, 3) [pen, dx, dy] steps")
+        self._expect(offsets.ndim == 1 and len(offsets) >= 1 and offsets.dtype.kind in "iu"
+                     and offsets[0] == 0 and offsets[-1] == n_points
+                     and bool(np.all(np.diff(offsets) >= 0)),
+                     f"{name}/offsets does not cut the {n_points} points into lines: (n + 1,) "
+                     "rising ints from 0 to P")
         if self.num_examples() == 0:
             raise DataError(path, f"split {name!r} holds no lines; expected a split file for it "
                                   "when the cache was prepared")
@@ -266,6 +292,8 @@ class IAMOnDB(SplitReader):
             prepare_iamondb(src_dir, cache_file, split_files=split_files)
         return cls(name=name, path=cache_file, **kwargs)
 
+    frame_width = property(lambda self: 3, doc="Values per frame: [pen, dx, dy].")
+
     def num_examples(self):
         """Number of lines in the split."""
         return len(self._offsets) - 1
@@ -279,7 +307,7 @@ class IAMOnDB(SplitReader):
         """``[x, mask]`` for lines [start, end): x (T, B, 3), mask (T, B), both ``dtype``."""
         self._check(start, end)
         bounds = self._offsets[start:end + 1]
-        steps = self._group["points"][bounds[0]:bounds[-1]].astype(np.float64)
+        steps = self._read(self._group["points"], bounds[0], bounds[-1]).astype(np.float64)
         if self.prep == "normalize":
             steps = (steps - self.X_mean) / self.X_std
         lengths = np.diff(bounds)

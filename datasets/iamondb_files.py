@@ -10,6 +10,7 @@ Files are found by name anywhere under ``lineStrokes/`` and ``ascii/``, so the e
 does not matter.
 """
 import logging
+import math
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -52,6 +53,11 @@ def read_points(path):
         raise DataError(path, f"cannot be read ({type(exc).__name__}: {exc}); expected XML "
                               "StrokeSet > Stroke > Point with numeric x and y") from exc
     strokes = [s for s in strokes if s]
+    for s in strokes:
+        bad = [(x, -y) for x, y in s if not (math.isfinite(x) and math.isfinite(y))]
+        if bad:
+            raise DataError(path, f"has a Point with x={bad[0][0]!r}, y={bad[0][1]!r}; expected "
+                                  "finite numeric coordinates")
     if not strokes:
         raise DataError(path, "has no Point elements; expected StrokeSet > Stroke > "
                               "Point(x, y, time)")
@@ -73,7 +79,7 @@ def points_to_offsets(points):
 def read_csr_lines(path):
     """The transcription lines after ``CSR:`` in an ``ascii/`` file, blank lines dropped."""
     try:
-        text = Path(path).read_text(encoding="utf-8", errors="replace")
+        text = read_utf8(path, "an IAM-OnDB ascii file")
     except OSError as exc:
         raise DataError(path, f"cannot be read ({exc}); expected an IAM-OnDB ascii file") from exc
     if "CSR:" not in text:
@@ -87,7 +93,35 @@ def read_split_file(path):
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "no such split file; expected one form id (e.g. a01-000u) per line")
-    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    text = read_utf8(path, "one form id (e.g. a01-000u) per line")
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def read_utf8(path, expected):
+    """The text of ``path``; a byte that is not UTF-8 is a DataError naming the file and line."""
+    payload = Path(path).read_bytes()
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = payload.count(b"\n", 0, exc.start) + 1
+        raise DataError(path, f"line {line}: byte {payload[exc.start]:#04x} is not UTF-8 text; "
+                              f"expected {expected} in UTF-8") from None
+
+
+def check_disjoint_splits(forms):
+    """DataError naming both split files when a form id is listed in two splits.
+
+    ``forms`` is {split: (split file path, [form ids])}.
+    """
+    seen = {}
+    for split, (path, ids) in forms.items():
+        for form in ids:
+            if form in seen and seen[form][0] != split:
+                other_split, other_path = seen[form]
+                raise DataError(path, f"lists form {form}, which {other_path} lists too ("
+                                      f"{other_split} and {split}); expected each form in one "
+                                      "split only")
+            seen.setdefault(form, (split, path))
 
 
 def find_split_files(src_dir):

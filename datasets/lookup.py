@@ -70,7 +70,18 @@ def demo_is_prepared(directory=None):
 
 
 def _demo_complete(directory):
-    return all((directory / f"{corpus}.h5").is_file() for corpus in DEMO_CORPORA.values())
+    """True when both prepared demo files are there and pass their layout and integrity checks
+    (a cache written by an older version is prepared again)."""
+    for corpus in DEMO_CORPORA.values():
+        path = directory / f"{corpus}.h5"
+        if not path.is_file():
+            return False
+        try:
+            open_split(corpus, path, "train", "float64").close()
+        except DataError as exc:
+            log.warning("the demo cache is prepared again: %s", exc)
+            return False
+    return True
 
 
 def ensure_demo_data(directory=None):

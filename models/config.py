@@ -139,8 +139,8 @@ class ModelConfig:
                 raise ConfigError(f"ModelConfig.{key} must be a positive int; got {value!r}")
         if self.reset_freq < 0:
             raise ConfigError(f"ModelConfig.reset_freq must be >= 0 (0 = never carry); got {self.reset_freq}")
-        if not self.lr > 0:
-            raise ConfigError(f"ModelConfig.lr must be > 0; got {self.lr}")
+        if not (isinstance(self.lr, (int, float)) and 0 < self.lr < float("inf")):
+            raise ConfigError(f"ModelConfig.lr must be a finite number > 0; got {self.lr!r}")
         handwriting_outputs = ("bigauss", "bigmm")
         if self.data == "handwriting":
             if self.output not in handwriting_outputs:

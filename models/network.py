@@ -19,6 +19,7 @@ theta stack + output heads. The RNN family has rnn, x stack, theta stack + heads
 Initialisation (legacy): W uniform(-0.08, 0.08), U four orthonormal blocks, biases zero, sigma
 biases 0.6; drawn from ``np.random.default_rng(config.seed)`` in that order.
 """
+import math
 from collections import OrderedDict
 
 import numpy as np
@@ -118,4 +119,4 @@ def count_params(config):
     >>> count_params(get_preset('blizzard/vrnn_gmm')) > 10 ** 7
     True
     """
-    return int(sum(int(np.prod(shape)) for shape in param_shapes(config).values()))
+    return int(sum(math.prod(shape) for shape in param_shapes(config).values()))

@@ -79,9 +79,10 @@ class Iterator:
             self._begin_pass()
         while self._next < self.nbatch:
             index = int(self._order[self._next])
-            self._next += 1
             first = self.start + index * self.batch_size
-            yield self.data.slices(first, first + self.batch_size)
+            batch = self.data.slices(first, first + self.batch_size)
+            self._next += 1  # only once read: a failed read is retried on resume
+            yield batch
         self._order = None
         self._next = 0
         self.passes += 1

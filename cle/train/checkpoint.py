@@ -22,6 +22,7 @@ import os
 import shutil
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +31,8 @@ from cle.errors import UserError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CheckpointError", "write_checkpoint", "read_checkpoint", "resolve_checkpoint",
-           "FORMAT", "MANIFEST"]
+__all__ = ["CheckpointError", "CheckpointWriteError", "write_checkpoint", "read_checkpoint",
+           "resolve_checkpoint", "find_checkpoint", "FORMAT", "MANIFEST"]
 
 #: Format tag written in every manifest; loading refuses anything else.
 FORMAT = "cle-checkpoint-1"
@@ -40,6 +41,10 @@ MANIFEST = "manifest.json"
 
 class CheckpointError(UserError):
     """A checkpoint is missing, incomplete, corrupted or does not fit the model."""
+
+
+class CheckpointWriteError(CheckpointError):
+    """A checkpoint could not be written (disk full, no permission...); the previous one is kept."""
 
 
 def write_checkpoint(directory, arrays, documents):
@@ -54,9 +59,14 @@ def write_checkpoint(directory, arrays, documents):
         Each becomes ``<stem>.json``.
     """
     target = Path(directory)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temporaries(target)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _complete_interrupted_swap(target)
+        _remove_stale_temporaries(target)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    except OSError as err:
+        raise CheckpointWriteError(f"{target}: cannot write a checkpoint ({_reason(err)}); "
+                                   f"the previous checkpoint, if any, is kept") from None
     try:
         manifest = {"format": FORMAT, "created": time.time(), "files": {}, "arrays": {}}
         for stem, named in arrays.items():
@@ -76,6 +86,12 @@ def write_checkpoint(directory, arrays, documents):
         _write_bytes(tmp / MANIFEST, json.dumps(manifest, indent=1).encode())
         _fsync_dir(tmp)
         _swap_in(tmp, target)
+    except OSError as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        where = getattr(err, "filename", None) or tmp
+        raise CheckpointWriteError(f"{where}: cannot write the checkpoint {target} "
+                                   f"({_reason(err)}); the previous checkpoint, if any, is "
+                                   f"kept") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -90,10 +106,20 @@ def _write_file(tmp, name, payload, manifest):
 
 
 def _write_bytes(path, payload):
-    with open(path, "wb") as handle:
-        handle.write(payload)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with open(path, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as err:
+        if err.filename is None:
+            err.filename = str(path)
+        raise
+
+
+def _reason(err):
+    """The OS's words for ``err`` (e.g. 'No space left on device'), without the file name."""
+    return err.strerror or str(err) or type(err).__name__
 
 
 def _fsync_dir(path):
@@ -126,6 +152,53 @@ def _remove_stale_temporaries(target):
         shutil.rmtree(stale, ignore_errors=True)
 
 
+def _complete_temporaries(target):
+    """Temporary siblings of ``target`` that hold a complete, verified checkpoint, newest first.
+
+    A temporary is complete once its manifest is written (the manifest comes last) and every
+    file passes the manifest's checks.
+    """
+    found = []
+    for candidate in target.parent.glob(f".{target.name}.tmp-*"):
+        try:
+            _verified_manifest(candidate)
+        except CheckpointError:
+            continue
+        found.append((candidate.stat().st_mtime, candidate))
+    return [path for _, path in sorted(found, reverse=True)]
+
+
+def find_checkpoint(target):
+    """The complete checkpoint standing for ``target`` (e.g. ``<root>/last``), or None.
+
+    ``target`` itself when it exists; when a writer was killed between its two renames
+    (``target`` moved to ``.<name>.old``, the new one still at ``.<name>.tmp-*``), the newer
+    complete temporary, else ``.<name>.old``.
+    """
+    target = Path(target)
+    if target.is_dir():
+        return target
+    newer = _complete_temporaries(target)
+    if newer:
+        log.warning("using the checkpoint %s (its write stopped before the final rename)", newer[0])
+        return newer[0]
+    old = _old_path(target)
+    if (old / MANIFEST).is_file():
+        log.warning("using the previous checkpoint %s (the newer write did not finish)", old)
+        return old
+    return None
+
+
+def _complete_interrupted_swap(target):
+    """Put back ``target`` from the checkpoint an interrupted write left (see find_checkpoint)."""
+    if target.exists():
+        return
+    found = find_checkpoint(target)
+    if found is not None:
+        os.rename(found, target)
+        log.info("restored %s from %s", target, found.name)
+
+
 def resolve_checkpoint(path):
     """The checkpoint directory meant by ``path``.
 
@@ -136,11 +209,9 @@ def resolve_checkpoint(path):
     path = Path(path)
     if (path / MANIFEST).exists():
         return path
-    for candidate in (path / "last", _old_path(path / "last"), _old_path(path)):
-        if (candidate / MANIFEST).exists():
-            if candidate.name.endswith(".old"):
-                log.warning("using the previous checkpoint %s (the newer write did not finish)",
-                            candidate)
+    for target in (path / "last", path):
+        candidate = find_checkpoint(target)
+        if candidate is not None and (candidate / MANIFEST).exists():
             return candidate
     raise CheckpointError(f"no checkpoint at {path}: expected {path / MANIFEST} or "
                           f"{path / 'last' / MANIFEST}")
@@ -150,22 +221,50 @@ def read_checkpoint(path):
     """Read and verify a checkpoint; returns ``(directory, arrays, documents)``.
 
     ``arrays`` maps file stem -> dict name -> ndarray; ``documents`` maps stem -> JSON value.
-    Raises :class:`CheckpointError` naming the file and the problem when a file is missing,
-    its checksum or size differs from the manifest, or its arrays differ from the manifest.
+    Raises :class:`CheckpointError` naming the file and the problem when the manifest is not
+    of the expected shape, a file is missing or lies outside the checkpoint, its checksum or
+    size differs from the manifest, or its arrays differ from the manifest.
     """
     directory = resolve_checkpoint(path)
+    manifest, payloads = _verified_manifest(directory)
+    arrays, documents = {}, {}
+    for name, payload in payloads.items():
+        stem, suffix = name.rsplit(".", 1)
+        if suffix == "npz":
+            arrays[stem] = _load_npz(directory, name, payload, manifest["arrays"].get(name, {}))
+        else:
+            try:
+                documents[stem] = json.loads(payload.decode("utf-8"))
+            except ValueError as err:  # UnicodeDecodeError is a ValueError
+                raise CheckpointError(f"checkpoint {directory}: {name} is not UTF-8 JSON "
+                                      f"({err})") from None
+    return directory, arrays, documents
+
+
+#: What a manifest entry of ``files`` holds: key -> type.
+_FILE_ENTRY = {"sha256": str, "bytes": int}
+
+
+def _verified_manifest(directory):
+    """The manifest of ``directory`` and the payload of each file it lists, all checked."""
+    manifest_path = directory / MANIFEST
     try:
-        manifest = json.loads((directory / MANIFEST).read_text())
+        manifest = json.loads(manifest_path.read_bytes().decode("utf-8"))
     except (OSError, ValueError) as err:
         raise CheckpointError(f"checkpoint {directory}: {MANIFEST} is unreadable ({err})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise CheckpointError(f"checkpoint {directory}: {MANIFEST} is not a {FORMAT} manifest")
-    arrays, documents = {}, {}
+    _check_manifest(directory, manifest)
+    payloads = {}
     for name, meta in manifest["files"].items():
         file_path = directory / name
-        if not file_path.exists():
+        if not file_path.is_file():
             raise CheckpointError(f"checkpoint {directory}: file {name} is missing")
-        payload = file_path.read_bytes()
+        try:
+            payload = file_path.read_bytes()
+        except OSError as err:
+            raise CheckpointError(f"checkpoint {directory}: file {name} cannot be read "
+                                  f"({err.strerror})") from None
         if len(payload) != meta["bytes"]:
             raise CheckpointError(f"checkpoint {directory}: file {name} has {len(payload)} bytes, "
                                   f"the manifest says {meta['bytes']} (truncated or modified)")
@@ -174,19 +273,55 @@ def read_checkpoint(path):
             raise CheckpointError(f"checkpoint {directory}: file {name} fails its sha256 check "
                                   f"(expected {meta['sha256'][:16]}..., got {digest[:16]}...): "
                                   f"the file was modified or corrupted")
-        stem, suffix = name.rsplit(".", 1)
-        if suffix == "npz":
-            arrays[stem] = _load_npz(directory, name, payload, manifest["arrays"].get(name, {}))
-        else:
-            documents[stem] = json.loads(payload)
-    return directory, arrays, documents
+        payloads[name] = payload
+    return manifest, payloads
+
+
+def _check_manifest(directory, manifest):
+    """Raise CheckpointError unless ``files`` and ``arrays`` have the shape the writer gives them.
+
+    Every file name is a plain ``<stem>.npz`` / ``<stem>.json`` inside the checkpoint (no
+    folder, no ``..``, no absolute path).
+    """
+    def bad(what):
+        return CheckpointError(f"checkpoint {directory}: {MANIFEST} {what}; expected the "
+                               f"manifest written by cle.train.checkpoint ({FORMAT})")
+
+    files, arrays = manifest.get("files"), manifest.get("arrays")
+    if not isinstance(files, dict) or not isinstance(arrays, dict):
+        raise bad("lacks the 'files' and 'arrays' tables")
+    for name, meta in files.items():
+        if not _plain_name(name):
+            raise bad(f"lists {name!r}, which is not a .npz or .json file inside the checkpoint")
+        if not isinstance(meta, dict) or any(
+                type(meta.get(key)) is not kind for key, kind in _FILE_ENTRY.items()):
+            raise bad(f"entry of {name} is {meta!r}, not {{'sha256': str, 'bytes': int}}")
+    for name, entries in arrays.items():
+        if name not in files or not name.endswith(".npz") or not isinstance(entries, dict):
+            raise bad(f"'arrays' entry {name!r} names no .npz file of 'files'")
+        for key, meta in entries.items():
+            if not (isinstance(meta, dict) and isinstance(meta.get("dtype"), str)
+                    and isinstance(meta.get("shape"), list)
+                    and all(type(n) is int and n >= 0 for n in meta["shape"])):
+                raise bad(f"array {name}[{key}] is described as {meta!r}, not "
+                          f"{{'shape': [int, ...], 'dtype': str}}")
+
+
+def _plain_name(name):
+    if not isinstance(name, str) or name in ("", MANIFEST) or "/" in name or "\\" in name:
+        return False
+    if name.startswith(".") or "\0" in name:
+        return False
+    stem, dot, suffix = name.rpartition(".")
+    return bool(dot and stem) and suffix in ("npz", "json")
 
 
 def _load_npz(directory, name, payload, expected):
     try:
         with np.load(io.BytesIO(payload), allow_pickle=False) as npz:
             loaded = {key: npz[key] for key in npz.files}
-    except ValueError as err:   # e.g. an object array, which would need unpickling
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as err:
+        # e.g. an object array, which would need unpickling, or a damaged zip
         raise CheckpointError(f"checkpoint {directory}: {name} cannot be read without "
                               f"unpickling or is damaged ({err})") from None
     if set(loaded) != set(expected):

@@ -208,9 +208,18 @@ class Monitoring(Extension):
         return {"data": [d.state_dict() if hasattr(d, "state_dict") else None for d in self.data]}
 
     def load_state_dict(self, state):
+        if not isinstance(state.get("data", []), list):
+            raise ValueError(f"Monitoring state 'data' must be a list, got {state['data']!r}")
         for data, saved in zip(self.data, state.get("data", [])):
             if saved is not None and hasattr(data, "load_state_dict"):
                 data.load_state_dict(saved)
+
+
+def _check_number(state, key, kind=(int, float)):
+    """Raise ValueError unless ``state[key]`` is absent, None or a number of ``kind``."""
+    value = state.get(key)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, kind)):
+        raise ValueError(f"saved {key} must be a number, got {value!r}")
 
 
 def _check_finite(channel, value):
@@ -305,6 +314,7 @@ class _LrSchedule(Extension):
         return {"lr0": self.lr0}
 
     def load_state_dict(self, state):
+        _check_number(state, "lr0")
         self.lr0 = state.get("lr0")
 
 
@@ -384,9 +394,12 @@ class MonitoredQuantity(Extension):
         return {"best": best, "best_batch": self.best_batch, "bad_steps": self.bad_steps}
 
     def load_state_dict(self, state):
+        _check_number(state, "best")
+        _check_number(state, "best_batch", int)
+        _check_number(state, "bad_steps", int)
         self.best = math.inf if state.get("best") is None else state["best"]
         self.best_batch = state.get("best_batch")
-        self.bad_steps = state.get("bad_steps", 0)
+        self.bad_steps = state.get("bad_steps") or 0
 
 
 class EarlyStopping(MonitoredQuantity):

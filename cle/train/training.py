@@ -12,8 +12,8 @@ import numpy as np
 import pytensor.tensor as pt
 
 from cle.backend import function, precision, scan_gradient
-from cle.train.checkpoint import CheckpointError, read_checkpoint, write_checkpoint
-from cle.train.ext import Checkpoint
+from cle.train.checkpoint import CheckpointError, CheckpointWriteError, read_checkpoint, write_checkpoint
+from cle.train.ext import Checkpoint, MonitoringError
 from cle.train.log import JsonLinesWriter, Progress, TrainLog
 from cle.utils import tolist
 
@@ -23,6 +23,10 @@ __all__ = ["Training", "TrainingInterrupted"]
 
 #: Name of the JSON-lines file (in ``run_dir``) that gets one line per monitoring step.
 LOG_FILE = "log.jsonl"
+#: The bit generators an ``rng.json`` may name (numpy's own; nothing else is looked up).
+BIT_GENERATORS = {cls.__name__: cls for cls in (np.random.PCG64, np.random.PCG64DXSM,
+                                                np.random.MT19937, np.random.Philox,
+                                                np.random.SFC64)}
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -100,6 +104,7 @@ class Training:
         self.last_grad_norm = None
         self._stop_reason = None
         self._signal = None
+        self._batch_in_hand = self._rewind_batch = False
         self._progress = Progress(enabled=progress)
         self._jsonl = None
         if self.run_dir is not None:
@@ -175,7 +180,7 @@ class Training:
         self._stop_reason = None
         self.endloop = 0
         self._event("start", batch_seen=self.trainlog.batch_seen, epoch_seen=self.trainlog.epoch_seen)
-        with self._signal_handlers():
+        with self._signal_handlers(), self._save_on_error():
             if self.trainlog.epoch_seen > 0 and self._between_epochs():
                 self.run_extension("ext_term")  # a resumed run that already finished
             if not self.endloop:
@@ -186,6 +191,42 @@ class Training:
                     reason=self._stop_reason or ("finished" if self.endloop else "stopped"))
         return self.trainlog
 
+    @contextlib.contextmanager
+    def _save_on_error(self):
+        """On an exception (not a stop by signal), write ``last`` for the last completed update,
+        then let the exception go on; the path is kept in ``saved_on_error``.
+
+        Nothing is written when the checkpoint writer itself failed (the previous ``last`` is
+        kept), when the model diverged (:class:`MonitoringError`: the previous ``last`` and
+        ``best`` hold parameters from before), when no checkpoint directory is configured, or on
+        a second Ctrl-C (stop now).
+        """
+        self.saved_on_error = None
+        try:
+            yield
+        except (TrainingInterrupted, CheckpointWriteError, MonitoringError):
+            raise
+        except BaseException as err:
+            self._progress.close()
+            if self.checkpoint_root is not None and not isinstance(err, KeyboardInterrupt):
+                # a batch read but not trained on is read again on resume
+                self._rewind_batch = self._batch_in_hand
+                try:
+                    self.saved_on_error = self.save_checkpoint("last")
+                except Exception as save_err:  # keep the original error
+                    log.error("could not save the last checkpoint after the error: %s", save_err)
+                else:
+                    log.warning("saved the state after update %d to %s",
+                                self.trainlog.batch_seen, self.saved_on_error)
+                finally:
+                    self._rewind_batch = False
+            try:
+                self._event("failed", error=type(err).__name__, batch_seen=self.trainlog.batch_seen,
+                            checkpoint=str(self.saved_on_error) if self.saved_on_error else None)
+            except OSError:
+                pass  # e.g. the disk is full: the error itself matters more
+            raise
+
     def _between_epochs(self):
         return getattr(self.data, "position", 0) == 0
 
@@ -193,6 +234,7 @@ class Training:
         trainlog = self.trainlog
         nbatch = len(self.data) if hasattr(self.data, "__len__") else "?"
         for batch in self.data:
+            self._batch_in_hand = True   # read but not trained on yet (see _save_on_error)
             self.run_extension("ext_monitor")
             start = time.perf_counter()
             values = self.cost_fn(*batch)
@@ -202,6 +244,7 @@ class Training:
                 trainlog.nonfinite_batches.append(trainlog.batch_seen)
                 log.warning("update %d: gradient norm is %s", trainlog.batch_seen, self.last_grad_norm)
             trainlog.batch_seen += 1
+            self._batch_in_hand = False
             self._progress.update(trainlog.epoch_seen, getattr(self.data, "position", "?"), nbatch,
                                   dict(zip(self.output_names, trainlog.batches[-1])))
             self.run_extension("ext_schedule")
@@ -289,12 +332,20 @@ class Training:
         loop = {
             "name": self.name,
             "output_names": self.output_names,
-            "iterator": self.data.state_dict() if hasattr(self.data, "state_dict") else None,
+            "iterator": self._iterator_state(),
             "extensions": [{"class": type(e).__name__, "state": e.state_dict()}
                            for e in self.extension],
         }
         return {"rng": rng, "trainlog": self.trainlog.to_json(), "loop": loop,
                 "config": self.config}
+
+    def _iterator_state(self):
+        if not hasattr(self.data, "state_dict"):
+            return None
+        state = self.data.state_dict()
+        if self._rewind_batch and isinstance(state.get("next"), int) and state["next"] > 0:
+            state = dict(state, next=state["next"] - 1)
+        return state
 
     def save_checkpoint(self, which="last", root=None):
         """Write the full training state to ``<root>/<which>``; returns the path (or None)."""
@@ -327,12 +378,9 @@ class Training:
         plan += _match(directory, "params.npz", self.model.param_dict, arrays["params"])
         plan += _match(directory, "optimizer.npz", self.optimizer.state, arrays["optimizer"])
         plan += _match(directory, "model_state.npz", numeric_state, arrays["model_state"])
-        rng_states = documents["rng"]
-        if set(rng_states) != set(generators):
-            raise CheckpointError(f"checkpoint {directory}: rng.json has generators "
-                                  f"{sorted(rng_states)}, the model has {sorted(generators)}")
+        generators_state = _bit_generators(directory, documents["rng"], generators)
         loop = documents["loop"]
-        saved_exts = loop["extensions"]
+        saved_exts = _saved_extensions(directory, loop)
         classes = [type(e).__name__ for e in self.extension]
         if [e["class"] for e in saved_exts] != classes:
             raise CheckpointError(f"checkpoint {directory}: saved extensions "
@@ -340,7 +388,7 @@ class Training:
                                   f"training's {classes}")
         try:
             trainlog = TrainLog.from_saved(arrays["trainlog"], documents["trainlog"])
-        except (KeyError, ValueError) as err:
+        except (KeyError, ValueError, TypeError, AttributeError) as err:
             raise CheckpointError(f"checkpoint {directory}: trainlog is inconsistent ({err})") from None
         if (loop["iterator"] is None) != (not hasattr(self.data, "load_state_dict")):
             raise CheckpointError(f"checkpoint {directory}: iterator position saved="
@@ -350,22 +398,73 @@ class Training:
         if loop["iterator"] is not None:
             try:
                 self.data.load_state_dict(loop["iterator"])
-            except (KeyError, ValueError) as err:
-                raise CheckpointError(f"checkpoint {directory}: iterator position does not fit "
-                                      f"this data ({err})") from None
+            except (KeyError, ValueError, TypeError, IndexError) as err:
+                raise CheckpointError(f"checkpoint {directory}: iterator position in loop.json "
+                                      f"does not fit this data ({err!r})") from None
+        for ext, saved in zip(self.extension, saved_exts):
+            try:
+                ext.load_state_dict(saved["state"])
+            except (KeyError, ValueError, TypeError, AttributeError, IndexError) as err:
+                raise CheckpointError(f"checkpoint {directory}: loop.json state of "
+                                      f"{saved['class']} does not load ({err!r})") from None
         for var, value in plan:
             var.set_value(value)
         for name, var in generators.items():
-            state = rng_states[name]
-            bit_generator = getattr(np.random, state["bit_generator"])()
-            bit_generator.state = state
-            var.set_value(np.random.Generator(bit_generator))
-        for ext, saved in zip(self.extension, saved_exts):
-            ext.load_state_dict(saved["state"])
+            var.set_value(np.random.Generator(generators_state[name]))
         self.trainlog = trainlog
         self._event("resume", path=str(directory), batch_seen=trainlog.batch_seen)
         log.info("resumed from %s at update %d", directory, trainlog.batch_seen)
         return directory
+
+
+def check_saved_documents(directory, documents):
+    """Check the JSON documents of a checkpoint without a model: ``rng.json`` names known bit
+    generators with valid states, ``loop.json`` has the expected shape. CheckpointError otherwise.
+
+    Lets a command refuse a hand-edited checkpoint before compiling anything;
+    :meth:`Training.load_checkpoint` checks everything again against the model.
+    """
+    for stem in ("rng", "trainlog", "loop"):
+        if stem not in documents:
+            raise CheckpointError(f"checkpoint {directory}: {stem}.json is missing")
+    rng = documents["rng"]
+    _bit_generators(directory, rng, rng if isinstance(rng, dict) else {})
+    _saved_extensions(directory, documents["loop"])
+
+
+def _bit_generators(directory, rng_states, generators):
+    """name -> numpy bit generator in the state of ``rng.json`` (only :data:`BIT_GENERATORS`)."""
+    if not isinstance(rng_states, dict) or set(rng_states) != set(generators):
+        found = sorted(rng_states) if isinstance(rng_states, dict) else type(rng_states).__name__
+        raise CheckpointError(f"checkpoint {directory}: rng.json has generators "
+                              f"{found}, the model has {sorted(generators)}")
+    out = {}
+    for name, state in rng_states.items():
+        kind = state.get("bit_generator") if isinstance(state, dict) else None
+        if not isinstance(kind, str) or kind not in BIT_GENERATORS:
+            raise CheckpointError(f"checkpoint {directory}: rng.json generator {name!r} names "
+                                  f"bit_generator {kind!r}; expected one of "
+                                  f"{', '.join(BIT_GENERATORS)}")
+        bit_generator = BIT_GENERATORS[kind]()
+        try:
+            bit_generator.state = state
+        except (KeyError, ValueError, TypeError, OverflowError) as err:
+            raise CheckpointError(f"checkpoint {directory}: rng.json state of {name!r} is not a "
+                                  f"valid {kind} state ({err!r})") from None
+        out[name] = bit_generator
+    return out
+
+
+def _saved_extensions(directory, loop):
+    """The ``extensions`` list of ``loop.json``, checked to be [{'class': str, 'state': dict}]."""
+    exts = loop.get("extensions") if isinstance(loop, dict) else None
+    if not isinstance(loop, dict) or "iterator" not in loop or not isinstance(exts, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("class"), str)
+            and isinstance(e.get("state"), dict) for e in exts):
+        raise CheckpointError(f"checkpoint {directory}: loop.json is not of the expected shape; "
+                              "expected {'iterator': ..., 'extensions': [{'class': str, "
+                              "'state': {...}}, ...]}")
+    return exts
 
 
 def _match(directory, filename, variables, saved):

@@ -11,6 +11,7 @@ Layout of a run directory::
 """
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -18,19 +19,41 @@ import numpy as np
 
 from cle import backend
 from cle.errors import UserError
-from cle.train.checkpoint import CheckpointError, read_checkpoint
-from nips2015_vrnn.datasets.lookup import find_data_file, normalisation_of, open_split
+from cle.train.checkpoint import CheckpointError, find_checkpoint, read_checkpoint
+from nips2015_vrnn.datasets.lookup import CORPORA, find_data_file, normalisation_of, open_split
 from nips2015_vrnn.models import build_model
+from nips2015_vrnn.models.app.capacity import check_fits_memory
 from nips2015_vrnn.models.app.configure import paper_preset_of
 from nips2015_vrnn.models.app.runlog import LOG_FILE
-from nips2015_vrnn.models.config import ModelConfig
+from nips2015_vrnn.models.config import ConfigError, ModelConfig
 
-__all__ = ["RunDir", "RunError", "create_run", "discard_run", "load_model", "CHECKPOINTS", "CONFIG_FILE"]
+__all__ = ["RunDir", "RunError", "create_run", "discard_run", "load_model", "check_frame_width",
+           "CHECKPOINTS", "CONFIG_FILE", "LOCK_FILE"]
 
 #: Format tag of config.json; loading refuses anything else.
 RUN_FORMAT = "vrnn-run-1"
 CONFIG_FILE = "config.json"
 CHECKPOINTS = ("best", "last")
+#: The lock file a trainer holds in its run directory (see :mod:`~nips2015_vrnn.models.app.runlock`).
+LOCK_FILE = ".lock"
+#: config.json fields every command reads, and the check each value must pass.
+_RECORD_FIELDS = {
+    "corpus": ("one of " + ", ".join(CORPORA), lambda v: v in CORPORA),
+    "data_path": ("a path (str)", lambda v: isinstance(v, str) and v != ""),
+    "normalisation": ("{'X_mean': numbers, 'X_std': numbers}",
+                      lambda v: isinstance(v, dict) and _numeric(v.get("X_mean"))
+                      and _numeric(v.get("X_std"))),
+    "floatX": ("'float32' or 'float64'", lambda v: v in ("float32", "float64")),
+    "mode": ("a compile mode name (str)", lambda v: isinstance(v, str)),
+}
+
+
+def _numeric(value):
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    return array.size > 0 and bool(np.all(np.isfinite(array)))
 
 
 class RunError(UserError):
@@ -52,9 +75,9 @@ class RunDir:
         if not config_path.is_file():
             raise RunError(f"{self.path}: no {CONFIG_FILE}; expected a run directory made by vrnn-train")
         try:
-            self.record = json.loads(config_path.read_text(encoding="utf-8"))
-        except ValueError as err:
-            raise RunError(f"{config_path}: not valid JSON ({err})") from None
+            self.record = json.loads(config_path.read_bytes().decode("utf-8"))
+        except ValueError as err:  # UnicodeDecodeError is a ValueError
+            raise RunError(f"{config_path}: not valid UTF-8 JSON ({err})") from None
         if not isinstance(self.record, dict) or self.record.get("format") != RUN_FORMAT:
             found = self.record.get("format") if isinstance(self.record, dict) else type(self.record).__name__
             raise RunError(f"{config_path}: format {found!r}; expected {RUN_FORMAT!r}")
@@ -62,6 +85,12 @@ class RunDir:
             self.config = ModelConfig(**self.record["model"])
         except (KeyError, TypeError, ValueError) as err:
             raise RunError(f"{config_path}: the model configuration does not load ({err})") from None
+        for key, (expected, valid) in _RECORD_FIELDS.items():
+            if key not in self.record:
+                raise RunError(f"{config_path}: no {key!r}; expected {expected} (as vrnn-train "
+                               "writes it)")
+            if not valid(self.record[key]):
+                raise RunError(f"{config_path}: {key} is {self.record[key]!r}; expected {expected}")
 
     corpus = property(lambda self: self.record["corpus"])
     data_path = property(lambda self: Path(self.record["data_path"]))
@@ -82,13 +111,21 @@ class RunDir:
         return self.path / LOG_FILE
 
     def checkpoint_dir(self, which):
-        """``checkpoints/<which>`` ('best' or 'last'); CheckpointError when it does not exist."""
+        """``checkpoints/<which>`` ('best' or 'last'); CheckpointError when it does not exist.
+
+        When a writer was killed between the two renames of a checkpoint write, the complete
+        checkpoint it left (``.<which>.tmp-*``, else ``.<which>.old``) is returned instead.
+        """
         if which not in CHECKPOINTS:
             raise RunError(f"checkpoint must be one of {', '.join(CHECKPOINTS)}; got {which!r}")
         path = self.checkpoint_root / which
-        if not path.is_dir():
-            raise CheckpointError(f"{path}: no {which} checkpoint in this run yet (train it first)")
-        return path
+        found = find_checkpoint(path)
+        if found is None:
+            raise CheckpointError(f"{path}: no {which} checkpoint in this run yet (train it first; "
+                                  f"a run stopped before its first checkpoint holds nothing to "
+                                  f"resume: remove {self.path} and give the same vrnn-train "
+                                  f"command again)")
+        return found
 
     def open_split(self, split):
         """The dataset of ``split`` in the run's precision."""
@@ -114,6 +151,8 @@ def create_run(path, corpus, config, data_path, floatX="float32", mode="c", demo
         raise RunError(f"{path} already holds a run; resume it with vrnn-train --resume {path}, "
                        "or choose another --out")
     data_path = find_data_file(corpus, data_path)
+    check_fits_memory(config, floatX)
+    check_frame_width(config, corpus, data_path)
     record = {
         "format": RUN_FORMAT,
         "corpus": corpus,
@@ -134,15 +173,32 @@ def create_run(path, corpus, config, data_path, floatX="float32", mode="c", demo
     return RunDir(path)
 
 
-def discard_run(run):
-    """Remove what :func:`create_run` wrote (config.json, the log) when no checkpoint exists yet.
+def check_frame_width(config, corpus, data_path, data=None):
+    """ConfigError unless ``config.x_dim`` equals the frame width of the prepared ``data_path``.
 
-    For a run that failed or was stopped before its first checkpoint, so the same command can
-    be given again. Returns True when the run was discarded.
+    ``data`` is an open reader of that file (opened here when None).
     """
-    if run.checkpoint_root.exists():
+    if data is None:
+        with open_split(corpus, data_path, "train", "float64") as opened:
+            return check_frame_width(config, corpus, data_path, opened)
+    width = data.frame_width
+    if config.x_dim != width:
+        raise ConfigError(f"{data_path}: frames of this {corpus} file are {width} values wide, "
+                          f"the model has x_dim={config.x_dim}; expected x_dim={width}")
+    return width
+
+
+def discard_run(run):
+    """Remove a run that has no ``last`` checkpoint yet: what :func:`create_run` wrote (config.json,
+    the log, the lock file) and any ``best`` checkpoint of its initial parameters.
+
+    For a run that failed or was stopped before its first ``last`` checkpoint, so the same command
+    can be given again. Returns True when the run was discarded.
+    """
+    if find_checkpoint(run.checkpoint_root / "last") is not None:
         return False
-    for name in (CONFIG_FILE, LOG_FILE):
+    shutil.rmtree(run.checkpoint_root, ignore_errors=True)
+    for name in (CONFIG_FILE, LOG_FILE, LOCK_FILE):
         (run.path / name).unlink(missing_ok=True)
     try:
         run.path.rmdir()

@@ -14,7 +14,10 @@ from cle.train import Training
 from cle.train.checkpoint import read_checkpoint
 from cle.train.ext import Checkpoint, EarlyStopping, EpochCount, Extension, GradientClipping, Monitoring, WeightNorm
 from cle.train.opt import Adam
-from nips2015_vrnn.models.app.rundir import RunError
+from cle.train.training import check_saved_documents
+from nips2015_vrnn.models.app.capacity import check_fits_memory
+from nips2015_vrnn.models.app.rundir import RunError, check_frame_width
+from nips2015_vrnn.models.app.runlock import run_lock
 from nips2015_vrnn.models.sequence_model import COST_CHANNELS
 
 log = logging.getLogger(__name__)
@@ -58,6 +61,7 @@ def build_training(run, model, on_event=None, progress=None):
     notify = on_event or (lambda kind, **info: None)
     train_data = run.open_split("train")
     valid_data = run.open_split(VALID)
+    check_frame_width(config, run.corpus, run.data_path, train_data)
     train_iter = Iterator(train_data, batch_size=config.batch_size)
     valid_iter = Iterator(valid_data, batch_size=config.m_batch_size)
     if getattr(train_data, "batch_size", config.batch_size) != config.batch_size and config.reset_freq > 0:
@@ -89,12 +93,21 @@ def train_run(run, max_updates=None, resume=False, on_event=None, progress=None)
     """Train (or, with ``resume``, continue) the run; returns the :class:`Training` at the end.
 
     ``max_updates`` counts all updates of the run (resumed ones included). SIGINT / SIGTERM
-    save ``checkpoints/last`` and raise :class:`cle.train.TrainingInterrupted`.
+    save ``checkpoints/last`` and raise :class:`cle.train.TrainingInterrupted`; any other
+    exception during the loop saves ``checkpoints/last`` too (see ``Training.run``). The run
+    directory is locked meanwhile: a second trainer of the same run gets a RunError.
     """
     if max_updates is not None and max_updates < 1:
         raise RunError(f"max_updates must be >= 1; got {max_updates}")
+    with run_lock(run.path):
+        return _train_locked(run, max_updates, resume, on_event, progress)
+
+
+def _train_locked(run, max_updates, resume, on_event, progress):
+    check_fits_memory(run.config, run.floatX)
     if resume:
-        read_checkpoint(run.checkpoint_dir("last"))  # fail before compiling on a bad checkpoint
+        directory, _, documents = read_checkpoint(run.checkpoint_dir("last"))
+        check_saved_documents(directory, documents)  # fail before compiling on a bad checkpoint
     model = run.build_model()
     training = build_training(run, model, on_event=on_event, progress=progress)
     if resume:

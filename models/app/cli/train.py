@@ -1,5 +1,8 @@
 """``vrnn-train``: train a model of the paper on a prepared corpus (or the demo), or resume a run."""
+import contextlib
+import signal
 import sys
+import threading
 import time
 
 import click
@@ -33,7 +36,43 @@ def _echo_config(run):
     click.echo(line)
 
 
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """SIGTERM acts as Ctrl-C for the ``with`` block (e.g. while compiling, before the training
+    loop installs its own handler), so the same clean-up runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt("SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _after_failure(run, resume, err):
+    """Say what is left of ``run`` after ``err``, before the error itself is reported."""
+    from nips2015_vrnn.models.app import rundir
+    from nips2015_vrnn.models.app.runlock import RunLockedError
+
+    if isinstance(err, RunLockedError):
+        return  # the run belongs to another trainer: leave it alone
+    if not resume and rundir.discard_run(run):
+        click.echo(f"the run failed before its first checkpoint; {run.path} was removed, so the "
+                   "same command can be given again", err=True)
+        return
+    last = run.checkpoint_root / "last"
+    if last.is_dir():
+        click.echo(f"the last completed update is saved in {last}; after fixing the cause, "
+                   f"resume with: vrnn-train --resume {run.path}", err=True)
+
+
 def format_record(record):
+
     """One monitoring step as text: the update, the cost channels and the time since the last step."""
     parts = [f"{k} {record[k]:.5g}" for k in ECHOED if isinstance(record.get(k), (int, float))]
     if record.get("elapsed_s"):
@@ -72,8 +111,8 @@ Examples:
 @click.option("--resume", "resume", type=click.Path(file_okay=False),
               help="Continue the run in this directory from checkpoints/last.")
 @click.option("--data", type=click.Path(), help="Prepared HDF5 file, or a folder holding <corpus>.h5.")
-@click.option("--corpus", "demo_corpus", type=click.Choice(list(DEMO_CORPORA)), default="speech",
-              show_default=True, help="Half of the demo corpus (demo only).")
+@click.option("--corpus", "demo_corpus", type=click.Choice(list(DEMO_CORPORA)), default=None,
+              help="Half of the demo corpus (demo only; default speech).")
 @click.option("--model", type=click.Choice(list(MODELS)), help="Model of the paper (default vrnn-gmm).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False),
               help="Legacy config.txt ('key value' lines).")
@@ -89,7 +128,6 @@ Examples:
 @user_errors
 def train(corpus, out, resume, data, demo_corpus, model, config_file, sets, max_updates, epochs,
           seed, mode, float64, verbose):
-    from cle.errors import UserError
     from cle.train import TrainingInterrupted
     from nips2015_vrnn.datasets import lookup
     from nips2015_vrnn.models.app import configure, rundir, trainer
@@ -112,7 +150,10 @@ def train(corpus, out, resume, data, demo_corpus, model, config_file, sets, max_
         if seed is not None:
             overrides["seed"] = seed
         demo = corpus == "demo"
-        fmt = DEMO_CORPORA[demo_corpus] if demo else corpus
+        if demo_corpus is not None and not demo:
+            raise click.UsageError(f"--corpus picks a half of the demo corpus; {corpus} data is "
+                                   f"one kind already (drop --corpus {demo_corpus})")
+        fmt = DEMO_CORPORA[demo_corpus or "speech"] if demo else corpus
         if data is None:
             if not demo:
                 raise click.UsageError(f"give --data: the file or folder written by "
@@ -129,8 +170,9 @@ def train(corpus, out, resume, data, demo_corpus, model, config_file, sets, max_
     click.echo("compiling (the first compile of a graph takes a while; later runs use the cache) ...")
     began = time.perf_counter()
     try:
-        training = trainer.train_run(run, max_updates=max_updates, resume=bool(resume),
-                                     on_event=_train_events)
+        with sigterm_as_interrupt():
+            training = trainer.train_run(run, max_updates=max_updates, resume=bool(resume),
+                                         on_event=_train_events)
     except TrainingInterrupted as stop:
         click.echo(f"\ninterrupted by {stop.signal_name} after {stop.batch_seen} updates; "
                    f"checkpoint saved to {stop.checkpoint}")
@@ -142,9 +184,8 @@ def train(corpus, out, resume, data, demo_corpus, model, config_file, sets, max_
         else:
             click.echo(f"\ninterrupted; resume with: vrnn-train --resume {run.path}")
         sys.exit(EXIT_INTERRUPTED)
-    except UserError:
-        if not resume:
-            rundir.discard_run(run)
+    except Exception as err:
+        _after_failure(run, resume, err)
         raise
     trainlog = training.trainlog
     click.echo(f"done: {trainlog.batch_seen} updates, {trainlog.epoch_seen} epochs in "

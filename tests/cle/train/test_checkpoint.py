@@ -39,7 +39,7 @@ def test_a_writer_failing_mid_way_leaves_the_previous_checkpoint(tmp_path, monke
         real(path, data)
 
     monkeypatch.setattr(ckpt, "_write_bytes", fail_on_second_file)
-    with pytest.raises(OSError):
+    with pytest.raises(ckpt.CheckpointWriteError, match="disk full"):
         write_checkpoint(tmp_path / "last", *payload(2.0))
     _, arrays, _ = read_checkpoint(tmp_path)
     assert arrays["params"]["W_x__h"][0, 0] == 1.0
