@@ -12,7 +12,9 @@ __all__ = ["prepare"]
 
 \b
 Examples:
-  vrnn-prepare blizzard ~/blizzard2013/wavs data/
+  vrnn-prepare blizzard ~/blizzard2013/mp3 data/
+  vrnn-prepare timit ~/TIMIT data/timit.h5
+  vrnn-prepare sequences ~/my_sequences/ data/mine.h5
   vrnn-prepare iamondb ~/iamondb data/
   vrnn-prepare demo data/demo
 """)
@@ -40,13 +42,17 @@ def _out_file(out, corpus):
 
 @prepare.command("blizzard", help="""Cut a folder of speech audio into the Blizzard TBPTT layout.
 
-SRC is searched recursively for WAV files (any rate / width / channels; resampled to 16 kHz).
+SRC is searched recursively for audio files in any format libsndfile decodes: WAV (any width,
+float), FLAC, OGG/Vorbis, MP3 (Blizzard 2013's audiobooks as distributed), NIST SPHERE, AIFF ...
+(any rate / channels; mixed to mono and resampled to 16 kHz). Every file is decoded once to
+check it first: a truncated or undecodable file is an error naming it (--skip-bad: a warning,
+and it is left out); float files with samples beyond full scale are reported.
 OUT is the HDF5 file to write, or a folder (then OUT/blizzard.h5). The batch size fixes the
 number of parallel streams: train with the same --set batch_size.
 
 \b
 Example:
-  vrnn-prepare blizzard ~/blizzard2013/wavs data/ --seq-len 8000 --batch-size 128
+  vrnn-prepare blizzard ~/blizzard2013/mp3 data/ --seq-len 8000 --batch-size 128
 """)
 @click.argument("src", type=click.Path(file_okay=False))
 @click.argument("out", type=click.Path())
@@ -57,10 +63,12 @@ Example:
 @click.option("--allow-pickle", is_flag=True,
               help="Also read the legacy data_*.npy files (pickled lists of int16 waveforms): "
                    "loading them can run code, so only for files you trust.")
+@click.option("--skip-bad", is_flag=True,
+              help="Leave out files that do not decode or are truncated (each named in a warning).")
 @verbose_option
 @user_errors
 def prepare_blizzard_command(src, out, seq_len, batch_size, valid_frac, test_frac, allow_pickle,
-                             verbose):
+                             skip_bad, verbose):
     from nips2015_vrnn.datasets.blizzard import prepare_blizzard
 
     setup_logging(verbose)
@@ -68,7 +76,7 @@ def prepare_blizzard_command(src, out, seq_len, batch_size, valid_frac, test_fra
     with progress_bar("preparing") as progress:
         info = prepare_blizzard(src, out_file, seq_len=seq_len, batch_size=batch_size,
                                 allow_pickle=allow_pickle, valid_frac=valid_frac, test_frac=test_frac,
-                                progress=progress)
+                                skip_bad=skip_bad, progress=progress)
     click.echo(f"wrote {out_file}")
     _print_prepared(info)
 
