@@ -33,8 +33,14 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from nips2015_vrnn.datasets.audio import (TARGET_RATE, AudioFile, check_sources, find_audio, frames_to_waveforms,
-                                          to_int16)
+from nips2015_vrnn.datasets.audio import (
+    TARGET_RATE,
+    AudioFile,
+    check_sources,
+    find_audio,
+    frames_to_waveforms,
+    to_int16,
+)
 from nips2015_vrnn.datasets.errors import DataError
 from nips2015_vrnn.datasets.hdf5 import atomic_h5
 from nips2015_vrnn.datasets.reader import SPLITS, SplitReader  # noqa: F401  (SPLITS re-exported)

@@ -94,7 +94,7 @@ def speaker_split(keys, valid_frac, seed):
     (at least one when ``valid_frac`` > 0), drawn with ``seed``.
 
     >>> speaker_split([('TRAIN', 'DR1', s, 'SA1') for s in 'ABCDEFGHIJ'], 0.2, seed=0)
-    ['DR1/C', 'DR1/E']
+    ['DR1/E', 'DR1/G']
     """
     speakers = sorted({f"{k[1]}/{k[2]}" for k in keys if k[0] == "TRAIN"})
     n_valid = max(1, round(valid_frac * len(speakers))) if valid_frac > 0 else 0

@@ -51,7 +51,9 @@ from collections import OrderedDict
 
 from nips2015_vrnn.models.config import ConfigError, ModelConfig
 
-__all__ = ["PRESETS", "MODELS", "PAPER_MODELS", "PAPER_CORPORA", "models_of", "get_preset", "preset_names", "preset_name", "with_model"]
+__all__ = ["PRESETS", "MODELS", "PAPER_MODELS", "PAPER_CORPORA", "PRESET_CORPORA", "USER_CORPORA",
+           "models_of", "get_preset", "preset_names",
+           "preset_name", "with_model"]
 
 #: The paper's models by command-line name -> (family, output kind, prior). The one table of
 #: model names: the presets below, the command line and the model choices derive from it.
@@ -137,8 +139,13 @@ def get_preset(name, **overrides):
     return PRESETS[name].replace(**overrides) if overrides else PRESETS[name]
 
 
-#: Corpora with paper presets (``<corpus>/<model>``), derived from :data:`PRESETS`.
-PAPER_CORPORA = tuple(OrderedDict.fromkeys(name.split("/")[0] for name in PRESETS if not name.endswith("/demo")))
+#: Corpora with presets (``<corpus>/<model>``), derived from :data:`PRESETS`.
+PRESET_CORPORA = tuple(OrderedDict.fromkeys(name.split("/")[0] for name in PRESETS
+                                           if not name.endswith("/demo")))
+#: Corpora whose presets are small defaults for a user's own data, not models of the paper.
+USER_CORPORA = ("sequences",)
+#: Corpora with the paper's presets (the columns of its Table 1 this port has).
+PAPER_CORPORA = tuple(c for c in PRESET_CORPORA if c not in USER_CORPORA)
 
 
 def preset_name(corpus, model):
@@ -147,8 +154,8 @@ def preset_name(corpus, model):
     >>> preset_name('iamondb', 'vrnn-i-gauss')
     'iamondb/vrnn_i_gauss'
     """
-    if corpus not in PAPER_CORPORA:
-        raise ConfigError(f"corpus must be one of {', '.join(PAPER_CORPORA)}; got {corpus!r}")
+    if corpus not in PRESET_CORPORA:
+        raise ConfigError(f"corpus must be one of {', '.join(PRESET_CORPORA)}; got {corpus!r}")
     if model not in MODELS:
         raise ConfigError(f"model must be one of {', '.join(MODELS)}; got {model!r}")
     name = f"{corpus}/{model.replace('-', '_')}"

@@ -20,7 +20,8 @@ Example:
 """)
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--n", "n", default=10, show_default=True, type=click.IntRange(min=1), help="Number of sequences.")
-@click.option("--steps", type=click.IntRange(min=1), help="Frames per sequence (speech: 40 = 0.5 s; TIMIT: 160; handwriting: 300; sequences: 100).")
+@click.option("--steps", type=click.IntRange(min=1),
+              help="Frames per sequence (speech: 40 = 0.5 s; TIMIT: 160; handwriting: 300; sequences: 100).")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Seed of the generation noise.")
 @click.option("--checkpoint", type=click.Choice(CHECKPOINTS), default="best", show_default=True)
 @verbose_option
