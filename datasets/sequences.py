@@ -85,25 +85,27 @@ def _number(text):
 
 
 def _read_csv(path):
+    """One CSV file as (T, D) float64; rows are named by their line in the file."""
     try:
         with open(path, newline="", encoding="utf-8") as f:
-            rows = [row for row in csv.reader(f) if row and any(cell.strip() for cell in row)]
+            reader = csv.reader(f)
+            rows = [(reader.line_num, row) for row in reader if row and any(cell.strip() for cell in row)]
     except (UnicodeDecodeError, csv.Error) as exc:
         raise DataError(path, f"cannot be read as CSV text ({exc}); expected one row of numbers "
                               "per step") from exc
-    if rows and all(_number(cell) is None for cell in rows[0]):
+    if rows and all(_number(cell) is None for cell in rows[0][1]):
         rows = rows[1:]  # a header
     if not rows:
         raise DataError(path, "holds no rows of numbers; expected one row per step")
-    width = len(rows[0])
+    width = len(rows[0][1])
     values = np.empty((len(rows), width))
-    for r, row in enumerate(rows):
+    for r, (line, row) in enumerate(rows):
         if len(row) != width:
-            raise DataError(path, f"row {r + 1} has {len(row)} columns; expected {width} like the first")
+            raise DataError(path, f"row {line} has {len(row)} columns; expected {width} like the first")
         for c, cell in enumerate(row):
             value = _number(cell)
             if value is None:
-                raise DataError(path, f"row {r + 1}, column {c + 1} is {cell.strip()!r}; expected a number")
+                raise DataError(path, f"row {line}, column {c + 1} is {cell.strip()!r}; expected a number")
             values[r, c] = value
     return _as_sequence(values, path)
 
