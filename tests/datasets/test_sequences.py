@@ -1,6 +1,7 @@
 """A user's own sequences: .npy / .npz / CSV sources, their checks, splits, statistics and reader."""
 import numpy as np
 import pytest
+from user_corpora import write_csv, write_npy
 
 from nips2015_vrnn.datasets.errors import DataError
 from nips2015_vrnn.datasets.sequences import Sequences, load_sources, prepare_sequences, split_indices
@@ -9,22 +10,6 @@ from nips2015_vrnn.datasets.sequences import Sequences, load_sources, prepare_se
 def _sequences(n=12, width=3, seed=0):
     rng = np.random.default_rng(seed)
     return [rng.normal(2.0, 3.0, size=(int(rng.integers(2, 9)), width)) for _ in range(n)]
-
-
-def write_npy(folder, seqs):
-    folder.mkdir(parents=True, exist_ok=True)
-    for i, s in enumerate(seqs):
-        np.save(folder / f"s{i:03d}.npy", s)
-    return folder
-
-
-def write_csv(folder, seqs, header=True):
-    folder.mkdir(parents=True, exist_ok=True)
-    for i, s in enumerate(seqs):
-        lines = [",".join(f"c{d}" for d in range(s.shape[1]))] if header else []
-        lines += [",".join(repr(float(v)) for v in row) for row in s]
-        (folder / f"s{i:03d}.csv").write_text("\n".join(lines) + "\n")
-    return folder
 
 
 @pytest.mark.parametrize("kind", ["npy", "npz", "csv"])

@@ -2,35 +2,10 @@
 import numpy as np
 import pytest
 import soundfile as sf
+from user_corpora import write_timit
 
 from nips2015_vrnn.datasets.errors import DataError
 from nips2015_vrnn.datasets.timit import TIMIT, TIMIT_chunks, find_utterances, prepare_timit
-
-UTTERANCES = ("SA1", "SA2", "SI1", "SX1")
-
-
-def write_timit(root, n_train=10, n_test=3, lower=False, riff=False, seed=0):
-    """A TIMIT-layout folder: {TRAIN,TEST}/DRk/<speaker>/<utt>.WAV as NIST SPHERE (16 kHz int16).
-
-    Returns {(part, region, speaker, utt): int16 samples}.
-    """
-    rng = np.random.default_rng(seed)
-    written = {}
-    for part, n in (("TRAIN", n_train), ("TEST", n_test)):
-        for s in range(n):
-            region, speaker = f"DR{1 + s % 8}", f"{'FM'[s % 2]}SPK{s}"
-            for utt in UTTERANCES:
-                samples = (rng.normal(0, 800, rng.integers(900, 2500)) + 50 * (part == "TRAIN")).astype(np.int16)
-                names = [part, region, speaker, f"{utt}.WAV"]
-                if lower:
-                    names = [n.lower() for n in names]
-                path = root.joinpath(*names)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                sf.write(str(path), samples, 16000, format="NIST", subtype="PCM_16")
-                if riff:  # a re-distribution with a RIFF copy beside each SPHERE file
-                    sf.write(str(path) + ".wav", samples, 16000, format="WAV", subtype="PCM_16")
-                written[(part, region, speaker, utt)] = samples
-    return written
 
 
 @pytest.fixture(scope="module")

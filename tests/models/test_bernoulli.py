@@ -1,8 +1,8 @@
 """The Bernoulli output (binary sequences) and the data-kind table: float64 oracles in numpy."""
 import numpy as np
 import pytest
-
 from model_helpers import tiny_config
+
 from nips2015_vrnn.models import build_model
 from nips2015_vrnn.models.config import DATA_KINDS, ConfigError, ModelConfig
 from nips2015_vrnn.models.presets import MODELS, get_preset, models_of, preset_name, with_model
