@@ -123,3 +123,9 @@ def test_a_bernoulli_model_on_speech_is_a_one_line_error(tmp_path):
                                 "--model", "vrnn-bernoulli"])
     assert result.exit_code != 0 and "Traceback" not in result.output
     assert "not available for timit" in result.output
+
+
+@pytest.mark.parametrize("sub", ["timit", "sequences"])
+def test_the_new_prepare_subcommands_have_help_with_an_example(sub):
+    result = invoke(cli.prepare, [sub, "--help"])
+    assert result.exit_code == 0 and "Example" in result.output
