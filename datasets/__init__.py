@@ -14,7 +14,8 @@ Modules, one idea each:
   corpus in the real formats;
 - helpers: ``reader`` (the readers' shared base), ``ragged`` (the base of the masked
   variable-length readers), ``audio`` (every libsndfile format through soundfile, 16 kHz
-  resampling), ``audio_headers`` (declared lengths, to catch cut files), ``iamondb_files`` (XML / ascii / split files), ``alphabet`` (57 symbols),
+  resampling), ``audio_headers`` (declared lengths, to catch cut files), ``iamondb_files``
+  (XML / ascii / split files), ``alphabet`` (57 symbols),
   ``stats`` (streaming mean / std), ``hdf5`` (atomic writes, layout checks), ``errors``
   (``DataError``), ``demo_font``, ``demo_speech``.
 
