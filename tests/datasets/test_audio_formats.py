@@ -18,7 +18,9 @@ FORMATS = [
     ("WAV", "PCM_U8", ".wav", True), ("WAV", "PCM_16", ".wav", True), ("WAV", "PCM_24", ".wav", True),
     ("WAV", "PCM_32", ".wav", True), ("WAV", "FLOAT", ".wav", True), ("WAV", "DOUBLE", ".wav", True),
     ("FLAC", "PCM_16", ".flac", True), ("FLAC", "PCM_24", ".flac", True), ("OGG", "VORBIS", ".ogg", False),
-    ("NIST", "PCM_16", ".sph", True), ("AIFF", "PCM_16", ".aiff", True),
+    ("NIST", "PCM_16", ".sph", True), ("AIFF", "PCM_16", ".aiff", True), ("AU", "PCM_16", ".au", True),
+    ("CAF", "PCM_16", ".caf", True), ("W64", "PCM_16", ".w64", True), ("RF64", "PCM_16", ".rf64", True),
+    ("WAVEX", "PCM_16", ".wav", True),
 ]
 if "MP3" in sf.available_formats():
     FORMATS.append(("MP3", "MPEG_LAYER_III", ".mp3", False))
