@@ -140,7 +140,8 @@ Example:
 """)
 @click.argument("root", type=click.Path(file_okay=False))
 @click.argument("out", type=click.Path())
-@click.option("--valid-frac", default=0.05, show_default=True, help="Fraction of training speakers held out.")
+@click.option("--valid-frac", default=0.05, show_default=True, type=click.FloatRange(0, 1, max_open=True),
+              help="Fraction of training speakers held out.")
 @click.option("--seed", default=1234, show_default=True, help="Seed of the choice of validation speakers.")
 @click.option("--chunk-frames", default=40, show_default=True, type=click.IntRange(min=0),
               help="Training chunk length in 200-sample frames (0: whole utterances).")
@@ -177,8 +178,10 @@ Example:
 """)
 @click.argument("src", type=click.Path())
 @click.argument("out", type=click.Path())
-@click.option("--valid-frac", default=0.1, show_default=True, help="Fraction of sequences for validation.")
-@click.option("--test-frac", default=0.1, show_default=True, help="Fraction of sequences for test.")
+@click.option("--valid-frac", default=0.1, show_default=True, type=click.FloatRange(0, 1, max_open=True),
+              help="Fraction of sequences for validation.")
+@click.option("--test-frac", default=0.1, show_default=True, type=click.FloatRange(0, 1, max_open=True),
+              help="Fraction of sequences for test.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the assignment to the splits.")
 @click.option("--normalise", type=click.Choice(["auto", "yes", "no"]), default="auto", show_default=True,
               help="Per-dimension normalisation by the training statistics.")
