@@ -29,6 +29,8 @@ setup(
         "scipy",
         "h5py",
         "click>=8",
+        # libsndfile (bundled in the wheels): every audio format vrnn-prepare blizzard / timit read
+        "soundfile>=0.12",
     ],
     extras_require={
         "test": ["pytest", "hypothesis"],  # hypothesis: fuzz tests of the readers of untrusted files

@@ -1,4 +1,4 @@
-"""Blizzard and IAM-OnDB data preparation and loading (imported as ``nips2015_vrnn.datasets``).
+"""Blizzard, TIMIT, IAM-OnDB and user-sequence preparation and loading (``nips2015_vrnn.datasets``).
 
 Modules, one idea each:
 
@@ -6,10 +6,16 @@ Modules, one idea each:
   readers ``Blizzard`` and ``Blizzard_tbptt`` (batches (T, B, 200));
 - :mod:`~nips2015_vrnn.datasets.iamondb`: ``prepare_iamondb`` (corpus -> HDF5 cache), reader
   ``IAMOnDB`` (batches [x (T, B, 3), mask (T, B)]) and ``offsets_to_strokes``;
+- :mod:`~nips2015_vrnn.datasets.timit`: ``prepare_timit`` (LDC folder -> whole utterances),
+  readers ``TIMIT`` (whole utterances) and ``TIMIT_chunks`` (training chunks), [x, mask];
+- :mod:`~nips2015_vrnn.datasets.sequences`: ``prepare_sequences`` (.npy / .npz / CSV -> HDF5),
+  reader ``Sequences`` ([x (T, B, D), mask]);
 - :mod:`~nips2015_vrnn.datasets.demo`: ``make_demo_corpus`` / ``prepare_demo``, a generated
   corpus in the real formats;
-- helpers: ``reader`` (the readers' shared base), ``audio`` (WAV reading, 16 kHz
-  resampling), ``iamondb_files`` (XML / ascii / split files), ``alphabet`` (57 symbols),
+- helpers: ``reader`` (the readers' shared base), ``ragged`` (the base of the masked
+  variable-length readers), ``audio`` (every libsndfile format through soundfile, 16 kHz
+  resampling), ``audio_headers`` (declared lengths, to catch cut files), ``iamondb_files``
+  (XML / ascii / split files), ``alphabet`` (57 symbols),
   ``stats`` (streaming mean / std), ``hdf5`` (atomic writes, layout checks), ``errors``
   (``DataError``), ``demo_font``, ``demo_speech``.
 

@@ -1,58 +1,67 @@
-"""Finding and reading speech audio for Blizzard: WAV at any rate / width / channel count,
-mixed to mono and resampled to 16 kHz block by block, and the legacy pickled ``data_*.npy``.
+"""Finding and reading speech audio: every format libsndfile decodes (WAV of any width or float,
+FLAC, OGG/Vorbis, MP3, NIST SPHERE, AIFF, ...) through :mod:`soundfile`, mixed to mono and
+resampled to 16 kHz block by block, and the legacy pickled ``data_*.npy``.
 
-Every sample leaves this module as float64 in **int16 units** (full scale +-32768), so WAVs of
-different widths can be joined and written as int16:
+Every sample leaves this module as float64 in **int16 units** (full scale +-32768), so files of
+different formats can be joined and written as int16: soundfile decodes every format to float
+with full scale +-1.0 (integer PCM of n bits: x / 2**(n-1)), which is multiplied by 32768.
+Integer formats cannot leave [-1, 1); float formats can: samples beyond full scale are counted
+by :meth:`AudioFile.check` and reported (the Blizzard writer clips them to int16).
 
-==========  ==============================
-WAV dtype   conversion to int16 units
-==========  ==============================
-uint8       (x - 128) * 256
-int16       x
-int32       x / 65536   (24-bit WAVs are read by scipy as left-aligned int32)
-float32/64  x * 32768   (full scale +-1.0)
-==========  ==============================
+Reading is sequential, in blocks of bounded size (never the whole file): libsndfile's MP3 and
+OGG decoders seek only approximately, so no seek is used. Resampling uses
+scipy.signal.resample_poly (polyphase FIR, Kaiser window) on windows whose borders fall on
+multiples of the decimation factor, each read with enough margin for the filter: the joined
+blocks equal ``resample_poly`` of the whole file (to float rounding) while only one window is in
+memory.
 
-Resampling uses scipy.signal.resample_poly (polyphase FIR, Kaiser window) in blocks whose
-borders fall on multiples of the decimation factor, each block read with enough margin
-for the filter: the joined blocks equal ``resample_poly`` of the whole file (to float
-rounding) while only one block is in memory. WAV data is memory-mapped when scipy can.
+A file whose decoded length differs from its header's frame count (a WAV or SPHERE file cut
+short, a truncated FLAC or MP3), or that libsndfile cannot decode, is a :class:`DataError`
+naming it.
 """
 import logging
 import math
 from pathlib import Path
 
 import numpy as np
-import scipy.io.wavfile
 import scipy.signal
 
+from nips2015_vrnn.datasets.audio_headers import declared_frames, ogg_is_complete
 from nips2015_vrnn.datasets.errors import DataError
 
 log = logging.getLogger(__name__)
 
-#: Sample rate (Hz) of everything the Blizzard loader writes: the paper's 16 kHz speech.
+#: Sample rate (Hz) of everything the speech loaders write: the paper's 16 kHz speech.
 TARGET_RATE = 16000
 
 #: Output samples produced per resampling block: about 16 s of 16 kHz audio (1 MiB of float64
 #: per channel), big enough that per-block overhead is small, small enough to bound memory.
 BLOCK_SAMPLES = 1 << 18
+#: Frames decoded per call into libsndfile.
+DECODE_FRAMES = 1 << 16
 
 #: resample_poly's default filter reaches ``10 * max(up, down)`` samples of the upsampled
 #: signal to each side; we read this many extra input samples beyond that as a safety margin.
 _FILTER_MARGIN = 2
 
-#: The conversion of each WAV sample dtype to int16 units: (offset subtracted, scale).
-_TO_INT16_UNITS = {
-    np.dtype(np.uint8): (128.0, 256.0),
-    np.dtype(np.int16): (0.0, 1.0),
-    np.dtype(np.int32): (0.0, 1.0 / 65536.0),
-    np.dtype(np.float32): (0.0, 32768.0),
-    np.dtype(np.float64): (0.0, 32768.0),
-}
+#: Relative difference allowed between an MP3's decoded length and its header's (an estimate
+#: from the bit rate when the file has no Xing / LAME frame count).
+MP3_LENGTH_TOLERANCE = 0.01
+#: Full scale of soundfile's float output in int16 units.
+INT16_SCALE = 32768.0
 
-#: One command, given in error messages, that converts a folder of MP3s into 16 kHz mono WAVs.
-FFMPEG_HINT = ("find {src} -name '*.mp3' -exec sh -c 'ffmpeg -loglevel error -n "
-               "-i \"$1\" -ac 1 -ar 16000 \"${{1%.mp3}}.wav\"' _ {{}} \\;")
+#: File name endings searched for audio (case-insensitive); libsndfile recognises the format
+#: by the file's content, so e.g. TIMIT's NIST SPHERE ``.WAV`` files are read as SPHERE.
+AUDIO_SUFFIXES = (".wav", ".wave", ".flac", ".ogg", ".oga", ".mp3", ".sph", ".nist", ".aif",
+                  ".aiff", ".aifc", ".au", ".snd", ".w64", ".caf", ".rf64")
+#: What the error messages say is expected.
+EXPECTED = "an audio file libsndfile decodes (WAV, FLAC, OGG/Vorbis, MP3, NIST SPHERE, AIFF, ...)"
+
+
+def _soundfile():
+    """The soundfile module (imported on first use: importing the project stays cheap)."""
+    import soundfile
+    return soundfile
 
 
 def find_audio(src_dir, allow_pickle=False):
@@ -61,8 +70,9 @@ def find_audio(src_dir, allow_pickle=False):
     Parameters
     ----------
     src_dir : str or Path
-        Folder holding ``*.wav`` files (any depth); with ``allow_pickle`` also legacy
-        ``data_*.npy`` files (pickled lists of 16 kHz int16 waveforms).
+        Folder holding audio files (any depth, any name ending in :data:`AUDIO_SUFFIXES`);
+        with ``allow_pickle`` also legacy ``data_*.npy`` files (pickled lists of 16 kHz int16
+        waveforms).
     allow_pickle : bool
         Opt in to the legacy ``.npy`` files; loading them runs pickle, so only for trusted files.
 
@@ -74,13 +84,12 @@ def find_audio(src_dir, allow_pickle=False):
     ------
     DataError
         The folder is missing, or holds no usable audio (the message says what it found
-        instead: MP3s with the ffmpeg command converting them, or ``.npy`` files needing
-        ``allow_pickle``).
+        instead, e.g. ``.npy`` files needing ``allow_pickle``).
     """
     src = Path(src_dir)
     if not src.is_dir():
-        raise DataError(src, "no such folder; expected a folder of WAV files")
-    files = sorted(p for p in src.rglob("*") if p.is_file() and p.suffix.lower() == ".wav")
+        raise DataError(src, "no such folder; expected a folder of audio files")
+    files = sorted(p for p in src.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
     legacy = sorted(p for p in src.rglob("data_*.npy") if p.is_file())
     if allow_pickle:
         files = sorted(files + legacy)
@@ -89,10 +98,8 @@ def find_audio(src_dir, allow_pickle=False):
     if legacy:
         raise DataError(src, f"holds only legacy pickled files ({legacy[0].name}, ...); "
                              "pass allow_pickle=True (--allow-pickle) to read them")
-    if any(p.suffix.lower() == ".mp3" for p in src.rglob("*")):
-        raise DataError(src, "holds MP3 files but no WAV; convert them first with: "
-                             + FFMPEG_HINT.format(src=src))
-    raise DataError(src, "no audio found; expected *.wav files (searched recursively)")
+    raise DataError(src, "no audio found; expected files ending in "
+                         f"{', '.join(AUDIO_SUFFIXES)} (searched recursively)")
 
 
 def resample_factors(rate):
@@ -108,7 +115,10 @@ def resampled_length(n_in, rate):
 
 
 class AudioFile:
-    """One source file opened for block reading: a WAV, or a legacy pickled ``.npy`` list.
+    """One source file opened for block reading: any libsndfile format, or a legacy ``.npy``.
+
+    Opening reads the header only. :meth:`check` decodes the whole file once (in blocks) to
+    verify it; :meth:`blocks` yields it mixed to mono and resampled to 16 kHz.
 
     Parameters
     ----------
@@ -119,38 +129,40 @@ class AudioFile:
     rate : int
         The file's sample rate (Hz); legacy ``.npy`` files are 16 kHz.
     n_in : int
-        Frames in the file (a frame: one sample per channel).
+        Frames in the file (a frame: one sample per channel), from the header until
+        :meth:`check` counted them.
     n_out : int
         Samples after the mix-down and resampling to 16 kHz.
+    format : str
+        libsndfile's format and subtype ('WAV PCM_16', 'MP3 MPEG_LAYER_III', ...); 'NPY'.
+    beyond_full_scale : float or None
+        After :meth:`check`: the fraction of samples beyond [-1, 1] full scale.
     """
 
     def __init__(self, path):
         self.path = Path(path)
+        self.beyond_full_scale = None
         if self.path.suffix.lower() == ".npy":
             self._open_legacy()
         else:
-            self._open_wav()
+            self._open_sound()
         if self.n_in == 0:
             raise DataError(self.path, "holds no samples; expected a non-empty audio file")
         self.n_out = resampled_length(self.n_in, self.rate)
 
-    def _open_wav(self):
+    def _open_sound(self):
+        sf = _soundfile()
         try:
-            try:
-                rate, data = scipy.io.wavfile.read(self.path, mmap=True)
-            except ValueError:  # formats scipy cannot memory-map (e.g. 24-bit) are read whole
-                rate, data = scipy.io.wavfile.read(self.path)
-        except Exception as exc:  # scipy raises ValueError, EOFError, struct.error, ...
-            raise DataError(self.path, f"cannot be read as WAV ({exc}); expected a PCM "
-                                       "(8/16/24/32-bit) or float WAV file") from exc
-        if data.dtype not in _TO_INT16_UNITS:
-            raise DataError(self.path, f"has samples of type {data.dtype}; expected uint8, "
-                                       "int16, int32, float32 or float64")
-        if rate <= 0:
-            raise DataError(self.path, f"declares a sample rate of {rate} Hz; expected > 0")
-        self.rate = int(rate)
-        self._data = data if data.ndim == 2 else data[:, None]
-        self.n_in = self._data.shape[0]
+            info = sf.info(str(self.path))
+        except Exception as exc:  # LibsndfileError / RuntimeError: not a format libsndfile reads
+            raise DataError(self.path, f"cannot be decoded ({_reason(exc)}); expected "
+                                       f"{EXPECTED}") from exc
+        if info.samplerate <= 0:
+            raise DataError(self.path, f"declares a sample rate of {info.samplerate} Hz; expected > 0")
+        self.rate, self.channels = int(info.samplerate), int(info.channels)
+        self.n_in = max(0, int(info.frames))
+        self.format = f"{info.format} {info.subtype}"
+        self._legacy = None
 
     def _open_legacy(self):
         try:
@@ -159,16 +171,90 @@ class AudioFile:
         except Exception as exc:
             raise DataError(self.path, f"cannot be read ({exc}); expected a legacy Blizzard "
                                        "file: a pickled list of int16 waveforms") from exc
-        self.rate = TARGET_RATE
-        self._data = (np.concatenate(waves) if waves else np.zeros(0, np.int16))[:, None]
-        self.n_in = self._data.shape[0]
+        self.rate, self.channels, self.format = TARGET_RATE, 1, "NPY"
+        self._legacy = np.concatenate(waves).astype(np.float64) if waves else np.zeros(0)
+        self.n_in = len(self._legacy)
+
+    # ------------------------------------------------------------------ decoding
+    def _decoded(self, frames=DECODE_FRAMES):
+        """Consecutive mono float64 chunks (int16 units) of the whole file, as decoded."""
+        if self._legacy is not None:
+            for start in range(0, len(self._legacy), frames):
+                yield self._legacy[start:start + frames]
+            return
+        sf = _soundfile()
+        done = 0
+        try:
+            with sf.SoundFile(str(self.path)) as f:
+                while True:
+                    block = f.read(frames, dtype="float64", always_2d=True)
+                    if not len(block):
+                        return
+                    done += len(block)
+                    yield block.mean(axis=1) * INT16_SCALE
+        except DataError:
+            raise
+        except Exception as exc:  # a decoder error part-way through the file
+            raise DataError(self.path, f"cannot be decoded after {done} frames ({_reason(exc)}); "
+                                       f"the file is damaged or truncated, expected {EXPECTED}") from exc
+
+    def check(self):
+        """Decode the whole file once (bounded memory) and verify it; returns ``self``.
+
+        Sets :attr:`n_in` / :attr:`n_out` to the decoded length and :attr:`beyond_full_scale`.
+
+        Raises
+        ------
+        DataError
+            The file does not decode, decodes to another length than its header says (cut
+            short, damaged), holds no samples, or holds a NaN / infinite sample.
+        """
+        count, beyond = 0, 0
+        for chunk in self._decoded():
+            bad = ~np.isfinite(chunk)
+            if bad.any():
+                raise DataError(self.path, f"sample {count + int(np.flatnonzero(bad)[0])} is NaN or "
+                                           "infinite; expected finite samples")
+            beyond += int(np.count_nonzero(np.abs(chunk) > INT16_SCALE))
+            count += len(chunk)
+        if self._legacy is None:
+            self._check_length(count)
+        if count == 0:
+            raise DataError(self.path, "holds no samples; expected a non-empty audio file")
+        self.n_in, self.n_out = count, resampled_length(count, self.rate)
+        self.beyond_full_scale = beyond / count
+        return self
+
+    def _check_length(self, count):
+        """Raise DataError when ``count`` decoded frames fall short of what the file declares."""
+        declared = declared_frames(self.path)
+        if declared is None:
+            declared = self.n_in
+        # MP3 headers without a Xing / LAME frame count give an estimate from the bit rate.
+        tolerance = int(MP3_LENGTH_TOLERANCE * declared) if self.format.startswith("MP3") else 0
+        if abs(count - declared) > tolerance:
+            raise DataError(self.path, f"decodes to {count} frames but its header says {declared}; "
+                                       "the file is truncated or damaged")
+        if not ogg_is_complete(self.path):
+            raise DataError(self.path, "ends without the Ogg end-of-stream page; the file is "
+                                       "truncated")
 
     def _read(self, start, stop):
-        """Frames [start, stop) mixed to mono, float64 in int16 units; checked finite."""
-        offset, scale = _TO_INT16_UNITS.get(self._data.dtype, (0.0, 1.0))
-        block = np.asarray(self._data[start:stop], dtype=np.float64).mean(axis=1)
-        if offset or scale != 1.0:
-            block = (block - offset) * scale
+        """Frames [start, stop) mixed to mono, float64 in int16 units; checked finite.
+
+        Calls must come with non-decreasing ``start`` and ``stop``: the file is decoded
+        sequentially and only the frames from ``start`` on are kept.
+        """
+        window = self._window
+        while window["stop"] < stop:
+            try:
+                chunk = next(window["chunks"])
+            except StopIteration:
+                raise DataError(self.path, f"decodes to {window['stop']} frames but its header says "
+                                           f"{self.n_in}; the file is truncated or damaged") from None
+            window["buf"] = np.concatenate([window["buf"][start - window["start"]:], chunk])
+            window["start"], window["stop"] = start, window["stop"] + len(chunk)
+        block = window["buf"][start - window["start"]:stop - window["start"]]
         if not np.all(np.isfinite(block)):
             bad = start + int(np.flatnonzero(~np.isfinite(block))[0])
             raise DataError(self.path, f"sample {bad} is NaN or infinite; expected finite samples")
@@ -179,6 +265,14 @@ class AudioFile:
 
         Concatenated, the blocks equal ``resample_poly(mono, up, down)`` of the whole file.
         """
+        self._window = {"chunks": self._decoded(), "buf": np.zeros(0), "start": 0, "stop": 0}
+        try:
+            yield from self._blocks(block_samples)
+        finally:
+            self._window["chunks"].close()
+            self._window = None
+
+    def _blocks(self, block_samples):
         up, down = resample_factors(self.rate)
         if up == down:
             for start in range(0, self.n_in, block_samples):
@@ -193,6 +287,50 @@ class AudioFile:
             y = scipy.signal.resample_poly(self._read(lo, hi), up, down)
             first = start * up // down - lo * up // down
             yield y[first:first + resampled_length(stop, self.rate) - start * up // down]
+
+
+def _reason(exc):
+    """The first line of an exception's message (libsndfile's are one line)."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def check_sources(files, skip_bad=False):
+    """Open and decode each file once (:meth:`AudioFile.check`): exact lengths, bad files.
+
+    Parameters
+    ----------
+    files : list of Path
+    skip_bad : bool
+        False: the first bad file raises its :class:`DataError`. True: it is logged as a
+        warning naming it and left out.
+
+    Returns
+    -------
+    dict: ``files`` (the good ones), ``lengths`` (their 16 kHz lengths, int64), ``skipped``
+    (list of 'path: problem'), ``beyond_full_scale`` (list of (path, fraction) of the files
+    with samples beyond full scale; each is also logged as a warning).
+    """
+    good, lengths, skipped, beyond = [], [], [], []
+    for path in files:
+        try:
+            source = AudioFile(path).check()
+        except DataError as err:
+            if not skip_bad:
+                raise
+            log.warning("skipping %s", err)
+            skipped.append(str(err))
+            continue
+        if source.beyond_full_scale:
+            log.warning("%s: %.4g%% of the samples lie beyond full scale [-1, 1] (a float file); "
+                        "they are clipped to int16 when written", path, 100 * source.beyond_full_scale)
+            beyond.append((str(path), source.beyond_full_scale))
+        good.append(path)
+        lengths.append(source.n_out)
+        log.debug("%s (%s, %d Hz): %d samples at 16 kHz", path, source.format, source.rate,
+                  source.n_out)
+    return {"files": good, "lengths": np.asarray(lengths, dtype=np.int64), "skipped": skipped,
+            "beyond_full_scale": beyond}
 
 
 def to_int16(x):

@@ -35,7 +35,14 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from nips2015_vrnn.datasets.audio import TARGET_RATE, AudioFile, find_audio, frames_to_waveforms, to_int16
+from nips2015_vrnn.datasets.audio import (
+    TARGET_RATE,
+    AudioFile,
+    check_sources,
+    find_audio,
+    frames_to_waveforms,
+    to_int16,
+)
 from nips2015_vrnn.datasets.errors import DataError
 from nips2015_vrnn.datasets.hdf5 import atomic_h5, temporary_path
 from nips2015_vrnn.datasets.reader import SPLITS, SplitReader  # noqa: F401  (SPLITS re-exported)
@@ -128,17 +135,8 @@ class _StreamWriter:
             self.seg0 = 0
 
 
-def _scan_sources(files):
-    """Open each file once to learn its 16 kHz length (and fail early on unreadable ones)."""
-    lengths = []
-    for path in files:
-        lengths.append(AudioFile(path).n_out)
-        log.debug("%s: %d samples at 16 kHz", path, lengths[-1])
-    return np.asarray(lengths, dtype=np.int64)
-
-
 def prepare_blizzard(src_dir, out_file, seq_len=SEQ_LEN, batch_size=128, valid_frac=0.05,
-                     test_frac=0.05, allow_pickle=False, progress=None):
+                     test_frac=0.05, allow_pickle=False, skip_bad=False, progress=None):
     """Prepare a folder of speech audio as the legacy Blizzard TBPTT HDF5 file.
 
     Streams: files are read block by block (see :mod:`nips2015_vrnn.datasets.audio`) and rows
@@ -147,8 +145,10 @@ def prepare_blizzard(src_dir, out_file, seq_len=SEQ_LEN, batch_size=128, valid_f
     Parameters
     ----------
     src_dir : str or Path
-        Folder searched recursively for WAV files (any rate, width, channel count) and, with
-        ``allow_pickle``, legacy ``data_*.npy`` files.
+        Folder searched recursively for audio files of any format libsndfile decodes (WAV,
+        FLAC, OGG, MP3, NIST SPHERE, ...; any rate, width, channel count) and, with
+        ``allow_pickle``, legacy ``data_*.npy`` files. Each file is decoded once to check it
+        (exact length, truncation, NaN, samples beyond full scale) before any is written.
     out_file : str or Path
         The HDF5 file to write (layout in the module docstring); ``<stem>_normal.npz`` is
         written beside it.
@@ -160,6 +160,9 @@ def prepare_blizzard(src_dir, out_file, seq_len=SEQ_LEN, batch_size=128, valid_f
         Fractions of the segments kept for validation and test (each >= 0, sum < 1).
     allow_pickle : bool
         Read legacy pickled ``data_*.npy`` files (runs pickle: trusted files only).
+    skip_bad : bool
+        Leave out files that do not decode or are truncated (a warning names each) instead of
+        failing on the first.
     progress : callable or None
         Called as ``progress(samples_done, samples_total)`` after each block.
 
@@ -167,7 +170,9 @@ def prepare_blizzard(src_dir, out_file, seq_len=SEQ_LEN, batch_size=128, valid_f
     -------
     dict
         ``path``, ``rows`` (N), ``train_rows``/``valid_rows``/``test_rows`` ((start, stop)),
-        ``X_mean``, ``X_std``, ``hours`` (audio written), ``seconds`` (time taken).
+        ``X_mean``, ``X_std``, ``hours`` (audio written), ``seconds`` (time taken), ``files``
+        (files used), ``skipped`` (list of 'file: problem'), ``beyond_full_scale`` (number of
+        float files with samples beyond [-1, 1], each also logged as a warning).
 
     Raises
     ------
@@ -183,8 +188,11 @@ def prepare_blizzard(src_dir, out_file, seq_len=SEQ_LEN, batch_size=128, valid_f
                          "each in [0, 1) and a sum below 1")
     began = time.perf_counter()
     src = Path(src_dir)
-    files = find_audio(src, allow_pickle=allow_pickle)
-    lengths = _scan_sources(files)
+    checked = check_sources(find_audio(src, allow_pickle=allow_pickle), skip_bad=skip_bad)
+    files, lengths = checked["files"], checked["lengths"]
+    if not files:
+        raise DataError(src, f"none of its {len(checked['skipped'])} audio files decodes "
+                             f"(first: {checked['skipped'][0]})")
     total = int(lengths.sum())
     batch_samples = batch_size * seq_len
     n_seg = total // batch_samples
@@ -239,7 +247,8 @@ def prepare_blizzard(src_dir, out_file, seq_len=SEQ_LEN, batch_size=128, valid_f
     return {"path": str(out_file), "rows": n_seg * batch_size,
             "train_rows": ranges[0], "valid_rows": ranges[1], "test_rows": ranges[2],
             "X_mean": x_mean, "X_std": x_std,
-            "hours": used / TARGET_RATE / 3600, "seconds": seconds}
+            "hours": used / TARGET_RATE / 3600, "seconds": seconds, "files": len(files),
+            "beyond_full_scale": len(checked["beyond_full_scale"]), "skipped": checked["skipped"]}
 
 
 class Blizzard(SplitReader):

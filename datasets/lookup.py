@@ -11,7 +11,7 @@ Environment: ``VRNN_DEMO_DIR`` moves the demo corpus cache (default
 Example
 -------
 >>> list(CORPORA)
-['blizzard', 'iamondb']
+['blizzard', 'iamondb', 'timit', 'sequences']
 >>> CORPORA['iamondb'].data, CORPORA['blizzard'].title
 ('handwriting', 'Blizzard')
 """
@@ -28,19 +28,25 @@ from nips2015_vrnn.datasets.blizzard import Blizzard, Blizzard_tbptt
 from nips2015_vrnn.datasets.demo import prepare_demo
 from nips2015_vrnn.datasets.errors import DataError
 from nips2015_vrnn.datasets.iamondb import IAMOnDB
+from nips2015_vrnn.datasets.sequences import Sequences
+from nips2015_vrnn.datasets.timit import TIMIT, TIMIT_chunks
 
 log = logging.getLogger(__name__)
 
 __all__ = ["CORPORA", "Corpus", "DEMO_CORPORA", "DEMO_SEED", "demo_data_dir", "demo_is_prepared",
-           "ensure_demo_data", "find_data_file", "open_split", "normalisation_of"]
+           "ensure_demo_data", "find_data_file", "open_split", "normalisation_of", "config_overrides"]
 
-#: A corpus format: reader of the training split, reader of valid/test, sequence kind, title.
+#: A corpus format: reader of the training split, reader of valid/test, sequence kind (a key of
+#: :data:`nips2015_vrnn.models.config.DATA_KINDS`), title.
 Corpus = namedtuple("Corpus", ["train_reader", "reader", "data", "title"])
 
-#: Corpus formats by name (the name of the prepared file: ``<name>.h5``).
+#: Corpus formats by name (the name of the prepared file: ``<name>.h5``); the command-line
+#: choices of vrnn-train derive from it.
 CORPORA = OrderedDict([
     ("blizzard", Corpus(Blizzard_tbptt, Blizzard, "speech", "Blizzard")),
     ("iamondb", Corpus(IAMOnDB, IAMOnDB, "handwriting", "IAM-OnDB")),
+    ("timit", Corpus(TIMIT_chunks, TIMIT, "utterances", "TIMIT")),
+    ("sequences", Corpus(Sequences, Sequences, "sequences", "Sequences")),
 ])
 #: The halves of the demo corpus and the corpus format each is prepared in.
 DEMO_CORPORA = OrderedDict([("speech", "blizzard"), ("handwriting", "iamondb")])
@@ -131,3 +137,10 @@ def normalisation_of(corpus, path):
     """The training statistics stored in the prepared file: {'X_mean': ..., 'X_std': ...} (lists)."""
     with open_split(corpus, path, "train", "float64") as data:
         return {"X_mean": np.asarray(data.X_mean).tolist(), "X_std": np.asarray(data.X_std).tolist()}
+
+
+def config_overrides(corpus, path):
+    """Model settings the prepared file fixes (e.g. ``{'x_dim': D}`` for a user's sequences), or {}."""
+    reader = _check_corpus(corpus).reader
+    hook = getattr(reader, "config_overrides", None)
+    return hook(path) if hook is not None else {}

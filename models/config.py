@@ -16,6 +16,7 @@ Example
 """
 import dataclasses
 import logging
+from collections import OrderedDict, namedtuple
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -29,11 +30,23 @@ __all__ = ["ModelConfig", "ConfigError", "BOOKKEEPING_FIELDS", "parse_config_lin
 
 #: Model families: the VRNN (latent z per step) and the plain RNN (no z).
 FAMILIES = ("vrnn", "rnn")
-#: Output models: diagonal Gaussian / GMM over frames (speech), and the handwriting pair
-#: (bivariate Gaussian / mixture of bivariate Gaussians over (dx, dy) plus a Bernoulli pen bit).
-OUTPUTS = ("gauss", "gmm", "bigauss", "bigmm")
-#: What the sequences are: speech frames (no mask) or pen trajectories (mask, [pen, dx, dy]).
-DATA_KINDS = ("speech", "handwriting")
+#: Output models: diagonal Gaussian / GMM over frames (speech), the handwriting pair
+#: (bivariate Gaussian / mixture of bivariate Gaussians over (dx, dy) plus a Bernoulli pen bit),
+#: and independent Bernoullis over {0, 1} frames (binary sequences).
+OUTPUTS = ("gauss", "gmm", "bigauss", "bigmm", "bernoulli")
+
+#: One kind of sequence data: does it come with a (T, B) mask, which outputs model it, the frame
+#: width it requires (None: any), and what its frames are (said in error messages).
+DataKind = namedtuple("DataKind", ["mask", "outputs", "x_dim", "frames"])
+#: What the sequences are, the one table ModelConfig's checks derive from: speech rows of equal
+#: length (TBPTT, no mask), pen trajectories, whole speech utterances of varying length (TIMIT),
+#: and a user's own sequences of D-dimensional frames.
+DATA_KINDS = OrderedDict([
+    ("speech", DataKind(False, ("gauss", "gmm"), None, "raw audio frames")),
+    ("handwriting", DataKind(True, ("bigauss", "bigmm"), 3, "[pen, dx, dy]")),
+    ("utterances", DataKind(True, ("gauss", "gmm"), None, "raw audio frames")),
+    ("sequences", DataKind(True, ("gauss", "gmm", "bernoulli"), None, "D-dimensional frames")),
+])
 #: Cost normalisation: 'frame_mean' = mean over all (t, b) frames (legacy Blizzard);
 #: 'sequence_sum' = masked sum over time, mean over the batch (legacy IAM-OnDB).
 COST_NORMS = ("frame_mean", "sequence_sum")
@@ -59,10 +72,12 @@ class ModelConfig:
     Parameters
     ----------
     family : {'vrnn', 'rnn'}
-    data : {'speech', 'handwriting'}
-        Handwriting frames are ``[pen, dx, dy]`` (x_dim 3) and come with a (T, B) mask.
-    output : {'gauss', 'gmm', 'bigauss', 'bigmm'}
-        Speech uses gauss / gmm, handwriting bigauss / bigmm.
+    data : {'speech', 'handwriting', 'utterances', 'sequences'}
+        See :data:`DATA_KINDS`: handwriting frames are ``[pen, dx, dy]`` (x_dim 3); every kind
+        but 'speech' comes with a (T, B) mask.
+    output : {'gauss', 'gmm', 'bigauss', 'bigmm', 'bernoulli'}
+        Speech and utterances use gauss / gmm, handwriting bigauss / bigmm, sequences gauss /
+        gmm / bernoulli.
     prior : {'learned', 'standard'}
         'standard' is VRNN-I: z_t ~ N(0, I), no prior network, KL = KLGaussianStdGaussian.
     x_dim, z_dim, rnn_dim : int
@@ -141,14 +156,13 @@ class ModelConfig:
             raise ConfigError(f"ModelConfig.reset_freq must be >= 0 (0 = never carry); got {self.reset_freq}")
         if not (isinstance(self.lr, (int, float)) and 0 < self.lr < float("inf")):
             raise ConfigError(f"ModelConfig.lr must be a finite number > 0; got {self.lr!r}")
-        handwriting_outputs = ("bigauss", "bigmm")
-        if self.data == "handwriting":
-            if self.output not in handwriting_outputs:
-                raise ConfigError(f"handwriting models need output 'bigauss' or 'bigmm'; got {self.output!r}")
-            if self.x_dim != 3:
-                raise ConfigError(f"handwriting frames are [pen, dx, dy]: x_dim must be 3; got {self.x_dim}")
-        elif self.output in handwriting_outputs:
-            raise ConfigError(f"speech models need output 'gauss' or 'gmm'; got {self.output!r}")
+        kind = DATA_KINDS[self.data]
+        if self.output not in kind.outputs:
+            allowed = " or ".join(repr(o) for o in kind.outputs)
+            raise ConfigError(f"{self.data} models need output {allowed}; got {self.output!r}")
+        if kind.x_dim is not None and self.x_dim != kind.x_dim:
+            raise ConfigError(f"{self.data} frames are {kind.frames}: x_dim must be {kind.x_dim}; "
+                              f"got {self.x_dim}")
         if self.family == "rnn" and self.prior != "learned":
             raise ConfigError(f"the RNN family has no latent z, so prior must stay 'learned'; got {self.prior!r}")
 
@@ -167,8 +181,8 @@ class ModelConfig:
 
     @property
     def has_mask(self):
-        """True for handwriting: inputs come with a (T, B) mask."""
-        return self.data == "handwriting"
+        """True when inputs come with a (T, B) mask (every data kind but 'speech')."""
+        return DATA_KINDS[self.data].mask
 
     @property
     def state_dim(self):
@@ -178,7 +192,8 @@ class ModelConfig:
     @property
     def model_name(self):
         """The paper's name of the model: VRNN-GMM, VRNN-I-Gauss, RNN-Gauss, ..."""
-        out = {"gauss": "Gauss", "gmm": "GMM", "bigauss": "Gauss", "bigmm": "GMM"}[self.output]
+        out = {"gauss": "Gauss", "gmm": "GMM", "bigauss": "Gauss", "bigmm": "GMM",
+               "bernoulli": "Bernoulli"}[self.output]
         if self.family == "rnn":
             return f"RNN-{out}"
         return f"VRNN-I-{out}" if self.prior == "standard" else f"VRNN-{out}"

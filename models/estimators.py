@@ -70,7 +70,7 @@ class Estimators:
         Parameters
         ----------
         x : ndarray (T, N, x_dim)
-        mask : ndarray (T, N), handwriting only (default all ones)
+        mask : ndarray (T, N), masked data kinds only (default all ones)
         seed : int
             Seed of the z noise.
         batch_size : int, optional
@@ -105,7 +105,7 @@ class Estimators:
         Parameters
         ----------
         x : ndarray (T, N, x_dim)
-        mask : ndarray (T, N), handwriting only
+        mask : ndarray (T, N), masked data kinds only
         n_samples : int, >= 1
         seed : int
         max_columns : int

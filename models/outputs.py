@@ -11,9 +11,11 @@ gmm        theta_mu (linear, D*K), theta_sig (softplus + 1e-4, D*K), coeff (soft
 bigauss    theta_mu (linear, 2), theta_sig (softplus + 1e-4, 2), corr (tanh, 1), binary (sigmoid, 1)
 bigmm      theta_mu (linear, 2K), theta_sig (softplus + 1e-4, 2K), coeff (softmax, K), corr (tanh, K),
            binary (sigmoid, 1)
+bernoulli  theta_mu (sigmoid, D): the probability of a 1 in each dimension
 =========  ==========================================================================================
 
-Costs from :mod:`cle.cost` (Gaussian, GMM, BiGauss, BiGMM), samplers from :mod:`cle.utils.op`.
+Costs from :mod:`cle.cost` (Gaussian, GMM, BiGauss, BiGMM, NllBin), samplers from
+:mod:`cle.utils.op` (the Bernoulli draw is ``u < p`` with injected uniform noise ``u``).
 """
 import pytensor.tensor as pt
 
@@ -37,7 +39,11 @@ HEAD_NAMES = {
     "gmm": ("theta_mu", "theta_sig", "coeff"),
     "bigauss": ("theta_mu", "theta_sig", "corr", "binary"),
     "bigmm": ("theta_mu", "theta_sig", "coeff", "corr", "binary"),
+    "bernoulli": ("theta_mu",),
 }
+#: The Bernoulli probabilities are kept in [BERNOULLI_EPS, 1 - BERNOULLI_EPS] so that the cost
+#: of a frame stays finite when the sigmoid saturates in float32.
+BERNOULLI_EPS = 1e-6
 
 
 def sig_bias_init():
@@ -50,7 +56,7 @@ def head_layers(output, parent, parent_dim, x_dim, num_k, init_W):
 
     Parameters
     ----------
-    output : {'gauss', 'gmm', 'bigauss', 'bigmm'}
+    output : {'gauss', 'gmm', 'bigauss', 'bigmm', 'bernoulli'}
     parent : str, e.g. 'theta_4'
     parent_dim : int
     x_dim : int
@@ -81,7 +87,9 @@ def head_layers(output, parent, parent_dim, x_dim, num_k, init_W):
         return [fc("theta_mu", 2 * num_k, "linear"),
                 fc("theta_sig", 2 * num_k, "softplus", SIG_CONS, sig_bias_init()),
                 fc("coeff", num_k, "softmax"), fc("corr", num_k, "tanh"), fc("binary", 1, "sigmoid")]
-    raise ValueError(f"unknown output model {output!r}; expected gauss, gmm, bigauss or bigmm")
+    if output == "bernoulli":
+        return [fc("theta_mu", x_dim, "sigmoid")]
+    raise ValueError(f"unknown output model {output!r}; expected gauss, gmm, bigauss, bigmm or bernoulli")
 
 
 def output_nll(output, y, heads):
@@ -97,6 +105,8 @@ def output_nll(output, y, heads):
     -------
     tensor (T, B)
     """
+    if output == "bernoulli":
+        return cost.NllBin(y, pt.clip(heads["theta_mu"], BERNOULLI_EPS, 1.0 - BERNOULLI_EPS))
     mu, sig = heads["theta_mu"], heads["theta_sig"]
     if output == "gauss":
         return cost.Gaussian(y, mu, sig)
@@ -114,6 +124,8 @@ def sample_noise_shapes(output, x_dim):
     """
     if output == "gauss":
         return {"eps_x": ((x_dim,), "normal")}
+    if output == "bernoulli":
+        return {"u_x": ((x_dim,), "uniform")}
     if output == "gmm":
         return {"eps_x": ((x_dim,), "normal"), "u": ((), "uniform")}
     return {"eps_x": ((2,), "normal"), "u": ((), "uniform"), "u_pen": ((), "uniform")}
@@ -130,8 +142,11 @@ def output_sample(output, heads, noise):
 
     Returns
     -------
-    tensor (B, D); handwriting frames are [pen, dx, dy] with pen in {0, 1}
+    tensor (B, D); handwriting frames are [pen, dx, dy] with pen in {0, 1}; Bernoulli frames
+    are 1 where ``u_x < p`` (probability p), else 0
     """
+    if output == "bernoulli":
+        return pt.cast(pt.lt(noise["u_x"], heads["theta_mu"]), heads["theta_mu"].dtype)
     mu, sig = heads["theta_mu"], heads["theta_sig"]
     if output == "gauss":
         return op.Gaussian_sample(mu, sig, eps=noise["eps_x"])[0]

@@ -16,11 +16,23 @@ iamondb/vrnn_gauss      1200    50     --    as vrnn_gmm (bivariate Gaussian out
 iamondb/vrnn_i_gauss    1200    50     --    as vrnn_gauss, prior N(0, I)
 iamondb/rnn_gmm         1200    --     20    250 (x2s, p_x)
 iamondb/rnn_gauss       1200    --     --    250
+timit/<model>           as blizzard/<model> (see below)
+sequences/<model>       256     16     5     128 everywhere (not from the paper: a user's corpus)
 ======================  ======  =====  ====  ===================================================
 
 Blizzard: depth-4 stacks, batch 128, Adam lr 3e-4, TBPTT reset every 4 batches, cost = mean over
 frames. IAM-OnDB: depth-1 stacks, batch 20, lr 3e-4, no carry, cost = masked sum over time,
 mean over the batch.
+
+TIMIT (data kind 'utterances': 200-sample frames, masked, no carry, cost = masked sum over time,
+mean over the batch, so the monitored cost is nats per utterance as in Table 1): the paper states
+the TIMIT sizes only in words we could not check in this port (the legacy code has no TIMIT
+script), so the presets take the Blizzard architecture unchanged (the same 200-dimensional
+frames and 16 kHz raw speech); override with ``--set`` to match another report.
+
+``sequences/<model>`` (a user's own D-dimensional sequences; x_dim is taken from the prepared
+file) are small defaults, not paper models; ``vrnn_bernoulli`` / ``rnn_bernoulli`` model {0, 1}
+frames with independent Bernoullis (the output layer a sigmoid, the cost ``NllBin``).
 
 Choice of the 600/500 split of VRNN-Gauss (LEGACY.md says only "widths 600/500"): the Gaussian
 output has far fewer decoder parameters than the GMM one, and the widened stacks are those that
@@ -39,7 +51,9 @@ from collections import OrderedDict
 
 from nips2015_vrnn.models.config import ConfigError, ModelConfig
 
-__all__ = ["PRESETS", "MODELS", "PAPER_CORPORA", "get_preset", "preset_names", "preset_name", "with_model"]
+__all__ = ["PRESETS", "MODELS", "PAPER_MODELS", "PAPER_CORPORA", "PRESET_CORPORA", "USER_CORPORA",
+           "models_of", "get_preset", "preset_names",
+           "preset_name", "with_model"]
 
 #: The paper's models by command-line name -> (family, output kind, prior). The one table of
 #: model names: the presets below, the command line and the model choices derive from it.
@@ -49,7 +63,11 @@ MODELS = OrderedDict([
     ("vrnn-i-gauss", ("vrnn", "gauss", "standard")),
     ("rnn-gmm", ("rnn", "gmm", "learned")),
     ("rnn-gauss", ("rnn", "gauss", "learned")),
+    ("vrnn-bernoulli", ("vrnn", "bernoulli", "learned")),
+    ("rnn-bernoulli", ("rnn", "bernoulli", "learned")),
 ])
+#: The models of the paper's Table 1 (the Bernoulli pair is for binary sequences only).
+PAPER_MODELS = tuple(m for m, (_, output, _) in MODELS.items() if output != "bernoulli")
 #: Handwriting uses the bivariate version of each output kind (plus the pen bit).
 HANDWRITING_OUTPUT = {"gauss": "bigauss", "gmm": "bigmm"}
 
@@ -57,6 +75,11 @@ _BLIZZARD = dict(data="speech", x_dim=200, z_dim=200, rnn_dim=4000, depth=4, num
                  reset_freq=4, batch_size=128, m_batch_size=128, lr=3e-4, monitoring_freq=2000)
 _IAMONDB = dict(data="handwriting", x_dim=3, z_dim=50, rnn_dim=1200, depth=1, num_k=20, cost_norm="sequence_sum",
                 reset_freq=0, batch_size=20, m_batch_size=20, lr=3e-4, monitoring_freq=2000)
+
+
+_TIMIT = dict(_BLIZZARD, data="utterances", cost_norm="sequence_sum", reset_freq=0)
+_SEQUENCES = dict(data="sequences", x_dim=1, z_dim=16, rnn_dim=256, depth=1, num_k=5, cost_norm="sequence_sum",
+                  reset_freq=0, batch_size=32, m_batch_size=32, lr=1e-3, monitoring_freq=200)
 
 
 def _widths(x_side, z_side):
@@ -89,6 +112,13 @@ PRESETS = {
                                                                  "monitoring_freq": 50, "epoch": 2},
                                 **_widths(32, 16)),
 }
+# TIMIT: the Blizzard models on masked whole utterances (see the module docstring).
+PRESETS.update({f"timit/{name.split('/')[1]}": PRESETS[name].replace(**_TIMIT)
+                for name in list(PRESETS) if name.startswith("blizzard/") and not name.endswith("/demo")})
+# A user's own sequences: every model of MODELS, small.
+PRESETS.update({f"sequences/{model.replace('-', '_')}": ModelConfig(family=family, output=output, prior=prior,
+                                                                    **_SEQUENCES, **_widths(128, 128))
+                for model, (family, output, prior) in MODELS.items()})
 
 
 def preset_names():
@@ -109,8 +139,13 @@ def get_preset(name, **overrides):
     return PRESETS[name].replace(**overrides) if overrides else PRESETS[name]
 
 
-#: Corpora with paper presets (``<corpus>/<model>``), derived from :data:`PRESETS`.
-PAPER_CORPORA = tuple(OrderedDict.fromkeys(name.split("/")[0] for name in PRESETS if not name.endswith("/demo")))
+#: Corpora with presets (``<corpus>/<model>``), derived from :data:`PRESETS`.
+PRESET_CORPORA = tuple(OrderedDict.fromkeys(name.split("/")[0] for name in PRESETS
+                                           if not name.endswith("/demo")))
+#: Corpora whose presets are small defaults for a user's own data, not models of the paper.
+USER_CORPORA = ("sequences",)
+#: Corpora with the paper's presets (the columns of its Table 1 this port has).
+PAPER_CORPORA = tuple(c for c in PRESET_CORPORA if c not in USER_CORPORA)
 
 
 def preset_name(corpus, model):
@@ -119,11 +154,24 @@ def preset_name(corpus, model):
     >>> preset_name('iamondb', 'vrnn-i-gauss')
     'iamondb/vrnn_i_gauss'
     """
-    if corpus not in PAPER_CORPORA:
-        raise ConfigError(f"corpus must be one of {', '.join(PAPER_CORPORA)}; got {corpus!r}")
+    if corpus not in PRESET_CORPORA:
+        raise ConfigError(f"corpus must be one of {', '.join(PRESET_CORPORA)}; got {corpus!r}")
     if model not in MODELS:
         raise ConfigError(f"model must be one of {', '.join(MODELS)}; got {model!r}")
-    return f"{corpus}/{model.replace('-', '_')}"
+    name = f"{corpus}/{model.replace('-', '_')}"
+    if name not in PRESETS:
+        raise ConfigError(f"model {model} is not available for {corpus}; expected one of "
+                          f"{', '.join(models_of(corpus))}")
+    return name
+
+
+def models_of(corpus):
+    """The models (command-line names) with a preset on ``corpus``, in :data:`MODELS` order.
+
+    >>> models_of('blizzard')
+    ['vrnn-gmm', 'vrnn-gauss', 'vrnn-i-gauss', 'rnn-gmm', 'rnn-gauss']
+    """
+    return [m for m in MODELS if f"{corpus}/{m.replace('-', '_')}" in PRESETS]
 
 
 def with_model(config, model):
@@ -136,5 +184,5 @@ def with_model(config, model):
         raise ConfigError(f"model must be one of {', '.join(MODELS)}; got {model!r}")
     family, output, prior = MODELS[model]
     if config.data == "handwriting":
-        output = HANDWRITING_OUTPUT[output]
+        output = HANDWRITING_OUTPUT.get(output, output)  # no bivariate Bernoulli: the config check says so
     return config.replace(family=family, output=output, prior=prior)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from nips2015_vrnn.datasets.errors import DataError
 from nips2015_vrnn.models.config import BOOKKEEPING_FIELDS, ConfigError, load_config_txt, parse_config_lines
-from nips2015_vrnn.models.presets import MODELS, get_preset, preset_name, with_model
+from nips2015_vrnn.models.presets import get_preset, models_of, preset_name, with_model
 
 __all__ = ["parse_overrides", "resolve_config", "paper_preset_of"]
 
@@ -39,8 +39,8 @@ def resolve_config(corpus, model=None, config_file=None, overrides=None, demo=Fa
 
     Parameters
     ----------
-    corpus : {'blizzard', 'iamondb'}
-        The data format.
+    corpus : str
+        The data format: a key of :data:`nips2015_vrnn.datasets.lookup.CORPORA`.
     model : str or None
         One of :data:`~nips2015_vrnn.models.presets.MODELS`; None is VRNN-GMM (the paper's best
         speech model).
@@ -74,7 +74,7 @@ def paper_preset_of(corpus, config):
         return {k: v for k, v in cfg.as_dict().items() if k not in BOOKKEEPING_FIELDS}
 
     mine = model_part(config)
-    for model in MODELS:
+    for model in models_of(corpus):
         name = preset_name(corpus, model)
         if model_part(get_preset(name)) == mine:
             return name

@@ -1,7 +1,8 @@
 """Evaluation of a trained run as in the paper's Table 1: the average per-sequence variational
 lower bound ("≥") and importance-sampled log-likelihood ("≈") over a split.
 
-Units: nats per sequence (speech: one 0.5 s row of 40 normalised frames; handwriting: one line),
+Units: nats per sequence (speech: one 0.5 s row of 40 normalised frames; handwriting: one line;
+TIMIT: one whole utterance of normalised 200-sample frames; a user's data: one sequence),
 as :meth:`SequenceModel.lower_bound` and :meth:`SequenceModel.importance_sampled_loglik` return
 them. For the RNN family both numbers are the exact log-likelihood.
 
@@ -38,6 +39,14 @@ PAPER_TABLE1 = {
     "iamondb/vrnn_i_gauss": {"bound": 1332, "estimate": 1353},
     "iamondb/vrnn_gauss": {"bound": 1337, "estimate": 1354},
     "iamondb/vrnn_gmm": {"bound": 1384, "estimate": 1384},
+    # TIMIT (nats per test utterance): the bounds as quoted in issue 12 from the paper's Table 1.
+    # The importance-sampled values could not be checked against a copy of the paper in this
+    # port (None: shown as "n/a"); fill them in from Table 1 of arXiv:1506.02216.
+    "timit/rnn_gauss": {"bound": -1900, "estimate": -1900},
+    "timit/rnn_gmm": {"bound": 26643, "estimate": 26643},
+    "timit/vrnn_i_gauss": {"bound": 28340, "estimate": None},
+    "timit/vrnn_gauss": {"bound": 28805, "estimate": None},
+    "timit/vrnn_gmm": {"bound": 28982, "estimate": None},
 }
 #: Corpus name -> title in the table (from the corpus table).
 CORPUS_TITLES = {name: corpus.title for name, corpus in CORPORA.items()}
@@ -52,7 +61,8 @@ def format_table_row(model_name, corpus_title, bound, estimate, paper=None):
     """One Table-1 style line: the run's ">=" bound and "~=" estimate, and the paper's beside them."""
     line = f"{corpus_title:<9} {model_name:<13} >= {bound:.1f}  ~= {estimate:.1f}"
     if paper:
-        line += f"   (paper: >= {paper['bound']}  ~= {paper['estimate']})"
+        estimate = "n/a" if paper["estimate"] is None else paper["estimate"]
+        line += f"   (paper: >= {paper['bound']}  ~= {estimate})"
     return line
 
 
@@ -85,7 +95,8 @@ def evaluate_run(run, model, split="test", n_samples=40, seed=0, limit=None, pro
     -------
     dict: ``split``, ``model``, ``preset``, ``checkpoint``, ``n_sequences``, ``n_samples``,
     ``lower_bound`` and ``loglik_is`` (means over sequences), their standard errors
-    ``lower_bound_sem`` / ``loglik_is_sem``, ``paper`` (Table 1 numbers or None), ``seconds``.
+    ``lower_bound_sem`` / ``loglik_is_sem``, ``paper`` (Table 1 numbers or None), ``seconds``,
+    ``per_sequence`` (``lower_bound`` and ``loglik_is`` of each sequence, in split order).
     """
     if split not in ("train", "valid", "test"):
         raise ValueError(f"split must be 'train', 'valid' or 'test'; got {split!r}")
@@ -118,6 +129,7 @@ def evaluate_run(run, model, split="test", n_samples=40, seed=0, limit=None, pro
         "seed": int(seed), "lower_bound": float(bounds.mean()), "lower_bound_sem": sem(bounds),
         "loglik_is": float(estimates.mean()), "loglik_is_sem": sem(estimates),
         "paper": paper_row(preset), "seconds": time.perf_counter() - began,
+        "per_sequence": {"lower_bound": bounds.tolist(), "loglik_is": estimates.tolist()},
     }
     log.info("%s on %s (%d sequences): lower bound %.2f, IS log-likelihood %.2f", result["model"],
              split, result["n_sequences"], result["lower_bound"], result["loglik_is"])

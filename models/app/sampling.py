@@ -53,10 +53,16 @@ def _pyplot():
     return plt
 
 
+#: Frames per generated sequence by data kind (a key of ModelConfig's DATA_KINDS): 0.5 s of
+#: speech, a typical line of handwriting, 2 s of a TIMIT utterance, 100 steps of a user's data.
+DEFAULT_STEPS = {"speech": SEQ_LEN // FRAME_SIZE, "handwriting": HANDWRITING_STEPS, "utterances": 160,
+                 "sequences": 100}
+
+
 def default_steps(data):
-    """Frames per generated sequence for the sequence kind ``data`` ('speech' or 'handwriting'):
+    """Frames per generated sequence for the sequence kind ``data`` (see :data:`DEFAULT_STEPS`):
     40 frames (8000 samples, 0.5 s) for speech, 300 pen steps for handwriting."""
-    return SEQ_LEN // FRAME_SIZE if data == "speech" else HANDWRITING_STEPS
+    return DEFAULT_STEPS[data]
 
 
 # ---------------------------------------------------------------------- speech
@@ -132,9 +138,11 @@ def sample_run(run, model, n=10, steps=None, seed=0, out_dir=None, progress=None
     """Generate ``n`` sequences from ``model`` and write them under ``out_dir`` (default
     ``RUN_DIR/samples``).
 
-    Speech: ``sample_<i>.wav`` (16 kHz, de-normalised with the run's X_mean / X_std) and
-    ``sample_<i>.png`` (the waveform). Handwriting: ``sample_<i>.svg`` and ``sample_<i>.png``
-    (the pen strokes, pen-up moves not drawn). PNGs only when matplotlib is installed.
+    Speech (Blizzard, TIMIT): ``sample_<i>.wav`` (16 kHz, de-normalised with the run's X_mean /
+    X_std) and ``sample_<i>.png`` (the waveform). Handwriting: ``sample_<i>.svg`` and
+    ``sample_<i>.png`` (the pen strokes, pen-up moves not drawn). A user's sequences:
+    ``samples.npy`` (n, steps, D), de-normalised, and ``sample_<i>.png`` (see
+    :mod:`~nips2015_vrnn.models.app.sequence_samples`). PNGs only when matplotlib is installed.
 
     Parameters
     ----------
@@ -162,7 +170,12 @@ def sample_run(run, model, n=10, steps=None, seed=0, out_dir=None, progress=None
     frames = np.asarray(model.generate(n_steps=steps, n_sequences=n, seed=seed))
     x_mean, x_std = run.normalisation
     files = []
-    if run.config.data == "speech":
+    if run.config.data == "sequences":
+        from nips2015_vrnn.models.app.sequence_samples import write_sequence_samples
+        binary = run.config.output == "bernoulli"
+        files = write_sequence_samples(out_dir, frames, x_mean, x_std, binary, seed=seed, png=png,
+                                       progress=progress)
+    elif run.config.data in ("speech", "utterances"):
         waves = frames_to_waveforms(frames, x_mean, x_std)
         for i, wave in enumerate(waves):
             files.append(out_dir / f"sample_{i:02d}.wav")

@@ -62,8 +62,13 @@ def build_training(run, model, on_event=None, progress=None):
     train_data = run.open_split("train")
     valid_data = run.open_split(VALID)
     check_frame_width(config, run.corpus, run.data_path, train_data)
+    if train_data.num_examples() < config.batch_size:
+        raise RunError(f"{run.data_path}: the train split holds {train_data.num_examples()} examples, "
+                       f"fewer than batch_size {config.batch_size}; give --set batch_size=N with N <= "
+                       f"{train_data.num_examples()}")
     train_iter = Iterator(train_data, batch_size=config.batch_size)
-    valid_iter = Iterator(valid_data, batch_size=config.m_batch_size)
+    # A small validation split (a user's own data) is monitored in batches of its own size.
+    valid_iter = Iterator(valid_data, batch_size=min(config.m_batch_size, valid_data.num_examples()))
     if getattr(train_data, "batch_size", config.batch_size) != config.batch_size and config.reset_freq > 0:
         log.warning("batch_size %d differs from the %d streams of %s: the carried LSTM state will "
                     "join unrelated audio", config.batch_size, train_data.batch_size, run.data_path)

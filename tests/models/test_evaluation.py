@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from nips2015_vrnn.models.app import evaluation
-from nips2015_vrnn.models.presets import PRESETS
+from nips2015_vrnn.models.presets import PAPER_CORPORA, PRESETS
 
 
 def test_paper_table_covers_every_paper_preset():
-    paper = {name for name in PRESETS if not name.endswith("/demo")}
+    paper = {name for name in PRESETS if not name.endswith("/demo") and name.split("/")[0] in PAPER_CORPORA}
     assert set(evaluation.PAPER_TABLE1) == paper
 
 
@@ -98,3 +98,10 @@ def test_table_row_shows_both_numbers_and_the_paper_beside_them():
     row = evaluation.format_table_row("VRNN-GMM", "IAM-OnDB", 1300.04, 1310.0,
                                       evaluation.paper_row("iamondb/vrnn_gmm"))
     assert ">= 1300.0" in row and "~= 1310.0" in row and "(paper: >= 1384  ~= 1384)" in row
+
+
+def test_timit_rows_show_the_paper_bounds_and_no_unchecked_estimate():
+    assert evaluation.paper_row("timit/rnn_gauss") == {"bound": -1900, "estimate": -1900}
+    row = evaluation.format_table_row("VRNN-GMM", "TIMIT", 1.0, 2.0, evaluation.paper_row("timit/vrnn_gmm"))
+    assert row.endswith("(paper: >= 28982  ~= n/a)")
+    assert evaluation.CORPUS_TITLES["timit"] == "TIMIT"

@@ -45,4 +45,4 @@ def evaluate(run_dir, split, samples, checkpoint, limit, seed, verbose):
                                 result["loglik_is"], result["paper"]))
     if result["paper"] is None:
         click.echo("(not a paper preset: no Table 1 number to compare with)")
-    click.echo(f"saved {path}")
+    click.echo(f"saved {path} (with the value of each sequence under 'per_sequence')")

@@ -12,7 +12,9 @@ __all__ = ["prepare"]
 
 \b
 Examples:
-  vrnn-prepare blizzard ~/blizzard2013/wavs data/
+  vrnn-prepare blizzard ~/blizzard2013/mp3 data/
+  vrnn-prepare timit ~/TIMIT data/timit.h5
+  vrnn-prepare sequences ~/my_sequences/ data/mine.h5
   vrnn-prepare iamondb ~/iamondb data/
   vrnn-prepare demo data/demo
 """)
@@ -31,7 +33,7 @@ def _print_prepared(info):
 def _out_file(out, corpus):
     """OUT as given when it names a .h5 file, else OUT/<corpus>.h5 (a folder)."""
     out = Path(out)
-    if out.suffix in (".h5", ".hdf5"):
+    if out.suffix.lower() in (".h5", ".hdf5"):
         out.parent.mkdir(parents=True, exist_ok=True)
         return out
     out.mkdir(parents=True, exist_ok=True)
@@ -40,13 +42,17 @@ def _out_file(out, corpus):
 
 @prepare.command("blizzard", help="""Cut a folder of speech audio into the Blizzard TBPTT layout.
 
-SRC is searched recursively for WAV files (any rate / width / channels; resampled to 16 kHz).
+SRC is searched recursively for audio files in any format libsndfile decodes: WAV (any width,
+float), FLAC, OGG/Vorbis, MP3 (Blizzard 2013's audiobooks as distributed), NIST SPHERE, AIFF ...
+(any rate / channels; mixed to mono and resampled to 16 kHz). Every file is decoded once to
+check it first: a truncated or undecodable file is an error naming it (--skip-bad: a warning,
+and it is left out); float files with samples beyond full scale are reported.
 OUT is the HDF5 file to write, or a folder (then OUT/blizzard.h5). The batch size fixes the
 number of parallel streams: train with the same --set batch_size.
 
 \b
 Example:
-  vrnn-prepare blizzard ~/blizzard2013/wavs data/ --seq-len 8000 --batch-size 128
+  vrnn-prepare blizzard ~/blizzard2013/mp3 data/ --seq-len 8000 --batch-size 128
 """)
 @click.argument("src", type=click.Path(file_okay=False))
 @click.argument("out", type=click.Path())
@@ -57,10 +63,12 @@ Example:
 @click.option("--allow-pickle", is_flag=True,
               help="Also read the legacy data_*.npy files (pickled lists of int16 waveforms): "
                    "loading them can run code, so only for files you trust.")
+@click.option("--skip-bad", is_flag=True,
+              help="Leave out files that do not decode or are truncated (each named in a warning).")
 @verbose_option
 @user_errors
 def prepare_blizzard_command(src, out, seq_len, batch_size, valid_frac, test_frac, allow_pickle,
-                             verbose):
+                             skip_bad, verbose):
     from nips2015_vrnn.datasets.blizzard import prepare_blizzard
 
     setup_logging(verbose)
@@ -68,7 +76,7 @@ def prepare_blizzard_command(src, out, seq_len, batch_size, valid_frac, test_fra
     with progress_bar("preparing") as progress:
         info = prepare_blizzard(src, out_file, seq_len=seq_len, batch_size=batch_size,
                                 allow_pickle=allow_pickle, valid_frac=valid_frac, test_frac=test_frac,
-                                progress=progress)
+                                skip_bad=skip_bad, progress=progress)
     click.echo(f"wrote {out_file}")
     _print_prepared(info)
 
@@ -113,3 +121,78 @@ def prepare_demo_command(out, verbose):
     paths = prepare_demo(out)
     for key, value in paths.items():
         click.echo(f"  {key}: {value}")
+
+
+@prepare.command("timit", help="""Prepare the TIMIT corpus (LDC layout) as whole, normalised utterances.
+
+ROOT holds TRAIN/ and TEST/ (any letter case, possibly below e.g. TIMIT/), dialect regions
+DR1..DR8, one folder per speaker and one .WAV per utterance (NIST SPHERE; RIFF WAV
+re-distributions too). Split: the TRAIN utterances (SA sentences included: 4620) by speaker
+into train and valid (--valid-frac of the 462 speakers: 4390 / 230 utterances by default), the
+1680 TEST utterances as test. Frames of 200 samples normalised by the train mean / std; training
+reads chunks of --chunk-frames frames, evaluation whole utterances. OUT is the HDF5 file to
+write, or a folder (then OUT/timit.h5).
+
+\b
+Example:
+  vrnn-prepare timit ~/TIMIT data/timit.h5
+  vrnn-train timit --data data/timit.h5 --out runs/timit --model vrnn-gmm
+""")
+@click.argument("root", type=click.Path(file_okay=False))
+@click.argument("out", type=click.Path())
+@click.option("--valid-frac", default=0.05, show_default=True, type=click.FloatRange(0, 1, max_open=True),
+              help="Fraction of training speakers held out.")
+@click.option("--seed", default=1234, show_default=True, help="Seed of the choice of validation speakers.")
+@click.option("--chunk-frames", default=40, show_default=True, type=click.IntRange(min=0),
+              help="Training chunk length in 200-sample frames (0: whole utterances).")
+@click.option("--no-sa", is_flag=True, help="Leave out the SA1 / SA2 dialect sentences.")
+@click.option("--skip-bad", is_flag=True, help="Leave out utterances that do not decode (each named in a warning).")
+@verbose_option
+@user_errors
+def prepare_timit_command(root, out, valid_frac, seed, chunk_frames, no_sa, skip_bad, verbose):
+    from nips2015_vrnn.datasets.timit import prepare_timit
+
+    setup_logging(verbose)
+    out_file = _out_file(out, "timit")
+    with progress_bar("utterances") as progress:
+        info = prepare_timit(root, out_file, valid_frac=valid_frac, seed=seed, include_sa=not no_sa,
+                             chunk_frames=chunk_frames, skip_bad=skip_bad, progress=progress)
+    click.echo(f"wrote {out_file}")
+    _print_prepared(info)
+
+
+@prepare.command("sequences", help="""Prepare your own sequences for training.
+
+SRC is a folder of .npy files (one numeric array (T, D) each), one .npz file of such arrays, or a
+folder of .csv files (one row of D numbers per step; a header row of names is skipped).
+Sequences may differ in length T (batches are padded and masked) but not in width D. They are
+assigned at random (--seed) to train / valid / test. --normalise auto (the default) normalises
+each dimension by the training mean / std unless every value is 0 or 1 (binary data, for
+--model vrnn-bernoulli / rnn-bernoulli). OUT is the HDF5 file to write, or a folder (then
+OUT/sequences.h5).
+
+\b
+Example:
+  vrnn-prepare sequences ~/my_sequences/ data/mine.h5 --valid-frac 0.1 --test-frac 0.1
+  vrnn-train sequences --data data/mine.h5 --out runs/mine --model vrnn-gmm
+""")
+@click.argument("src", type=click.Path())
+@click.argument("out", type=click.Path())
+@click.option("--valid-frac", default=0.1, show_default=True, type=click.FloatRange(0, 1, max_open=True),
+              help="Fraction of sequences for validation.")
+@click.option("--test-frac", default=0.1, show_default=True, type=click.FloatRange(0, 1, max_open=True),
+              help="Fraction of sequences for test.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the assignment to the splits.")
+@click.option("--normalise", type=click.Choice(["auto", "yes", "no"]), default="auto", show_default=True,
+              help="Per-dimension normalisation by the training statistics.")
+@verbose_option
+@user_errors
+def prepare_sequences_command(src, out, valid_frac, test_frac, seed, normalise, verbose):
+    from nips2015_vrnn.datasets.sequences import prepare_sequences
+
+    setup_logging(verbose)
+    out_file = _out_file(out, "sequences")
+    info = prepare_sequences(src, out_file, valid_frac=valid_frac, test_frac=test_frac, seed=seed,
+                             normalise=normalise)
+    click.echo(f"wrote {out_file}")
+    _print_prepared(info)

@@ -9,9 +9,10 @@ __all__ = ["sample"]
 
 @click.command(help="""Generate sequences from a trained run into RUN_DIR/samples/.
 
-Speech: 16 kHz WAV files (de-normalised) and a PNG of each waveform. Handwriting: an SVG and a
-PNG of each sample's pen strokes (pen-up moves not drawn). PNGs need matplotlib
-(pip install .[plot]).
+Speech (Blizzard, TIMIT): 16 kHz WAV files (de-normalised) and a PNG of each waveform.
+Handwriting: an SVG and a PNG of each sample's pen strokes (pen-up moves not drawn). Your own
+sequences: samples.npy (n, steps, D) and a PNG per sample (line plots per dimension, an image
+for binary or wide data, the path for 2-D data). PNGs need matplotlib (pip install .[plot]).
 
 \b
 Example:
@@ -19,7 +20,8 @@ Example:
 """)
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--n", "n", default=10, show_default=True, type=click.IntRange(min=1), help="Number of sequences.")
-@click.option("--steps", type=click.IntRange(min=1), help="Frames per sequence (speech: 40 = 0.5 s; handwriting: 300).")
+@click.option("--steps", type=click.IntRange(min=1),
+              help="Frames per sequence (speech: 40 = 0.5 s; TIMIT: 160; handwriting: 300; sequences: 100).")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Seed of the generation noise.")
 @click.option("--checkpoint", type=click.Choice(CHECKPOINTS), default="best", show_default=True)
 @verbose_option

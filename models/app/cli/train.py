@@ -91,7 +91,9 @@ def _train_events(kind, **info):
 
 @click.command(help="""Train a model of the paper, or resume a run.
 
-CORPUS is blizzard, iamondb (give the prepared file or folder with --data) or demo (the demo
+CORPUS is blizzard, iamondb, timit, sequences (a user's own sequences, from vrnn-prepare
+sequences; x_dim is taken from the file; --model vrnn-bernoulli / rnn-bernoulli for {0, 1}
+data) (give the prepared file or folder with --data) or demo (the demo
 corpus that ships as code: it is generated and cached on first use; --corpus handwriting picks
 its handwriting half). Defaults are the paper's settings for the corpus and model (the demo's are
 a small VRNN-GMM that trains in minutes on 2 cores). A legacy config.txt (--config) and --set
@@ -104,6 +106,7 @@ Examples:
   vrnn-train demo --out runs/demo
   vrnn-train blizzard --data data/ --out runs/blz --model vrnn-gauss --set rnn_dim=2000
   vrnn-train iamondb --data data/iamondb.h5 --out runs/iam --config config.txt --max-updates 1000
+  vrnn-train sequences --data data/mine.h5 --out runs/mine --model vrnn-bernoulli
   vrnn-train --resume runs/blz --max-updates 20000
 """)
 @click.argument("corpus", required=False, type=click.Choice(list(CORPORA) + ["demo"]))
@@ -162,6 +165,7 @@ def train(corpus, out, resume, data, demo_corpus, model, config_file, sets, max_
                 click.echo(f"preparing the demo corpus in {lookup.demo_data_dir()} (first use only) ...")
             data = lookup.ensure_demo_data()
             click.echo(f"demo corpus: {data}")
+        overrides = {**lookup.config_overrides(fmt, lookup.find_data_file(fmt, data)), **overrides}
         config = configure.resolve_config(fmt, model=model, config_file=config_file, overrides=overrides,
                                           demo=demo)
         run = rundir.create_run(out, fmt, config, data, floatX="float64" if float64 else "float32",
