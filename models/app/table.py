@@ -24,13 +24,13 @@ import numpy as np
 from cle.errors import UserError
 from nips2015_vrnn.models.app.evaluation import CORPUS_TITLES, paper_row
 from nips2015_vrnn.models.app.sweepdir import SweepError, cell_name, cell_state, eval_result, load_sweep, read_status
-from nips2015_vrnn.models.presets import MODELS, get_preset, preset_name, with_model
+from nips2015_vrnn.models.presets import MODELS, get_preset, preset_name
 
 __all__ = ["Cell", "Table", "collect", "format_stat", "markdown", "write_csv", "bar_chart", "CSV_FIELDS",
            "MODEL_TITLES", "write_table"]
 
 #: Command-line model name -> the name the paper's table gives it ('vrnn-gmm' -> 'VRNN-GMM').
-MODEL_TITLES = OrderedDict((model, with_model(get_preset("blizzard/demo"), model).model_name) for model in MODELS)
+MODEL_TITLES = OrderedDict((model, get_preset(preset_name("sequences", model)).model_name) for model in MODELS)
 #: Columns of the CSV file, one row per (corpus, model).
 CSV_FIELDS = ("corpus", "model", "seeds_evaluated", "seeds", "bound_mean", "bound_std", "is_mean", "is_std",
               "paper_bound", "paper_is", "preset", "unfinished")

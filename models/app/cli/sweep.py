@@ -6,7 +6,7 @@ import click
 from cle import backend
 from nips2015_vrnn.datasets.lookup import CORPORA, DEMO_CORPORA
 from nips2015_vrnn.models.app.cli.common import EXIT_INTERRUPTED, setup_logging, user_errors, verbose_option
-from nips2015_vrnn.models.presets import MODELS
+from nips2015_vrnn.models.presets import MODELS, PAPER_MODELS
 
 __all__ = ["sweep"]
 
@@ -68,7 +68,7 @@ Examples:
 @click.option("--data", type=click.Path(), help="Prepared HDF5 file, or a folder holding <corpus>.h5.")
 @click.option("--corpus", "demo_corpus", type=click.Choice(list(DEMO_CORPORA)), default="speech",
               show_default=True, help="Half of the demo corpus (demo only).")
-@click.option("--models", default=",".join(MODELS), show_default=True,
+@click.option("--models", default=",".join(PAPER_MODELS), show_default=True,
               help="Models of the paper, separated by commas.")
 @click.option("--seeds", default="1", show_default=True, help="Seeds, separated by commas: one run per model and seed.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",

@@ -28,7 +28,7 @@ def test_cells_follow_the_models_table_order_then_the_seeds():
     assert SPEC.cells() == [("vrnn-gmm", 1), ("vrnn-gmm", 2), ("rnn-gauss", 1), ("rnn-gauss", 2)]
 
 
-@pytest.mark.parametrize("field, value", [("corpus", "timit"), ("models", ("vrnn-lstm",)), ("models", ()),
+@pytest.mark.parametrize("field, value", [("corpus", "no-such-corpus"), ("models", ("vrnn-lstm",)), ("models", ()),
                                           ("seeds", ()), ("seeds", (-1,))])
 def test_a_bad_grid_is_refused(field, value):
     with pytest.raises(SweepError):
@@ -124,7 +124,7 @@ def test_a_failing_cell_is_reported_and_recorded_and_the_exit_status_is_1(tmp_pa
     (tmp_path / "s" / "vrnn-gmm-seed1" / "config.json").write_text("{")  # a damaged run: fails at once
     results = run_sweep(tmp_path / "s", spec)
     assert [r["state"] for r in results] == ["failed"]
-    assert "RunError" in results[0]["error"] and "not valid JSON" in results[0]["error"]
+    assert "RunError" in results[0]["error"] and "JSON" in results[0]["error"]
     status = json.loads((tmp_path / "s" / "status.json").read_text())
     assert status["vrnn-gmm-seed1"]["state"] == "failed"
 
