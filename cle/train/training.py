@@ -97,6 +97,7 @@ class Training:
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.config = dict(config or {})
         self.endloop = 0
+        self.ending = False  # True while the extensions run at the end of the loop
         self.last_grad_norm = None
         self._stop_reason = None
         self._signal = None
@@ -213,7 +214,7 @@ class Training:
         self.run_extension("ext_schedule")
         self.run_extension("ext_term")
         if self.endloop:
-            self.run_extension("ext_monitor")
+            self._monitor_at_end()
             self.run_extension("ext_save")
             return False
         if self._should_stop():
@@ -229,7 +230,17 @@ class Training:
             return True
         return False
 
+    def _monitor_at_end(self):
+        """``ext_monitor`` with ``ending`` set (Monitoring(at_end=True) then monitors off its grid)."""
+        self.ending = True
+        try:
+            self.run_extension("ext_monitor")
+        finally:
+            self.ending = False
+
     def _stop(self):
+        if self._signal is None:
+            self._monitor_at_end()
         path = self.save_checkpoint("last") if self.checkpoint_root is not None else None
         if self._signal is not None:
             name = signal.Signals(self._signal).name

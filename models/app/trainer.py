@@ -1,9 +1,11 @@
 """A run's training: :class:`cle.train.Training` assembled as the legacy scripts did, then run.
 
 GradientClipping(batch_size, check_nan) -> Adam(lr) -> WeightNorm, Monitoring of the validation
-split every ``monitoring_freq`` updates, EarlyStopping on ``valid_nll_upper_bound`` (the ``best``
-checkpoint), EpochCount(``epoch``), and a ``last`` checkpoint every ``force_saving_freq``
-updates, at the end and on SIGINT / SIGTERM.
+split every ``monitoring_freq`` updates and at the end of the run, EarlyStopping on
+``valid_nll_upper_bound`` among the records after update 0 (the ``best`` checkpoint),
+EpochCount(``epoch``), and a ``last`` checkpoint every ``force_saving_freq`` updates, at the end
+and on SIGINT / SIGTERM. The monitoring noise generator is part of the checkpointed state, so the
+validation numbers after a resume equal the uninterrupted run's.
 """
 import logging
 import time
@@ -71,14 +73,17 @@ def build_training(run, model, on_event=None, progress=None):
     extensions = [
         GradientClipping(scaler=CLIP_NORM, batch_size=config.batch_size, check_nan=1),
         EpochCount(config.epoch),
-        Monitoring(freq=config.monitoring_freq, ddout=channels, data=[valid_iter], monitor_fn=monitor_fn),
-        EarlyStopping(BEST_CHANNEL),
+        Monitoring(freq=config.monitoring_freq, ddout=channels, data=[valid_iter], monitor_fn=monitor_fn,
+                   at_end=True),
+        EarlyStopping(BEST_CHANNEL, start=1),
         MonitorEcho(lambda record: notify("monitor", record=record)),
         Checkpoint(path=run.checkpoint_root, freq=config.force_saving_freq),
         WeightNorm(),
     ]
+    cle_model = model.as_cle_model()
+    cle_model.add_state(model.monitor_rng)  # checkpointed: monitoring after a resume is exact
     with backend.precision(model.dtype):
-        training = Training(config.model_name, train_iter, model.as_cle_model(), Adam(lr=config.lr),
+        training = Training(config.model_name, train_iter, cle_model, Adam(lr=config.lr),
                             outputs[0], outputs, extension=extensions, run_dir=run.path,
                             config=run.record, progress=progress)
     notify("compiled", seconds=time.perf_counter() - began)

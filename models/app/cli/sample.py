@@ -7,11 +7,11 @@ from nips2015_vrnn.models.app.rundir import CHECKPOINTS
 __all__ = ["sample"]
 
 
-@click.command(help="""Generate sequences from a trained run into RUN_DIR/samples/.
+@click.command(help="""Generate sequences from a trained run into RUN_DIR/samples/<checkpoint>-seed<seed>/.
 
 Speech: 16 kHz WAV files (de-normalised) and a PNG of each waveform. Handwriting: an SVG and a
 PNG of each sample's pen strokes (pen-up moves not drawn). PNGs need matplotlib
-(pip install .[plot]).
+(pip install .[plot]). An existing folder is replaced only with --force.
 
 \b
 Example:
@@ -22,19 +22,29 @@ Example:
 @click.option("--steps", type=click.IntRange(min=1), help="Frames per sequence (speech: 40 = 0.5 s; handwriting: 300).")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Seed of the generation noise.")
 @click.option("--checkpoint", type=click.Choice(CHECKPOINTS), default="best", show_default=True)
+@click.option("--force", is_flag=True, help="Replace the samples of an earlier call with this checkpoint and seed.")
 @verbose_option
 @user_errors
-def sample(run_dir, n, steps, seed, checkpoint, verbose):
+def sample(run_dir, n, steps, seed, checkpoint, force, verbose):
+    from nips2015_vrnn.models.app import outputs
     from nips2015_vrnn.models.app.rundir import RunDir, load_model
     from nips2015_vrnn.models.app.sampling import PLOT_HINT, sample_run
 
     setup_logging(verbose)
     run = RunDir(run_dir)
+    out_dir = outputs.samples_dir(run, checkpoint, seed)
     model = load_model(run, checkpoint)
-    click.echo(f"{model.config.model_name} from checkpoints/{checkpoint}: generating {n} sequences "
+    outputs.claim(out_dir, force)
+    warning = outputs.untrained_warning(run, checkpoint)
+    if warning:
+        click.echo(warning, err=True)
+    updates = outputs.checkpoint_updates(run, checkpoint)
+    source = f"{checkpoint} (update {updates})" if updates is not None else checkpoint
+    click.echo(f"{model.config.model_name} from checkpoints/{source}: generating {n} sequences "
                f"(compiling the generator ...)")
     with progress_bar("writing", n) as progress:
-        result = sample_run(run, model, n=n, steps=steps, seed=seed, progress=progress)
+        result = sample_run(run, model, n=n, steps=steps, seed=seed, progress=progress,
+                            out_dir=out_dir, checkpoint=source)
     kinds = sorted({f.suffix for f in result["files"]})
     click.echo(f"wrote {len(result['files'])} files ({', '.join(kinds)}) to {result['out_dir']}")
     if not result["png"]:
