@@ -75,8 +75,9 @@ class Training:
         ``checkpoints/{last,best}``.
     config : dict or None
         JSON-ready configuration saved in every checkpoint.
-    progress : bool or None
-        Show progress on stderr; None: only when stderr is a terminal.
+    progress : bool, None or a progress object
+        Show progress on stderr; None: only when stderr is a terminal. An object with the
+        methods of :class:`cle.train.log.Progress` (``update``, ``close``) is used instead.
     mode : str or None
         Compile mode name for :func:`cle.backend.function`.
     """
@@ -101,7 +102,8 @@ class Training:
         self.last_grad_norm = None
         self._stop_reason = None
         self._signal = None
-        self._progress = Progress(enabled=progress)
+        # An object with update() / close() (as Progress) is used as it is.
+        self._progress = progress if hasattr(progress, "update") else Progress(enabled=progress)
         self._jsonl = None
         if self.run_dir is not None:
             self.run_dir.mkdir(parents=True, exist_ok=True)

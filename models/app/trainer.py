@@ -16,6 +16,7 @@ from cle.train import Training
 from cle.train.checkpoint import read_checkpoint
 from cle.train.ext import Checkpoint, EarlyStopping, EpochCount, Extension, GradientClipping, Monitoring, WeightNorm
 from cle.train.opt import Adam
+from nips2015_vrnn.models.app.progress import frames_per_sequence
 from nips2015_vrnn.models.app.rundir import RunError
 from nips2015_vrnn.models.sequence_model import COST_CHANNELS
 
@@ -53,8 +54,8 @@ class _Channel:
 def build_training(run, model, on_event=None, progress=None):
     """The :class:`cle.train.Training` of ``run`` for ``model`` (compiles the graphs).
 
-    ``on_event(kind, **info)`` is called with kind 'compiled' (``seconds``) and 'monitor'
-    (``record``).
+    ``on_event(kind, **info)`` is called with kind 'stage' (``name``: what is compiled next),
+    'compiled' (``seconds``) and 'monitor' (``record``).
     """
     config = model.config
     notify = on_event or (lambda kind, **info: None)
@@ -66,8 +67,10 @@ def build_training(run, model, on_event=None, progress=None):
         log.warning("batch_size %d differs from the %d streams of %s: the carried LSTM state will "
                     "join unrelated audio", config.batch_size, train_data.batch_size, run.data_path)
     began = time.perf_counter()
+    notify("stage", name="the model graph")
     graph = model.training_graph()
     outputs = [out.copy(name=name) for name, out in graph.outputs.items() if name in COST_CHANNELS]
+    notify("stage", name="the monitoring function")
     monitor_fn = model.monitor_fn()
     channels = [_Channel(name) for name in monitor_fn.output_names]
     extensions = [
@@ -80,6 +83,7 @@ def build_training(run, model, on_event=None, progress=None):
         Checkpoint(path=run.checkpoint_root, freq=config.force_saving_freq),
         WeightNorm(),
     ]
+    notify("stage", name="the training function (gradient, rewrites, C code)")
     cle_model = model.as_cle_model()
     cle_model.add_state(model.monitor_rng)  # checkpointed: monitoring after a resume is exact
     with backend.precision(model.dtype):
@@ -109,6 +113,12 @@ def train_run(run, max_updates=None, resume=False, on_event=None, progress=None)
             raise RunError(f"{run.path} already has {done} updates; give --max-updates above {done}")
         if on_event:
             on_event("resumed", batch_seen=training.trainlog.batch_seen)
+    if hasattr(progress, "attach"):
+        per_epoch = len(training.data)
+        total = model.config.epoch * per_epoch
+        total = total if max_updates is None else min(total, max_updates)
+        progress.attach(training, total_updates=total,
+                        frames_per_update=model.config.batch_size * frames_per_sequence(training.data.data))
     with backend.precision(model.dtype):
         training.run(max_updates=max_updates)
     return training

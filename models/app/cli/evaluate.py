@@ -30,6 +30,7 @@ Example:
 def evaluate(run_dir, split, samples, checkpoint, limit, seed, force, verbose):
     from nips2015_vrnn.models.app import outputs
     from nips2015_vrnn.models.app.evaluation import corpus_title, evaluate_run, format_table_row, save_result
+    from nips2015_vrnn.models.app.progress import CompileProgress
     from nips2015_vrnn.models.app.rundir import RunDir, load_model
 
     setup_logging(verbose)
@@ -41,7 +42,11 @@ def evaluate(run_dir, split, samples, checkpoint, limit, seed, force, verbose):
     if warning:
         click.echo(warning, err=True)
     click.echo(f"{model.config.model_name} from checkpoints/{checkpoint} on the {split} split, "
-               f"{samples} importance samples (compiling ...)")
+               f"{samples} importance samples")
+    with CompileProgress() as compiling:
+        compiling.stage("the per-sequence function")
+        model.sequence_fn()
+    click.echo(f"compiled the per-sequence function in {compiling.seconds:.1f} s")
     with progress_bar("sequences") as progress:
         result = evaluate_run(run, model, split=split, n_samples=samples, seed=seed, limit=limit,
                               progress=progress, checkpoint=checkpoint)

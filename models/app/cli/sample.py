@@ -27,6 +27,7 @@ Example:
 @user_errors
 def sample(run_dir, n, steps, seed, checkpoint, force, verbose):
     from nips2015_vrnn.models.app import outputs
+    from nips2015_vrnn.models.app.progress import CompileProgress
     from nips2015_vrnn.models.app.rundir import RunDir, load_model
     from nips2015_vrnn.models.app.sampling import PLOT_HINT, sample_run
 
@@ -40,8 +41,11 @@ def sample(run_dir, n, steps, seed, checkpoint, force, verbose):
         click.echo(warning, err=True)
     updates = outputs.checkpoint_updates(run, checkpoint)
     source = f"{checkpoint} (update {updates})" if updates is not None else checkpoint
-    click.echo(f"{model.config.model_name} from checkpoints/{source}: generating {n} sequences "
-               f"(compiling the generator ...)")
+    click.echo(f"{model.config.model_name} from checkpoints/{source}: generating {n} sequences")
+    with CompileProgress() as compiling:
+        compiling.stage("the generator")
+        model.generate_fn()
+    click.echo(f"compiled the generator in {compiling.seconds:.1f} s")
     with progress_bar("writing", n) as progress:
         result = sample_run(run, model, n=n, steps=steps, seed=seed, progress=progress,
                             out_dir=out_dir, checkpoint=source)

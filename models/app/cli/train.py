@@ -41,13 +41,20 @@ def format_record(record):
     return f"[update {record.get('batch_seen')}, epoch {record.get('epoch_seen')}] " + "  ".join(parts)
 
 
-def _train_events(kind, **info):
-    if kind == "compiled":
-        click.echo(f"compiled the training and monitoring functions in {info['seconds']:.1f} s")
-    elif kind == "resumed":
-        click.echo(f"resumed at update {info['batch_seen']}")
-    elif kind == "monitor":
-        click.echo(format_record(info["record"]))
+def _train_events(compiling, progress):
+    """The trainer's events shown to the user: compile stages, then monitoring records."""
+    def on_event(kind, **info):
+        if kind == "stage":
+            compiling.stage(info["name"])
+        elif kind == "compiled":
+            compiling.stop()
+            click.echo(f"compiled the training and monitoring functions in {info['seconds']:.1f} s")
+        elif kind == "resumed":
+            click.echo(f"resumed at update {info['batch_seen']}")
+        elif kind == "monitor":
+            progress.clear()
+            click.echo(format_record(info["record"]))
+    return on_event
 
 
 @click.command(help="""Train a model of the paper, or resume a run.
@@ -97,6 +104,7 @@ def train(corpus, out, resume, data, demo_corpus, model, config_file, sets, max_
     from cle.train import TrainingInterrupted
     from nips2015_vrnn.datasets import lookup
     from nips2015_vrnn.models.app import configure, rundir, trainer
+    from nips2015_vrnn.models.app.progress import CompileProgress, TrainProgress
 
     setup_logging(verbose)
     if resume:
@@ -138,9 +146,11 @@ def train(corpus, out, resume, data, demo_corpus, model, config_file, sets, max_
     _echo_config(run)
     click.echo("compiling (the first compile of a graph takes a while; later runs use the cache) ...")
     began = time.perf_counter()
+    compiling = CompileProgress().start()
+    progress = TrainProgress(run.config.monitoring_freq)
     try:
         training = trainer.train_run(run, max_updates=max_updates, resume=bool(resume),
-                                     on_event=_train_events)
+                                     on_event=_train_events(compiling, progress), progress=progress)
     except TrainingInterrupted as stop:
         click.echo(f"\ninterrupted by {stop.signal_name} after {stop.batch_seen} updates; "
                    f"checkpoint saved to {stop.checkpoint}")
@@ -156,6 +166,9 @@ def train(corpus, out, resume, data, demo_corpus, model, config_file, sets, max_
         if not resume:
             rundir.discard_run(run)
         raise
+    finally:
+        compiling.stop()
+        progress.close()
     trainlog = training.trainlog
     click.echo(f"done: {trainlog.batch_seen} updates, {trainlog.epoch_seen} epochs in "
                f"{time.perf_counter() - began:.1f} s ({sum(trainlog.times):.1f} s in updates)")
