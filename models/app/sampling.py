@@ -151,7 +151,8 @@ def sample_run(run, model, n=10, steps=None, seed=0, out_dir=None, progress=None
 
     Returns
     -------
-    dict: ``files`` (list of Path), ``png`` (bool: were PNGs written), ``out_dir`` (Path)
+    dict: ``files`` (list of Path), ``png`` (bool: were PNGs written), ``out_dir`` (Path),
+    ``frames`` (the generated (steps, n, x_dim) normalised frames)
     """
     if n < 1:
         raise ValueError(f"n must be >= 1; got {n}")
@@ -186,4 +187,4 @@ def sample_run(run, model, n=10, steps=None, seed=0, out_dir=None, progress=None
             if progress:
                 progress(i + 1, n)
     log.info("wrote %d files to %s", len(files), out_dir)
-    return {"files": files, "png": png, "out_dir": out_dir}
+    return {"files": files, "png": png, "out_dir": out_dir, "frames": frames}

@@ -11,7 +11,9 @@ __all__ = ["sample"]
 
 Speech: 16 kHz WAV files (de-normalised) and a PNG of each waveform. Handwriting: an SVG and a
 PNG of each sample's pen strokes (pen-up moves not drawn). PNGs need matplotlib
-(pip install .[plot]). An existing folder is replaced only with --force.
+(pip install .[plot]). statistics.json compares the samples with the training data (speech:
+energy-envelope variation and near-silent frames; handwriting: pen-up rate and stroke lengths)
+and comparison.png shows them side by side. An existing folder is replaced only with --force.
 
 \b
 Example:
@@ -29,6 +31,7 @@ def sample(run_dir, n, steps, seed, checkpoint, force, verbose):
     from nips2015_vrnn.models.app import outputs
     from nips2015_vrnn.models.app.progress import CompileProgress
     from nips2015_vrnn.models.app.rundir import RunDir, load_model
+    from nips2015_vrnn.models.app.sample_stats import write_statistics
     from nips2015_vrnn.models.app.sampling import PLOT_HINT, sample_run
 
     setup_logging(verbose)
@@ -49,6 +52,11 @@ def sample(run_dir, n, steps, seed, checkpoint, force, verbose):
     with progress_bar("writing", n) as progress:
         result = sample_run(run, model, n=n, steps=steps, seed=seed, progress=progress,
                             out_dir=out_dir, checkpoint=source)
+    stats = write_statistics(run, result["frames"], result["out_dir"])
+    result["files"] += stats["files"]
+    click.echo("samples vs training data: " + ", ".join(
+        f"{key} {stats['samples'][key]:.3g} vs {value:.3g}" for key, value in stats["training"].items()
+        if key != "sequences") + (" (within a factor 2)" if stats["resembles"] else " (not within a factor 2)"))
     kinds = sorted({f.suffix for f in result["files"]})
     click.echo(f"wrote {len(result['files'])} files ({', '.join(kinds)}) to {result['out_dir']}")
     if not result["png"]:

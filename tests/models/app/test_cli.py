@@ -341,7 +341,11 @@ def test_sample_writes_16khz_wavs_of_half_a_second_and_pngs(run_dir, tmp_path):
         assert w.getnframes() == 8000
         assert w.getsampwidth() == 2
     if HAVE_MATPLOTLIB:
-        assert len(sorted((path / "samples" / "best-seed3").glob("*.png"))) == 2
+        assert len(sorted((path / "samples" / "best-seed3").glob("sample_*.png"))) == 2
+        assert (path / "samples" / "best-seed3" / "comparison.png").is_file()
+    stats = json.loads((path / "samples" / "best-seed3" / "statistics.json").read_text())
+    assert set(stats["samples"]) == set(stats["training"]) == {"envelope_cv", "silent_fraction", "sequences"}
+    assert "samples vs training data: envelope_cv" in result.output
 
 
 def test_sample_without_matplotlib_writes_wavs_and_says_how_to_get_pngs(run_dir, tmp_path, monkeypatch):
@@ -351,7 +355,8 @@ def test_sample_without_matplotlib_writes_wavs_and_says_how_to_get_pngs(run_dir,
     result = invoke(cli.sample, [path, "--n", 1, "--steps", 2, "--checkpoint", "last"])
     assert result.exit_code == 0, result.output
     assert "pip install .[plot]" in result.output
-    assert [p.suffix for p in (path / "samples" / "last-seed0").iterdir()] == [".wav"]
+    assert sorted(p.name for p in (path / "samples" / "last-seed0").iterdir()) == ["sample_00.wav",
+                                                                                   "statistics.json"]
 
 
 def test_sample_of_a_missing_run_is_a_one_line_error(tmp_path):
