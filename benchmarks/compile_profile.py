@@ -4,8 +4,8 @@ Builds the functions each command compiles for a preset (default the speech demo
 stages of each: building the symbolic graph, the gradient and updates (training only), PyTensor's
 graph rewrites and the linker (C code generation, compilation or loading from ``~/.pytensor``).
 ``cpu_s`` is this process's CPU time (C compilation runs in child processes and is not in it;
-on a shared machine it is the number to compare). Run it twice to see the warm-cache numbers; ``--passes`` adds the slowest rewrite passes
-(PyTensor's ``profile_optimizer``).
+on a shared machine it is the number to compare). Run it twice to see the warm-cache numbers;
+``--passes`` adds the time of each rewrite pass (PyTensor's ``profile_optimizer``).
 
 Usage::
 
@@ -36,8 +36,8 @@ def stage_clock(results, name):
     cpu = time.process_time() - cpu
     rewrite = compile_profiling.total_graph_rewrite_time - rewrite0
     link = compile_profiling.total_time_linker - link0
-    results[name] = {"total_s": round(total, 2), "cpu_s": round(cpu, 2), "rewrite_s": round(rewrite, 2), "link_s": round(link, 2),
-                     "graph_s": round(total - rewrite - link, 2)}
+    results[name] = {"total_s": round(total, 2), "cpu_s": round(cpu, 2), "rewrite_s": round(rewrite, 2),
+                     "link_s": round(link, 2), "graph_s": round(total - rewrite - link, 2)}
 
 
 def profile(preset, only, passes):
@@ -76,6 +76,7 @@ def main():
     parser.add_argument("--passes", action="store_true", help="print PyTensor's per-pass rewrite profile")
     args = parser.parse_args()
     if args.passes:
+        pytensor.config.profile = True  # profile_optimizer needs it
         pytensor.config.profile_optimizer = True
     captured = io.StringIO()
     with contextlib.redirect_stdout(captured) if args.passes else contextlib.nullcontext():
