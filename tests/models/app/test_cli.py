@@ -280,14 +280,6 @@ def test_resume_of_a_finished_run_says_why_before_compiling(run_dir):
     assert "compiling" not in result.output
 
 
-def test_resume_with_epochs_already_done_says_why(run_dir, tmp_path):
-    path = broken_copy(run_dir[0], tmp_path, "ep")
-    result = invoke(cli.train, ["--resume", path, "--max-updates", 100, "--epochs", 1])
-    assert result.exit_code != 0 or "epoch" in result.output  # one epoch may be longer than 4 updates
-    if result.exit_code != 0:
-        assert_one_line_error(result, "--epochs above")
-
-
 @pytest.fixture(scope="module")
 def straight_run(demo_dir, tmp_path_factory):
     """The tiny run trained straight to UPDATES + 2 updates (the reference of the extended one)."""
