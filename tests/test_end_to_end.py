@@ -123,10 +123,10 @@ def test_resume_continues_from_the_checkpoint_to_max_updates(trained):
 def test_sample_eval_and_monitor_work_on_the_trained_run(trained, env, tmp_path):
     run_dir = trained[0]
     run(env, "vrnn-sample", run_dir, "--n", 2)
-    assert len(list((run_dir / "samples").glob("*.wav"))) == 2
+    assert len(list((run_dir / "samples" / "best-seed0").glob("*.wav"))) == 2
     output = run(env, "vrnn-eval", run_dir, "--samples", 2, "--limit", 4)
-    assert json.loads((run_dir / "eval_test.json").read_text())["n_sequences"] == 4
-    assert "Blizzard" in output and ">=" in output
+    assert json.loads((run_dir / "eval_test_best.json").read_text())["n_sequences"] == 4
+    assert "Demo speech" in output and ">=" in output
     if importlib.util.find_spec("matplotlib") is None:  # the optional 'plot' extra
         output = run(env, "vrnn-monitor", run_dir)
     else:

@@ -152,28 +152,38 @@ class Monitoring(Extension):
     data : list of iterators (``cle.data.Iterator``)
     monitor_fn : compiled function or None
         Maps a batch to the values of ``ddout``; compiled from the training inputs when None.
+    at_end : bool
+        Also monitor when the loop ends off the ``freq`` grid (``max_updates`` reached, last
+        epoch done, a stop request; not on SIGINT / SIGTERM), so a run's last parameters are
+        always monitored. The legacy class did not (default False).
     """
 
     name = "ext_monitor"
 
-    def __init__(self, freq, ddout=None, data=None, monitor_fn=None):
+    def __init__(self, freq, ddout=None, data=None, monitor_fn=None, at_end=False):
         if int(freq) != freq or freq < 1:
             raise ValueError(f"Monitoring: freq must be an integer >= 1, got {freq}")
         self.freq = int(freq)
         self.ddout = tolist(ddout) if ddout is not None else []
         self.data = tolist(data) if data is not None else []
         self.monitor_fn = monitor_fn
+        self.at_end = bool(at_end)
 
     def exec(self, mainloop):
         trainlog = mainloop.trainlog
-        if trainlog.batch_seen % self.freq:
+        on_grid = trainlog.batch_seen % self.freq == 0
+        if not on_grid and not (self.at_end and getattr(mainloop, "ending", False)):
             return
         if trainlog.monitor and trainlog.monitor[-1]["batch_seen"] == trainlog.batch_seen:
             return  # already monitored at this update (e.g. the final call after the last epoch)
+        # The updates since the previous grid point (or the previous record, off the grid).
+        window = self.freq
+        if not on_grid:
+            window = trainlog.batch_seen - (trainlog.monitor[-1]["batch_seen"] if trainlog.monitor else 0)
         record = OrderedDict(batch_seen=trainlog.batch_seen, epoch_seen=trainlog.epoch_seen)
-        record["elapsed_s"] = float(sum(trainlog.times[-self.freq:])) if trainlog.times else 0.0
+        record["elapsed_s"] = float(sum(trainlog.times[-window:])) if trainlog.times else 0.0
         record.update(("opt_" + k, v) for k, v in mainloop.optimizer.settings().items())
-        recent = np.asarray(trainlog.batches[-self.freq:], dtype=np.float64)
+        recent = np.asarray(trainlog.batches[-window:], dtype=np.float64)
         if len(recent) and trainlog.batch_seen > 0:
             # Updates with a non-finite gradient are counted in the TrainLog (nonfinite_batches)
             # and survived through check_nan; they are left out of the training means.
@@ -363,10 +373,14 @@ class MonitoredQuantity(Extension):
     ----------
     channel : str
         A monitoring channel, e.g. ``'valid_nll_upper_bound'``.
+    start : int >= 0
+        Records with ``batch_seen < start`` are ignored: ``start=1`` leaves out the untrained
+        model of update 0 (the legacy classes counted it: default 0).
     """
 
-    def __init__(self, channel):
+    def __init__(self, channel, start=0):
         self.channel = channel
+        self.start = int(start)
         self.best = math.inf
         self.best_batch = None
         self.bad_steps = 0
@@ -375,6 +389,8 @@ class MonitoredQuantity(Extension):
         if self.channel not in record:
             raise MonitoringError(f"{type(self).__name__}: channel {self.channel!r} is not "
                                   f"monitored; channels are {sorted(record)}")
+        if record["batch_seen"] < self.start:
+            return
         value = record[self.channel]
         if value < self.best:
             self.best, self.best_batch, self.bad_steps = value, record["batch_seen"], 0
@@ -413,10 +429,10 @@ class EarlyStopping(MonitoredQuantity):
 
     name = "ext_monitor"
 
-    def __init__(self, channel, patience=None):
+    def __init__(self, channel, patience=None, start=0):
         if patience is not None and patience < 1:
             raise ValueError(f"EarlyStopping: patience must be >= 1 or None, got {patience}")
-        super().__init__(channel)
+        super().__init__(channel, start=start)
         self.patience = patience
         self.best_params = None
 

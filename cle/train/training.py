@@ -79,8 +79,9 @@ class Training:
         ``checkpoints/{last,best}``.
     config : dict or None
         JSON-ready configuration saved in every checkpoint.
-    progress : bool or None
-        Show progress on stderr; None: only when stderr is a terminal.
+    progress : bool, None or a progress object
+        Show progress on stderr; None: only when stderr is a terminal. An object with the
+        methods of :class:`cle.train.log.Progress` (``update``, ``close``) is used instead.
     mode : str or None
         Compile mode name for :func:`cle.backend.function`.
     """
@@ -101,11 +102,13 @@ class Training:
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.config = dict(config or {})
         self.endloop = 0
+        self.ending = False  # True while the extensions run at the end of the loop
         self.last_grad_norm = None
         self._stop_reason = None
         self._signal = None
         self._batch_in_hand = self._rewind_batch = False
-        self._progress = Progress(enabled=progress)
+        # An object with update() / close() (as Progress) is used as it is.
+        self._progress = progress if hasattr(progress, "update") else Progress(enabled=progress)
         self._jsonl = None
         if self.run_dir is not None:
             self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -256,7 +259,7 @@ class Training:
         self.run_extension("ext_schedule")
         self.run_extension("ext_term")
         if self.endloop:
-            self.run_extension("ext_monitor")
+            self._monitor_at_end()
             self.run_extension("ext_save")
             return False
         if self._should_stop():
@@ -272,7 +275,17 @@ class Training:
             return True
         return False
 
+    def _monitor_at_end(self):
+        """``ext_monitor`` with ``ending`` set (Monitoring(at_end=True) then monitors off its grid)."""
+        self.ending = True
+        try:
+            self.run_extension("ext_monitor")
+        finally:
+            self.ending = False
+
     def _stop(self):
+        if self._signal is None:
+            self._monitor_at_end()
         path = self.save_checkpoint("last") if self.checkpoint_root is not None else None
         if self._signal is not None:
             name = signal.Signals(self._signal).name

@@ -15,15 +15,18 @@ Example
 """
 import json
 import logging
+import os
 import time
 
 import numpy as np
 
 from nips2015_vrnn.datasets.lookup import CORPORA
+from nips2015_vrnn.models.app import outputs
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PAPER_TABLE1", "paper_row", "format_table_row", "evaluate_run", "CORPUS_TITLES"]
+__all__ = ["PAPER_TABLE1", "paper_row", "format_table_row", "evaluate_run", "CORPUS_TITLES",
+           "corpus_title", "save_result"]
 
 #: Chung et al. (2015), Table 1: average log-likelihood per test sequence. VRNN rows give the
 #: lower bound ("≥") and the importance-sampled estimate with 40 samples ("≈"); RNN rows give the
@@ -50,6 +53,14 @@ PAPER_TABLE1 = {
 }
 #: Corpus name -> title in the table (from the corpus table).
 CORPUS_TITLES = {name: corpus.title for name, corpus in CORPORA.items()}
+
+
+def corpus_title(run):
+    """The title of the run's data in a table row: the corpus's (:data:`CORPUS_TITLES`), or
+    ``Demo <kind>`` for a run on the demo corpus (``demo`` in config.json)."""
+    if run.record.get("demo"):
+        return f"Demo {CORPORA[run.corpus].data}"
+    return CORPUS_TITLES[run.corpus]
 
 
 def paper_row(preset):
@@ -123,9 +134,11 @@ def evaluate_run(run, model, split="test", n_samples=40, seed=0, limit=None, pro
         return float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
 
     preset = run.record.get("preset")
+    updates = outputs.checkpoint_updates(run, checkpoint) if checkpoint else None
     result = {
         "split": split, "model": model.config.model_name, "corpus": run.corpus, "preset": preset,
-        "checkpoint": checkpoint, "n_sequences": int(len(bounds)), "n_samples": int(n_samples),
+        "checkpoint": checkpoint, "checkpoint_updates": updates, "demo": bool(run.record.get("demo")),
+        "corpus_title": corpus_title(run), "n_sequences": int(len(bounds)), "n_samples": int(n_samples),
         "seed": int(seed), "lower_bound": float(bounds.mean()), "lower_bound_sem": sem(bounds),
         "loglik_is": float(estimates.mean()), "loglik_is_sem": sem(estimates),
         "paper": paper_row(preset), "seconds": time.perf_counter() - began,
@@ -137,7 +150,10 @@ def evaluate_run(run, model, split="test", n_samples=40, seed=0, limit=None, pro
 
 
 def save_result(run, result):
-    """Write ``result`` to ``RUN_DIR/eval_<split>.json``; returns the path."""
-    path = run.path / f"eval_{result['split']}.json"
-    path.write_text(json.dumps(result, indent=1) + "\n")
+    """Write ``result`` to ``RUN_DIR/eval_<split>_<checkpoint>.json`` (through a temporary file);
+    returns the path."""
+    path = outputs.eval_path(run, result["split"], result["checkpoint"] or "params")
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(result, indent=1) + "\n")
+    os.replace(tmp, path)
     return path

@@ -6,8 +6,8 @@ Layout of a run directory::
     log.jsonl              one JSON object per event (see app.runlog)
     checkpoints/last/      params.npz (legacy names) + optimizer, TBPTT state, RNGs, loop position
     checkpoints/best/      the same, at the best valid_nll_upper_bound seen
-    samples/               written by sampling (WAV / PNG / SVG)
-    eval_<split>.json      written by evaluation
+    samples/<checkpoint>-seed<seed>/   written by sampling (WAV / PNG / SVG, statistics)
+    eval_<split>_<checkpoint>.json     written by evaluation
 """
 import json
 import os

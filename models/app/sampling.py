@@ -134,9 +134,9 @@ def strokes_png(path, strokes, title=None):
 
 
 # ---------------------------------------------------------------------- a run's samples
-def sample_run(run, model, n=10, steps=None, seed=0, out_dir=None, progress=None):
+def sample_run(run, model, n=10, steps=None, seed=0, out_dir=None, progress=None, checkpoint=None):
     """Generate ``n`` sequences from ``model`` and write them under ``out_dir`` (default
-    ``RUN_DIR/samples``).
+    ``RUN_DIR/samples``); picture titles name ``checkpoint`` (when given) and ``seed``.
 
     Speech (Blizzard, TIMIT): ``sample_<i>.wav`` (16 kHz, de-normalised with the run's X_mean /
     X_std) and ``sample_<i>.png`` (the waveform). Handwriting: ``sample_<i>.svg`` and
@@ -154,10 +154,13 @@ def sample_run(run, model, n=10, steps=None, seed=0, out_dir=None, progress=None
     seed : int
     progress : callable or None
         ``progress(i, n)`` after each file group is written.
+    checkpoint : str or None
+        Named in the titles, e.g. ``'best (update 400)'``.
 
     Returns
     -------
-    dict: ``files`` (list of Path), ``png`` (bool: were PNGs written), ``out_dir`` (Path)
+    dict: ``files`` (list of Path), ``png`` (bool: were PNGs written), ``out_dir`` (Path),
+    ``frames`` (the generated (steps, n, x_dim) normalised frames)
     """
     if n < 1:
         raise ValueError(f"n must be >= 1; got {n}")
@@ -170,6 +173,7 @@ def sample_run(run, model, n=10, steps=None, seed=0, out_dir=None, progress=None
     frames = np.asarray(model.generate(n_steps=steps, n_sequences=n, seed=seed))
     x_mean, x_std = run.normalisation
     files = []
+    source = f"{checkpoint}, seed {seed}" if checkpoint else f"seed {seed}"
     if run.config.data == "sequences":
         from nips2015_vrnn.models.app.sequence_samples import write_sequence_samples
         binary = run.config.output == "bernoulli"
@@ -182,7 +186,7 @@ def sample_run(run, model, n=10, steps=None, seed=0, out_dir=None, progress=None
             write_wav(files[-1], wave)
             if png:
                 files.append(out_dir / f"sample_{i:02d}.png")
-                waveform_png(files[-1], wave, title=f"sample {i} (seed {seed})")
+                waveform_png(files[-1], wave, title=f"sample {i} ({source})")
             if progress:
                 progress(i + 1, n)
     else:
@@ -192,8 +196,8 @@ def sample_run(run, model, n=10, steps=None, seed=0, out_dir=None, progress=None
             write_svg(files[-1], strokes)
             if png:
                 files.append(out_dir / f"sample_{i:02d}.png")
-                strokes_png(files[-1], strokes, title=f"sample {i} (seed {seed})")
+                strokes_png(files[-1], strokes, title=f"sample {i} ({source})")
             if progress:
                 progress(i + 1, n)
     log.info("wrote %d files to %s", len(files), out_dir)
-    return {"files": files, "png": png, "out_dir": out_dir}
+    return {"files": files, "png": png, "out_dir": out_dir, "frames": frames}

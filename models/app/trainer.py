@@ -1,9 +1,11 @@
 """A run's training: :class:`cle.train.Training` assembled as the legacy scripts did, then run.
 
 GradientClipping(batch_size, check_nan) -> Adam(lr) -> WeightNorm, Monitoring of the validation
-split every ``monitoring_freq`` updates, EarlyStopping on ``valid_nll_upper_bound`` (the ``best``
-checkpoint), EpochCount(``epoch``), and a ``last`` checkpoint every ``force_saving_freq``
-updates, at the end and on SIGINT / SIGTERM.
+split every ``monitoring_freq`` updates and at the end of the run, EarlyStopping on
+``valid_nll_upper_bound`` among the records after update 0 (the ``best`` checkpoint),
+EpochCount(``epoch``), and a ``last`` checkpoint every ``force_saving_freq`` updates, at the end
+and on SIGINT / SIGTERM. The monitoring noise generator is part of the checkpointed state, so the
+validation numbers after a resume equal the uninterrupted run's.
 """
 import logging
 import time
@@ -16,6 +18,7 @@ from cle.train.ext import Checkpoint, EarlyStopping, EpochCount, Extension, Grad
 from cle.train.opt import Adam
 from cle.train.training import check_saved_documents
 from nips2015_vrnn.models.app.capacity import check_fits_memory
+from nips2015_vrnn.models.app.progress import frames_per_sequence
 from nips2015_vrnn.models.app.rundir import RunError, check_frame_width
 from nips2015_vrnn.models.app.runlock import run_lock
 from nips2015_vrnn.models.sequence_model import COST_CHANNELS
@@ -54,8 +57,8 @@ class _Channel:
 def build_training(run, model, on_event=None, progress=None):
     """The :class:`cle.train.Training` of ``run`` for ``model`` (compiles the graphs).
 
-    ``on_event(kind, **info)`` is called with kind 'compiled' (``seconds``) and 'monitor'
-    (``record``).
+    ``on_event(kind, **info)`` is called with kind 'stage' (``name``: what is compiled next),
+    'compiled' (``seconds``) and 'monitor' (``record``).
     """
     config = model.config
     notify = on_event or (lambda kind, **info: None)
@@ -73,21 +76,27 @@ def build_training(run, model, on_event=None, progress=None):
         log.warning("batch_size %d differs from the %d streams of %s: the carried LSTM state will "
                     "join unrelated audio", config.batch_size, train_data.batch_size, run.data_path)
     began = time.perf_counter()
+    notify("stage", name="the model graph")
     graph = model.training_graph()
     outputs = [out.copy(name=name) for name, out in graph.outputs.items() if name in COST_CHANNELS]
+    notify("stage", name="the monitoring function")
     monitor_fn = model.monitor_fn()
     channels = [_Channel(name) for name in monitor_fn.output_names]
     extensions = [
         GradientClipping(scaler=CLIP_NORM, batch_size=config.batch_size, check_nan=1),
         EpochCount(config.epoch),
-        Monitoring(freq=config.monitoring_freq, ddout=channels, data=[valid_iter], monitor_fn=monitor_fn),
-        EarlyStopping(BEST_CHANNEL),
+        Monitoring(freq=config.monitoring_freq, ddout=channels, data=[valid_iter], monitor_fn=monitor_fn,
+                   at_end=True),
+        EarlyStopping(BEST_CHANNEL, start=1),
         MonitorEcho(lambda record: notify("monitor", record=record)),
         Checkpoint(path=run.checkpoint_root, freq=config.force_saving_freq),
         WeightNorm(),
     ]
+    notify("stage", name="the training function (gradient, rewrites, C code)")
+    cle_model = model.as_cle_model()
+    cle_model.add_state(model.monitor_rng)  # checkpointed: monitoring after a resume is exact
     with backend.precision(model.dtype):
-        training = Training(config.model_name, train_iter, model.as_cle_model(), Adam(lr=config.lr),
+        training = Training(config.model_name, train_iter, cle_model, Adam(lr=config.lr),
                             outputs[0], outputs, extension=extensions, run_dir=run.path,
                             config=run.record, progress=progress)
     notify("compiled", seconds=time.perf_counter() - began)
@@ -122,6 +131,12 @@ def _train_locked(run, max_updates, resume, on_event, progress):
             raise RunError(f"{run.path} already has {done} updates; give --max-updates above {done}")
         if on_event:
             on_event("resumed", batch_seen=training.trainlog.batch_seen)
+    if hasattr(progress, "attach"):
+        per_epoch = len(training.data)
+        total = model.config.epoch * per_epoch
+        total = total if max_updates is None else min(total, max_updates)
+        progress.attach(training, total_updates=total,
+                        frames_per_update=model.config.batch_size * frames_per_sequence(training.data.data))
     with backend.precision(model.dtype):
         training.run(max_updates=max_updates)
     return training

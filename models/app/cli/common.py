@@ -65,7 +65,9 @@ class progress_bar:  # noqa: N801  (used like click.progressbar)
     """
 
     def __init__(self, label, total=1):
-        self._bar = click.progressbar(length=total, label=label, file=sys.stderr)
+        # Off a terminal click would print the bare label: show nothing there instead.
+        self._bar = click.progressbar(length=total, label=label, file=sys.stderr,
+                                      hidden=not sys.stderr.isatty())
 
     def __enter__(self):
         self._bar.__enter__()

@@ -11,7 +11,7 @@ __all__ = ["evaluate"]
 
 Prints the average per-sequence lower bound (">=") and importance-sampled log-likelihood ("~=")
 over the split, beside the paper's numbers when the model is a paper preset, and saves them to
-RUN_DIR/eval_<split>.json.
+RUN_DIR/eval_<split>_<checkpoint>.json (an existing file is replaced only with --force).
 
 \b
 Example:
@@ -24,24 +24,36 @@ Example:
 @click.option("--checkpoint", type=click.Choice(CHECKPOINTS), default="best", show_default=True)
 @click.option("--limit", type=click.IntRange(min=1), help="Evaluate only the first N sequences of the split.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Seed of the sampling noise.")
+@click.option("--force", is_flag=True, help="Replace an earlier evaluation of this split and checkpoint.")
 @verbose_option
 @user_errors
-def evaluate(run_dir, split, samples, checkpoint, limit, seed, verbose):
-    from nips2015_vrnn.models.app.evaluation import CORPUS_TITLES, evaluate_run, format_table_row, save_result
+def evaluate(run_dir, split, samples, checkpoint, limit, seed, force, verbose):
+    from nips2015_vrnn.models.app import outputs
+    from nips2015_vrnn.models.app.evaluation import corpus_title, evaluate_run, format_table_row, save_result
+    from nips2015_vrnn.models.app.progress import CompileProgress
     from nips2015_vrnn.models.app.rundir import RunDir, load_model
 
     setup_logging(verbose)
     run = RunDir(run_dir)
     model = load_model(run, checkpoint)
+    if not force:
+        outputs.claim(outputs.eval_path(run, split, checkpoint))
+    warning = outputs.untrained_warning(run, checkpoint)
+    if warning:
+        click.echo(warning, err=True)
     click.echo(f"{model.config.model_name} from checkpoints/{checkpoint} on the {split} split, "
-               f"{samples} importance samples (compiling ...)")
+               f"{samples} importance samples")
+    with CompileProgress() as compiling:
+        compiling.stage("the per-sequence function")
+        model.sequence_fn()
+    click.echo(f"compiled the per-sequence function in {compiling.seconds:.1f} s")
     with progress_bar("sequences") as progress:
         result = evaluate_run(run, model, split=split, n_samples=samples, seed=seed, limit=limit,
                               progress=progress, checkpoint=checkpoint)
     path = save_result(run, result)
     click.echo(f"average log-likelihood per sequence (nats) over {result['n_sequences']} "
                f"{split} sequences:")
-    click.echo(format_table_row(result["model"], CORPUS_TITLES[run.corpus], result["lower_bound"],
+    click.echo(format_table_row(result["model"], corpus_title(run), result["lower_bound"],
                                 result["loglik_is"], result["paper"]))
     if result["paper"] is None:
         click.echo("(not a paper preset: no Table 1 number to compare with)")

@@ -7,12 +7,15 @@ from nips2015_vrnn.models.app.rundir import CHECKPOINTS
 __all__ = ["sample"]
 
 
-@click.command(help="""Generate sequences from a trained run into RUN_DIR/samples/.
+@click.command(help="""Generate sequences from a trained run into RUN_DIR/samples/<checkpoint>-seed<seed>/.
 
 Speech (Blizzard, TIMIT): 16 kHz WAV files (de-normalised) and a PNG of each waveform.
 Handwriting: an SVG and a PNG of each sample's pen strokes (pen-up moves not drawn). Your own
 sequences: samples.npy (n, steps, D) and a PNG per sample (line plots per dimension, an image
 for binary or wide data, the path for 2-D data). PNGs need matplotlib (pip install .[plot]).
+statistics.json compares the samples with the training data (speech: energy-envelope variation and near-silent frames; handwriting: pen-up rate
+and stroke lengths) and comparison.png shows them side by side. An existing folder is replaced
+only with --force.
 
 \b
 Example:
@@ -24,19 +27,40 @@ Example:
               help="Frames per sequence (speech: 40 = 0.5 s; TIMIT: 160; handwriting: 300; sequences: 100).")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Seed of the generation noise.")
 @click.option("--checkpoint", type=click.Choice(CHECKPOINTS), default="best", show_default=True)
+@click.option("--force", is_flag=True, help="Replace the samples of an earlier call with this checkpoint and seed.")
 @verbose_option
 @user_errors
-def sample(run_dir, n, steps, seed, checkpoint, verbose):
+def sample(run_dir, n, steps, seed, checkpoint, force, verbose):
+    from nips2015_vrnn.models.app import outputs
+    from nips2015_vrnn.models.app.progress import CompileProgress
     from nips2015_vrnn.models.app.rundir import RunDir, load_model
+    from nips2015_vrnn.models.app.sample_stats import STATS_KINDS, write_statistics
     from nips2015_vrnn.models.app.sampling import PLOT_HINT, sample_run
 
     setup_logging(verbose)
     run = RunDir(run_dir)
+    out_dir = outputs.samples_dir(run, checkpoint, seed)
     model = load_model(run, checkpoint)
-    click.echo(f"{model.config.model_name} from checkpoints/{checkpoint}: generating {n} sequences "
-               f"(compiling the generator ...)")
+    outputs.claim(out_dir, force)
+    warning = outputs.untrained_warning(run, checkpoint)
+    if warning:
+        click.echo(warning, err=True)
+    updates = outputs.checkpoint_updates(run, checkpoint)
+    source = f"{checkpoint} (update {updates})" if updates is not None else checkpoint
+    click.echo(f"{model.config.model_name} from checkpoints/{source}: generating {n} sequences")
+    with CompileProgress() as compiling:
+        compiling.stage("the generator")
+        model.generate_fn()
+    click.echo(f"compiled the generator in {compiling.seconds:.1f} s")
     with progress_bar("writing", n) as progress:
-        result = sample_run(run, model, n=n, steps=steps, seed=seed, progress=progress)
+        result = sample_run(run, model, n=n, steps=steps, seed=seed, progress=progress,
+                            out_dir=out_dir, checkpoint=source)
+    if run.config.data in STATS_KINDS:
+        stats = write_statistics(run, result["frames"], result["out_dir"])
+        result["files"] += stats["files"]
+        click.echo("samples vs training data: " + ", ".join(
+            f"{key} {stats['samples'][key]:.3g} vs {value:.3g}" for key, value in stats["training"].items()
+            if key != "sequences") + (" (within a factor 2)" if stats["resembles"] else " (not within a factor 2)"))
     kinds = sorted({f.suffix for f in result["files"]})
     click.echo(f"wrote {len(result['files'])} files ({', '.join(kinds)}) to {result['out_dir']}")
     if not result["png"]:

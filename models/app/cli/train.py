@@ -80,13 +80,20 @@ def format_record(record):
     return f"[update {record.get('batch_seen')}, epoch {record.get('epoch_seen')}] " + "  ".join(parts)
 
 
-def _train_events(kind, **info):
-    if kind == "compiled":
-        click.echo(f"compiled the training and monitoring functions in {info['seconds']:.1f} s")
-    elif kind == "resumed":
-        click.echo(f"resumed at update {info['batch_seen']}")
-    elif kind == "monitor":
-        click.echo(format_record(info["record"]))
+def _train_events(compiling, progress):
+    """The trainer's events shown to the user: compile stages, then monitoring records."""
+    def on_event(kind, **info):
+        if kind == "stage":
+            compiling.stage(info["name"])
+        elif kind == "compiled":
+            compiling.stop()
+            click.echo(f"compiled the training and monitoring functions in {info['seconds']:.1f} s")
+        elif kind == "resumed":
+            click.echo(f"resumed at update {info['batch_seen']}")
+        elif kind == "monitor":
+            progress.clear()
+            click.echo(format_record(info["record"]))
+    return on_event
 
 
 @click.command(help="""Train a model of the paper, or resume a run.
@@ -99,7 +106,8 @@ its handwriting half). Defaults are the paper's settings for the corpus and mode
 a small VRNN-GMM that trains in minutes on 2 cores). A legacy config.txt (--config) and --set
 KEY=VALUE (legacy key names: x_dim, z_dim, rnn_dim, k, batch_size, m_batch_size, lr,
 reset_freq, monitoring_freq, q_z_dim, p_z_dim, p_x_dim, x2s_dim, z2s_dim, epoch, ...) override
-them, in that order. Ctrl-C saves a checkpoint; resume with --resume RUN_DIR.
+them, in that order. Ctrl-C saves a checkpoint; resume with --resume RUN_DIR, which also extends
+a finished run past its limits with --max-updates N or --epochs N.
 
 \b
 Examples:
@@ -108,6 +116,7 @@ Examples:
   vrnn-train iamondb --data data/iamondb.h5 --out runs/iam --config config.txt --max-updates 1000
   vrnn-train sequences --data data/mine.h5 --out runs/mine --model vrnn-bernoulli
   vrnn-train --resume runs/blz --max-updates 20000
+  vrnn-train --resume runs/demo --epochs 4
 """)
 @click.argument("corpus", required=False, type=click.Choice(list(CORPORA) + ["demo"]))
 @click.option("--out", "out", type=click.Path(file_okay=False), help="Run directory to create.")
@@ -121,8 +130,10 @@ Examples:
               help="Legacy config.txt ('key value' lines).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override one configuration key (repeatable).")
-@click.option("--max-updates", type=click.IntRange(min=1), help="Stop after this many updates in total.")
-@click.option("--epochs", type=click.IntRange(min=1), help="Number of epochs (the legacy 'epoch' key).")
+@click.option("--max-updates", type=click.IntRange(min=1),
+              help="Stop after this many updates in total (with --resume: a new limit).")
+@click.option("--epochs", type=click.IntRange(min=1),
+              help="Number of epochs (the legacy 'epoch' key; with --resume: a new limit).")
 @click.option("--seed", type=click.IntRange(min=0), help="Seed of initialisation and noise.")
 @click.option("--mode", type=click.Choice(list(backend.MODES)), default=None,
               help="PyTensor backend (default: $VRNN_MODE, else c).")
@@ -134,14 +145,21 @@ def train(corpus, out, resume, data, demo_corpus, model, config_file, sets, max_
     from cle.train import TrainingInterrupted
     from nips2015_vrnn.datasets import lookup
     from nips2015_vrnn.models.app import configure, rundir, trainer
+    from nips2015_vrnn.models.app.progress import CompileProgress, TrainProgress
 
     setup_logging(verbose)
     if resume:
-        if corpus or out or data or model or config_file or sets or epochs or seed is not None \
+        if corpus or out or data or model or config_file or sets or seed is not None \
                 or float64 or mode:
-            raise click.UsageError("--resume RUN_DIR takes only --max-updates (the run's "
-                                   "config.json fixes everything else)")
-        run = rundir.RunDir(resume)
+            raise click.UsageError("--resume RUN_DIR takes only --max-updates and --epochs (the "
+                                   "run's config.json fixes everything else)")
+        from nips2015_vrnn.models.app.resume import plan_resume, trim_log
+        run, limits = plan_resume(rundir.RunDir(resume), max_updates=max_updates, epochs=epochs)
+        max_updates = limits.max_updates
+        if trim_log(run):
+            click.echo("dropped the log's monitoring rows written after checkpoints/last "
+                       "(the resumed run redoes them)")
+        click.echo(f"resuming to {limits.describe()}")
     else:
         if corpus is None:
             raise click.UsageError(f"give CORPUS ({', '.join(list(CORPORA) + ['demo'])}) or --resume RUN_DIR")
@@ -173,10 +191,12 @@ def train(corpus, out, resume, data, demo_corpus, model, config_file, sets, max_
     _echo_config(run)
     click.echo("compiling (the first compile of a graph takes a while; later runs use the cache) ...")
     began = time.perf_counter()
+    compiling = CompileProgress().start()
+    progress = TrainProgress(run.config.monitoring_freq)
     try:
         with sigterm_as_interrupt():
             training = trainer.train_run(run, max_updates=max_updates, resume=bool(resume),
-                                         on_event=_train_events)
+                                         on_event=_train_events(compiling, progress), progress=progress)
     except TrainingInterrupted as stop:
         click.echo(f"\ninterrupted by {stop.signal_name} after {stop.batch_seen} updates; "
                    f"checkpoint saved to {stop.checkpoint}")
@@ -191,6 +211,9 @@ def train(corpus, out, resume, data, demo_corpus, model, config_file, sets, max_
     except Exception as err:
         _after_failure(run, resume, err)
         raise
+    finally:
+        compiling.stop()
+        progress.close()
     trainlog = training.trainlog
     click.echo(f"done: {trainlog.batch_seen} updates, {trainlog.epoch_seen} epochs in "
                f"{time.perf_counter() - began:.1f} s ({sum(trainlog.times):.1f} s in updates)")

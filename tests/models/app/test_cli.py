@@ -163,7 +163,7 @@ def test_train_log_has_one_monitor_record_every_monitoring_freq_updates(run_dir)
     path, _ = run_dir
     records = [json.loads(line) for line in (path / "log.jsonl").read_text().splitlines()]
     steps = [r["batch_seen"] for r in records if r["event"] == "monitor"]
-    assert steps == [0, 2]
+    assert steps == [0, 2, 4]  # every monitoring_freq updates, and at the end
     last = [r for r in records if r["event"] == "monitor"][-1]
     assert {"nll_upper_bound", "valid_nll_upper_bound", "valid_kl_term"} <= set(last)
 
@@ -267,19 +267,77 @@ def test_resume_of_a_run_without_checkpoint_is_a_one_line_error(run_dir, tmp_pat
     assert_one_line_error(result, "checkpoint")
 
 
+def test_best_is_chosen_among_monitored_points_after_update_0(run_dir):
+    path, _ = run_dir
+    best = json.loads((path / "checkpoints" / "best" / "trainlog.json").read_text())
+    assert best["batch_seen"] in (2, UPDATES)
+
+
+def test_resume_of_a_finished_run_says_why_before_compiling(run_dir):
+    result = invoke(cli.train, ["--resume", run_dir[0]])
+    assert_one_line_error(result, "nothing left to do", f"max_updates={UPDATES}",
+                          f"--max-updates above {UPDATES}")
+    assert "compiling" not in result.output
+
+
+@pytest.fixture(scope="module")
+def straight_run(demo_dir, tmp_path_factory):
+    """The tiny run trained straight to UPDATES + 2 updates (the reference of the extended one)."""
+    out = tmp_path_factory.mktemp("runs") / "straight"
+    result = invoke(cli.train, ["demo", "--out", out, "--data", demo_dir, *TINY_ARGS,
+                                "--max-updates", UPDATES + 2])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def monitor_rows(path):
+    records = [json.loads(line) for line in (path / "log.jsonl").read_text().splitlines()]
+    return [r for r in records if r["event"] == "monitor"]
+
+
+def test_extended_run_logs_what_the_straight_run_logs_without_duplicates(run_dir, straight_run, tmp_path):
+    path = broken_copy(run_dir[0], tmp_path, "ext")
+    # A hard kill after a monitoring step but before its checkpoint leaves a row the resume redoes.
+    with open(path / "log.jsonl", "a") as log:
+        log.write(json.dumps({"event": "monitor", "time": 0, "batch_seen": UPDATES + 2}) + "\n")
+    result = invoke(cli.train, ["--resume", path, "--max-updates", UPDATES + 2])
+    assert result.exit_code == 0, result.output
+    assert json.loads((path / "config.json").read_text())["max_updates"] == UPDATES + 2
+    extended, straight = monitor_rows(path), monitor_rows(straight_run)
+    assert [r["batch_seen"] for r in extended] == [0, 2, 4, 6]
+    for mine, theirs in zip(extended, straight):
+        for key, value in theirs.items():
+            if key.startswith("valid_") or key in ("nll_upper_bound", "kl_term"):
+                assert mine[key] == value, (mine["batch_seen"], key)
+
+
 # ---------------------------------------------------------------------- vrnn-sample
+def test_each_sample_call_has_its_own_folder_and_nothing_is_overwritten(run_dir, tmp_path):
+    path = broken_copy(run_dir[0], tmp_path, "twice")
+    args = [path, "--n", 1, "--steps", 2, "--checkpoint", "last", "--seed", 5]
+    assert invoke(cli.sample, args).exit_code == 0
+    assert invoke(cli.sample, [*args[:-1], 6]).exit_code == 0
+    assert sorted(p.name for p in (path / "samples").iterdir()) == ["last-seed5", "last-seed6"]
+    assert_one_line_error(invoke(cli.sample, args), "last-seed5", "--force")
+    assert invoke(cli.sample, [*args, "--force"]).exit_code == 0
+
+
 def test_sample_writes_16khz_wavs_of_half_a_second_and_pngs(run_dir, tmp_path):
     path = broken_copy(run_dir[0], tmp_path, "s")
     result = invoke(cli.sample, [path, "--n", 2, "--seed", 3])
     assert result.exit_code == 0, result.output
-    wavs = sorted((path / "samples").glob("*.wav"))
+    wavs = sorted((path / "samples" / "best-seed3").glob("*.wav"))
     assert len(wavs) == 2
     with wave.open(str(wavs[0])) as w:
         assert w.getframerate() == 16000
         assert w.getnframes() == 8000
         assert w.getsampwidth() == 2
     if HAVE_MATPLOTLIB:
-        assert len(sorted((path / "samples").glob("*.png"))) == 2
+        assert len(sorted((path / "samples" / "best-seed3").glob("sample_*.png"))) == 2
+        assert (path / "samples" / "best-seed3" / "comparison.png").is_file()
+    stats = json.loads((path / "samples" / "best-seed3" / "statistics.json").read_text())
+    assert set(stats["samples"]) == set(stats["training"]) == {"envelope_cv", "silent_fraction", "sequences"}
+    assert "samples vs training data: envelope_cv" in result.output
 
 
 def test_sample_without_matplotlib_writes_wavs_and_says_how_to_get_pngs(run_dir, tmp_path, monkeypatch):
@@ -289,7 +347,8 @@ def test_sample_without_matplotlib_writes_wavs_and_says_how_to_get_pngs(run_dir,
     result = invoke(cli.sample, [path, "--n", 1, "--steps", 2, "--checkpoint", "last"])
     assert result.exit_code == 0, result.output
     assert "pip install .[plot]" in result.output
-    assert [p.suffix for p in (path / "samples").iterdir()] == [".wav"]
+    assert sorted(p.name for p in (path / "samples" / "last-seed0").iterdir()) == ["sample_00.wav",
+                                                                                   "statistics.json"]
 
 
 def test_sample_of_a_missing_run_is_a_one_line_error(tmp_path):
@@ -319,13 +378,23 @@ def test_eval_prints_a_table_row_and_saves_json(run_dir, tmp_path):
     path = broken_copy(run_dir[0], tmp_path, "e")
     result = invoke(cli.evaluate, [path, "--split", "valid", "--samples", 3, "--limit", 5])
     assert result.exit_code == 0, result.output
-    saved = json.loads((path / "eval_valid.json").read_text())
+    saved = json.loads((path / "eval_valid_best.json").read_text())
     assert saved["n_sequences"] == 5 and saved["n_samples"] == 3
     assert saved["model"] == "VRNN-GMM"
-    row = [line for line in result.output.splitlines() if line.startswith("Blizzard")]
+    assert saved["checkpoint"] == "best" and saved["checkpoint_updates"] > 0
+    row = [line for line in result.output.splitlines() if line.startswith("Demo speech")]
     assert len(row) == 1
     assert f">= {saved['lower_bound']:.1f}" in row[0]
     assert f"~= {saved['loglik_is']:.1f}" in row[0]
+
+
+def test_eval_never_overwrites_an_earlier_evaluation(run_dir, tmp_path):
+    path = broken_copy(run_dir[0], tmp_path, "e2")
+    args = [path, "--split", "valid", "--samples", 1, "--limit", 1, "--checkpoint", "last"]
+    assert invoke(cli.evaluate, args).exit_code == 0
+    assert (path / "eval_valid_last.json").is_file()
+    assert_one_line_error(invoke(cli.evaluate, args), "eval_valid_last.json", "--force")
+    assert invoke(cli.evaluate, [*args, "--force"]).exit_code == 0
 
 
 def test_eval_of_a_missing_checkpoint_is_a_one_line_error(run_dir, tmp_path):
@@ -346,7 +415,7 @@ def test_monitor_prints_one_row_per_monitoring_step(run_dir):
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0].split()[:2] == ["update", "nll_upper_bound"]
-    assert [line.split()[0] for line in lines[1:]] == ["0", "2"]
+    assert [line.split()[0] for line in lines[1:]] == ["0", "2", "4"]
 
 
 def test_monitor_shows_the_channels_asked_for(run_dir):
@@ -390,7 +459,7 @@ def test_demo_handwriting_trains_and_samples_svg_strokes(demo_dir, tmp_path):
     assert json.loads((out / "config.json").read_text())["corpus"] == "iamondb"
     result = invoke(cli.sample, [out, "--n", 2, "--steps", 20])
     assert result.exit_code == 0, result.output
-    svgs = sorted((out / "samples").glob("*.svg"))
+    svgs = sorted((out / "samples" / "best-seed0").glob("*.svg"))
     assert len(svgs) == 2
     assert svgs[0].read_text().startswith("<svg")
 
