@@ -13,9 +13,9 @@ Speech (Blizzard, TIMIT): 16 kHz WAV files (de-normalised) and a PNG of each wav
 Handwriting: an SVG and a PNG of each sample's pen strokes (pen-up moves not drawn). Your own
 sequences: samples.npy (n, steps, D) and a PNG per sample (line plots per dimension, an image
 for binary or wide data, the path for 2-D data). PNGs need matplotlib (pip install .[plot]).
-statistics.json compares the samples with the training data (speech: energy-envelope variation and near-silent frames; handwriting: pen-up rate
-and stroke lengths) and comparison.png shows them side by side. An existing folder is replaced
-only with --force.
+Speech and handwriting: statistics.json compares the samples with the training data
+(energy-envelope variation and near-silent frames; pen-up rate and stroke lengths) and
+comparison.png shows them side by side. An existing folder is replaced only with --force.
 
 \b
 Example:

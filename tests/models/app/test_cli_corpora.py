@@ -36,7 +36,7 @@ def train_sample_eval(tmp_path, corpus, data, model="vrnn-gmm"):
     result = invoke(cli.evaluate, [run, "--samples", 2])
     assert result.exit_code == 0, result.output
     assert "per_sequence" in result.output
-    evaluation = json.loads((run / "eval_test.json").read_text())
+    evaluation = json.loads((run / "eval_test_best.json").read_text())
     per = evaluation["per_sequence"]
     assert len(per["lower_bound"]) == len(per["loglik_is"]) == evaluation["n_sequences"]
     assert np.mean(per["lower_bound"]) == pytest.approx(evaluation["lower_bound"])
@@ -59,7 +59,7 @@ def test_blizzard_from_mp3_flac_ogg_and_sphere_files(tmp_path):
     assert result.exit_code == 0, result.output
     assert f"files: {len(formats)}" in result.output
     run, _, evaluation = train_sample_eval(tmp_path, "blizzard", out)
-    assert sorted(p.suffix for p in (run / "samples").glob("*.wav")) == [".wav", ".wav"]
+    assert sorted(p.suffix for p in (run / "samples" / "best-seed0").glob("*.wav")) == [".wav", ".wav"]
     assert evaluation["n_sequences"] > 0
 
 
@@ -71,7 +71,7 @@ def test_timit_from_an_ldc_layout_folder(tmp_path):
     assert "'test': 8" in result.output  # 2 test speakers x 4 utterances
     run, _, evaluation = train_sample_eval(tmp_path, "timit", out)
     assert evaluation["n_sequences"] == 8  # whole test utterances
-    with wave.open(str(run / "samples" / "sample_00.wav")) as w:
+    with wave.open(str(run / "samples" / "best-seed0" / "sample_00.wav")) as w:
         assert w.getframerate() == 16000 and w.getnframes() == 5 * 200
     assert json.loads((run / "config.json").read_text())["model"]["data"] == "utterances"
 
@@ -86,11 +86,11 @@ def test_own_sequences_of_every_source_kind(tmp_path, kind):
     result = invoke(cli.prepare, ["sequences", src, out, "--valid-frac", 0.25, "--test-frac", 0.25])
     assert result.exit_code == 0, result.output
     run, sampled, evaluation = train_sample_eval(tmp_path, "sequences", out, model="vrnn-gauss")
-    samples = np.load(run / "samples" / "samples.npy")
+    samples = np.load(run / "samples" / "best-seed0" / "samples.npy")
     assert samples.shape == (2, 5, 2)
     assert evaluation["n_sequences"] == 4
     if HAVE_MATPLOTLIB:
-        assert (run / "samples" / "sample_01.png").is_file()
+        assert (run / "samples" / "best-seed0" / "sample_01.png").is_file()
 
 
 @pytest.mark.parametrize("model", ["vrnn-bernoulli", "rnn-bernoulli"])
@@ -102,7 +102,7 @@ def test_binary_sequences_with_the_bernoulli_models(tmp_path, model):
     assert result.exit_code == 0, result.output
     assert "binary: True" in result.output and "normalised: False" in result.output
     run, _, evaluation = train_sample_eval(tmp_path, "sequences", out, model=model)
-    samples = np.load(run / "samples" / "samples.npy")
+    samples = np.load(run / "samples" / "best-seed0" / "samples.npy")
     assert samples.shape == (2, 5, 6) and set(np.unique(samples)) <= {0.0, 1.0}
     assert all(v < 0 for v in evaluation["per_sequence"]["lower_bound"])
 
