@@ -69,6 +69,8 @@ class RaggedReader(SplitReader):
         if self.num_examples() == 0:
             raise DataError(path, f"split {name!r} holds no sequences; expected at least one")
 
+    frame_width = property(lambda self: self.width, doc="Values per frame D.")
+
     def num_examples(self):
         """Number of examples (sequences, or chunks with ``chunk_frames``)."""
         return len(self._index)
