@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "InitCell",
     "StemCell",
+    "leading_columns",
     "UNITS",
     "get_unit",
     "set_seed",
@@ -220,6 +221,29 @@ class InitCell:
 # Base layer
 # ---------------------------------------------------------------------------------------------
 
+def leading_columns(x, stop):
+    """``x[..., :stop]`` with the static width ``stop`` in its type.
+
+    A product ``leading_columns(h, n) @ W`` inside ``scan`` then has a weight gradient
+    ``h.T @ g`` whose static shape matches ``W``'s, so PyTensor adds no ``SpecifyShape``
+    around it and its ``scan_pushout_add`` rewrite can move the per-step accumulation
+    ``acc + h_t.T @ g_t`` out of the backward scan as one product over all T * B rows.
+
+    Parameters
+    ----------
+    x : tensor (..., >= stop)
+    stop : int
+
+    Returns
+    -------
+    tensor (..., stop), same values as ``x[..., :stop]``
+    """
+    cols = x[..., :stop]
+    if cols.type.shape[-1] is None:
+        cols = pt.specify_shape(cols, (None,) * (cols.ndim - 1) + (stop,))
+    return cols
+
+
 class StemCell:
     """Base of all layers: a named node fed by labelled parents of given widths.
 
@@ -312,7 +336,7 @@ class StemCell:
         unknown = [label for label in inputs if label not in dims]
         if unknown:
             raise ValueError(f"layer {self.name!r}: {unknown} are not parents of it ({self.parent})")
-        terms = [pt.dot(x[..., :dims[label]], params[self.weight_name(label)])
+        terms = [pt.dot(leading_columns(x, dims[label]), params[self.weight_name(label)])
                  for label, x in inputs.items()]
         return terms[0] if len(terms) == 1 else sum(terms[1:], terms[0])
 

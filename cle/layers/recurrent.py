@@ -17,7 +17,7 @@ import numpy as np
 import pytensor.tensor as pt
 
 from cle.backend import floatX
-from cle.layers import InitCell, StemCell
+from cle.layers import InitCell, StemCell, leading_columns
 
 __all__ = ["RecurrentLayer", "SimpleRecurrent", "LSTM", "GRU"]
 
@@ -131,7 +131,7 @@ class SimpleRecurrent(RecurrentLayer):
 
     def step_from_preact(self, preact_x, s_tm1, params, mask=None):
         """``h_t = unit(preact_x + h_{t-1} @ U)``; preact_x (B, n), s_tm1 (B, n) -> (B, n)."""
-        h_t = self.nonlin(preact_x + pt.dot(s_tm1, params[self.recurrent_name]))
+        h_t = self.nonlin(preact_x + pt.dot(leading_columns(s_tm1, self.nout), params[self.recurrent_name]))
         return self._apply_mask(h_t, s_tm1, mask)
 
 
@@ -156,7 +156,7 @@ class LSTM(RecurrentLayer):
     def step_from_preact(self, preact_x, s_tm1, params, mask=None):
         """The rest of one step given ``preact_x = sum_p x_p @ W_p + b`` (B, 4n); s_tm1 (B, 2n) -> (B, 2n)."""
         n = self.nout
-        h_tm1 = s_tm1[:, :n]
+        h_tm1 = leading_columns(s_tm1, n)
         c_tm1 = s_tm1[:, n:2 * n]
         a = preact_x + pt.dot(h_tm1, params[self.recurrent_name])
         g = self.nonlin(a[:, :n])
@@ -192,6 +192,7 @@ class GRU(RecurrentLayer):
         """The rest of one step given ``preact_x = sum_p x_p @ W_p + b`` (B, 3n); s_tm1 (B, n) -> (B, n)."""
         n = self.nout
         U = params[self.recurrent_name]
+        s_tm1 = leading_columns(s_tm1, n)
         gates = preact_x[:, :2 * n] + pt.dot(s_tm1, U[:, :2 * n])
         r = pt.sigmoid(gates[:, :n])
         u = pt.sigmoid(gates[:, n:2 * n])

@@ -1,12 +1,14 @@
 """Each family trains with cle.train (GradientClipping -> Adam -> WeightNorm) and its cost goes down.
 
 float32 graphs (the training default); the VRNN-GMM training function is also checked to hold no
-float64 variable.
+float64 variable, and the VRNN-GMM and RNN-GMM ones to accumulate no weight-matrix gradient inside
+their backward scan (those are one product over all frames after it).
 """
 import numpy as np
 import pytest
 from model_helpers import handwriting_batches, speech_batches, tiny_config, train_costs
 from numerics import rel_err
+from pytensor.scan.op import Scan
 from pytensor.tensor.type import TensorType
 from scipy.special import expit, log_softmax, logsumexp
 from scipy.stats import norm
@@ -46,6 +48,22 @@ def test_float32_training_graph_has_no_float64(vrnn_gmm_run):
     assert not wide, wide[:5]
 
 
+def backward_scan_accumulators(training):
+    """Static shapes of the per-step accumulators (sit-sot outputs) of each backward scan."""
+    return [[out.type.shape for out in node.op.inner_sitsot_outs(node.op.inner_outputs)]
+            for node in training._train_fn.maker.fgraph.apply_nodes
+            if isinstance(node.op, Scan) and node.op.name.startswith("grad_of_")]
+
+
+def test_vrnn_weight_gradients_leave_the_backward_scan(vrnn_gmm_run):
+    """Only bias gradients (vectors) are summed step by step; before the static-width slices in
+    cle.layers the recurrent weights' gradients (U_rnn__rnn, W_s_tm1__phi_1, W_s_tm1__prior_1)
+    were three (n, m) accumulators here."""
+    (shapes,) = backward_scan_accumulators(vrnn_gmm_run[2])
+    assert shapes, "the bias gradients are expected here"
+    assert all(len(shape) == 1 for shape in shapes), shapes
+
+
 def test_vrnn_i_gauss_cost_goes_down():
     model = build_model(tiny_config("blizzard/vrnn_i_gauss", x_dim=4, z_dim=2, depth=1, batch_size=B))
     costs, _ = train_costs(model, speech_batches(2, T, B, 4, seed=1), N_UPDATES)
@@ -55,8 +73,14 @@ def test_vrnn_i_gauss_cost_goes_down():
 @pytest.fixture(scope="module")
 def rnn_run():
     model = build_model(tiny_config("blizzard/rnn_gmm", x_dim=4, num_k=2, depth=1, batch_size=B))
-    costs, _ = train_costs(model, speech_batches(2, T, B, 4, seed=2), N_UPDATES)
-    return model, costs
+    costs, training = train_costs(model, speech_batches(2, T, B, 4, seed=2), N_UPDATES)
+    return model, costs, training
+
+
+def test_rnn_recurrent_weight_gradient_leaves_the_backward_scan(rnn_run):
+    """The RNN's bias is hoisted with the input projection, so nothing is left to accumulate."""
+    (shapes,) = backward_scan_accumulators(rnn_run[2])
+    assert all(len(shape) == 1 for shape in shapes), shapes
 
 
 def test_rnn_gmm_cost_goes_down(rnn_run):

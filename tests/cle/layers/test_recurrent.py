@@ -136,3 +136,17 @@ def test_gru_param_shapes():
 def test_fprop_needs_inputs_and_state():
     with pytest.raises(ValueError, match=r"\[\[inputs...\], \[s_tm1\]\]"):
         LSTM_LAYER.fprop([pt.matrix("x")], {})
+
+
+def test_leading_columns_has_static_width_and_same_values():
+    """The state slice a recurrent product reads carries its width in its type (so the weight
+    gradient needs no SpecifyShape and PyTensor can push it out of the backward scan)."""
+    from cle.layers import leading_columns
+
+    s = pt.matrix("s", dtype="float64")
+    cols = leading_columns(s, 3)
+    assert cols.type.shape == (None, 3)
+    value = np.arange(10.0).reshape(2, 5)
+    np.testing.assert_array_equal(cols.eval({s: value}), value[:, :3])
+    already = pt.tensor("w", dtype="float64", shape=(None, 3))
+    assert leading_columns(already, 3).type.shape == (None, 3)
