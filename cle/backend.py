@@ -45,6 +45,10 @@ MODES = OrderedDict([
     ("jax", ("PyTensor's JAX backend (XLA; CPU or GPU)", "jax")),
     ("numba", ("PyTensor's Numba backend", "numba")),
 ])
+#: Modes whose compiled functions need static input shapes (the graphs are built once per shape)
+#: and whose graphs cannot draw from numpy generators (the JAX linker draws from a copy of a
+#: shared generator, so the noise is drawn on the host and fed as an input).
+STATIC_SHAPE_MODES = ("jax",)
 #: Float precisions a graph may be built in.
 FLOATX_CHOICES = ("float32", "float64")
 #: The project's precision when nothing else is chosen.
@@ -193,6 +197,20 @@ def mode_name():
     return _state["mode"] or default_mode()
 
 
+def needs_static_shapes(name=None):
+    """True when mode ``name`` (default: the selected mode) compiles for static input shapes."""
+    return (name or mode_name()).lower() in STATIC_SHAPE_MODES
+
+
+def _prepare_jax(dtype):
+    """Float64 graphs need JAX's x64 mode (else JAX silently computes in float32)."""
+    if dtype == "float64":
+        jax = importlib.import_module("jax")
+        if not jax.config.jax_enable_x64:
+            log.info("enabling JAX's x64 mode for a float64 graph")
+            jax.config.update("jax_enable_x64", True)
+
+
 def get_compile_mode(name=None):
     """The PyTensor ``Mode`` object for ``name`` (default: the selected mode).
 
@@ -210,14 +228,19 @@ def function(inputs, outputs=None, updates=None, givens=None, mode=None, name=No
     """``pytensor.function`` compiled in the project's mode and precision; same arguments.
 
     Every graph of the project is compiled through here, so the backend choice lives in one place.
+    In a mode of :data:`STATIC_SHAPE_MODES` every input must have a static shape (see
+    ``SequenceModel.static``); float64 graphs in JAX mode switch on JAX's x64 mode.
     """
+    name_of_mode = check_mode(mode or mode_name())
     with precision():
+        if name_of_mode == "jax":
+            _prepare_jax(floatX())
         return pytensor.function(
             inputs,
             outputs,
             updates=updates,
             givens=givens,
-            mode=get_compile_mode(mode),
+            mode=get_compile_mode(name_of_mode),
             name=name,
             on_unused_input=kwargs.pop("on_unused_input", "ignore"),
             **kwargs,
