@@ -30,6 +30,7 @@ import importlib
 import importlib.util
 import logging
 import os
+import warnings
 from collections import OrderedDict
 
 import pytensor
@@ -202,9 +203,17 @@ def needs_static_shapes(name=None):
     return (name or mode_name()).lower() in STATIC_SHAPE_MODES
 
 
+#: The warning JAX gives when a float32 graph's sum asks for PyTensor's float64 accumulator
+#: (``acc_dtype``): without x64 JAX accumulates in float32, which is what a float32 run means.
+JAX_ACCUMULATOR_WARNING = "Explicitly requested dtype float64 requested in astype is not available"
+
+
 def _prepare_jax(dtype):
-    """Float64 graphs need JAX's x64 mode (else JAX silently computes in float32)."""
-    if dtype == "float64":
+    """Float64 graphs switch on JAX's x64 mode (else JAX silently computes in float32); float32
+    graphs silence JAX's notice that sums accumulate in float32 (see JAX_ACCUMULATOR_WARNING)."""
+    if dtype == "float32":
+        warnings.filterwarnings("ignore", message=JAX_ACCUMULATOR_WARNING, category=UserWarning)
+    elif dtype == "float64":
         jax = importlib.import_module("jax")
         if not jax.config.jax_enable_x64:
             log.info("enabling JAX's x64 mode for a float64 graph")

@@ -1,7 +1,7 @@
 """``vrnn-eval``: a trained run evaluated as in the paper's Table 1."""
 import click
 
-from nips2015_vrnn.models.app.cli.common import progress_bar, setup_logging, user_errors, verbose_option
+from nips2015_vrnn.models.app.cli.common import mode_option, progress_bar, setup_logging, user_errors, verbose_option
 from nips2015_vrnn.models.app.rundir import CHECKPOINTS
 
 __all__ = ["evaluate"]
@@ -24,14 +24,17 @@ Example:
 @click.option("--checkpoint", type=click.Choice(CHECKPOINTS), default="best", show_default=True)
 @click.option("--limit", type=click.IntRange(min=1), help="Evaluate only the first N sequences of the split.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Seed of the sampling noise.")
+@mode_option
 @verbose_option
 @user_errors
-def evaluate(run_dir, split, samples, checkpoint, limit, seed, verbose):
+def evaluate(run_dir, split, samples, checkpoint, limit, seed, mode, verbose):
     from nips2015_vrnn.models.app.evaluation import CORPUS_TITLES, evaluate_run, format_table_row, save_result
     from nips2015_vrnn.models.app.rundir import RunDir, load_model
 
     setup_logging(verbose)
     run = RunDir(run_dir)
+    if mode:
+        run.set_mode(mode, save=False)
     model = load_model(run, checkpoint)
     click.echo(f"{model.config.model_name} from checkpoints/{checkpoint} on the {split} split, "
                f"{samples} importance samples (compiling ...)")

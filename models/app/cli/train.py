@@ -66,6 +66,8 @@ Examples:
   vrnn-train blizzard --data data/ --out runs/blz --model vrnn-gauss --set rnn_dim=2000
   vrnn-train iamondb --data data/iamondb.h5 --out runs/iam --config config.txt --max-updates 1000
   vrnn-train --resume runs/blz --max-updates 20000
+  vrnn-train --resume runs/blz --max-updates 40000 --mode jax   (switch backend: checkpoints are
+                                                                  backend-neutral)
 """)
 @click.argument("corpus", required=False, type=click.Choice(list(CORPORA) + ["demo"]))
 @click.option("--out", "out", type=click.Path(file_okay=False), help="Run directory to create.")
@@ -83,7 +85,8 @@ Examples:
 @click.option("--epochs", type=click.IntRange(min=1), help="Number of epochs (the legacy 'epoch' key).")
 @click.option("--seed", type=click.IntRange(min=0), help="Seed of initialisation and noise.")
 @click.option("--mode", type=click.Choice(list(backend.MODES)), default=None,
-              help="PyTensor backend (default: $VRNN_MODE, else c).")
+              help="PyTensor backend (default: $VRNN_MODE, else c). With --resume: continue the "
+                   "run in this backend (recorded in its config.json).")
 @click.option("--float64", "float64", is_flag=True, help="Train in float64 (default float32).")
 @verbose_option
 @user_errors
@@ -97,10 +100,13 @@ def train(corpus, out, resume, data, demo_corpus, model, config_file, sets, max_
     setup_logging(verbose)
     if resume:
         if corpus or out or data or model or config_file or sets or epochs or seed is not None \
-                or float64 or mode:
-            raise click.UsageError("--resume RUN_DIR takes only --max-updates (the run's "
-                                   "config.json fixes everything else)")
+                or float64:
+            raise click.UsageError("--resume RUN_DIR takes only --max-updates and --mode (the "
+                                   "run's config.json fixes everything else)")
         run = rundir.RunDir(resume)
+        if mode and mode != run.mode:
+            click.echo(f"switching the run's backend from {run.mode} to {mode}")
+            run.set_mode(mode)
     else:
         if corpus is None:
             raise click.UsageError(f"give CORPUS ({', '.join(list(CORPORA) + ['demo'])}) or --resume RUN_DIR")
