@@ -7,8 +7,8 @@ Tiny models (``--set rnn_dim=8`` ...) so each graph compiles in seconds. Checked
 - a JAX run stopped at 2 updates and resumed to 4 equals the same run trained straight to 4,
   bit for bit (parameters, optimizer state, TBPTT state, noise generator);
 - a C run resumed with ``--mode jax`` (recorded in config.json) and the JAX-trained checkpoint
-  read back by the C backend: the checkpoints are backend-neutral; the C straight run and the
-  C -> JAX run agree within float32 rounding (both draw the same noise from the same generator);
+  read back by the C backend: the checkpoints are backend-neutral; the C -> JAX run and the JAX
+  run agree within float32 rounding (both draw the same noise from the same generator);
 - ``vrnn-sample`` and ``vrnn-eval`` in JAX mode write their files.
 
 jax is imported unconditionally: CI installs the ``jax`` extra, and these tests must not skip.
@@ -27,8 +27,9 @@ from nips2015_vrnn.models.app import cli
 TINY = ["rnn_dim=8", "x2s_dim=6", "z2s_dim=6", "q_z_dim=6", "p_z_dim=6", "p_x_dim=6", "z_dim=3",
         "k=2", "monitoring_freq=2", "batch_size=8", "m_batch_size=8"]
 TINY_ARGS = [arg for item in TINY for arg in ("--set", item)]
-#: float32 on two backends (different fusion, reduction order and accumulators), after 4 updates.
-RTOL32 = 1e-3
+#: float32 on two backends (different fusion, reduction order and accumulators): the training
+#: costs of the same 4 updates agree to ~1e-7 relative (measured); this leaves room.
+RTOL32 = 1e-5
 
 
 def invoke(command, args):
@@ -85,7 +86,6 @@ def speech_runs(demo_dir, tmp_path_factory):
     _train(demo_dir, root / "jax4", "jax", 4)
     _train(demo_dir, root / "jax2", "jax", 2)
     _resume(root / "jax2", 4)
-    _train(demo_dir, root / "c4", "c", 4)
     _train(demo_dir, root / "c2", "c", 2)
     switched = _resume(root / "c2", 4, mode="jax")
     return root, switched.output
@@ -114,17 +114,31 @@ def test_jax_resume_equals_the_straight_run_bit_for_bit(speech_runs):
             np.testing.assert_array_equal(resumed[key], straight[key], err_msg=key)
 
 
+def _costs(run):
+    """The per-update training costs (nll_upper_bound, recon_term) of checkpoints/last."""
+    with np.load(run / "checkpoints" / "last" / "trainlog.npz") as saved:
+        return saved["batches"][:, :2]
+
+
 def test_a_c_run_resumes_in_jax_within_float32_rounding(speech_runs):
+    """C for 2 updates then JAX for 2 against JAX for all 4: the same noise (both backends draw
+    it from the same numpy generator), so the training costs agree within float32 rounding.
+
+    The parameters are compared loosely on purpose: where a gradient is at the float32
+    rounding level (the KL biases of a fresh model, KL ~ 1e-7), Adam's normalised step turns
+    its rounding into a step of up to ``lr`` either way, so such parameters may differ by up to
+    2 * lr per update between any two float32 backends, while the costs cannot tell."""
     root, output = speech_runs
     assert "switching the run's backend from c to jax" in output
     assert json.loads((root / "c2" / "config.json").read_text())["mode"] == "jax"
-    c_only, switched = _state(root / "c4"), _state(root / "c2")
-    assert c_only.keys() == switched.keys()
-    for key in c_only:
+    reference, switched = _state(root / "jax4"), _state(root / "c2")
+    assert reference.keys() == switched.keys()
+    assert switched["model_state/step_count"] == 4 and switched["model_state/step_count"].dtype == np.int32
+    np.testing.assert_allclose(_costs(root / "c2"), _costs(root / "jax4"), rtol=RTOL32)
+    lr = reference["optimizer/lr"]
+    for key in reference:
         if key.startswith("params/"):
-            scale = np.abs(c_only[key]).max()
-            np.testing.assert_allclose(switched[key], c_only[key], rtol=RTOL32, atol=RTOL32 * scale,
-                                       err_msg=key)
+            np.testing.assert_allclose(switched[key], reference[key], rtol=0, atol=2 * lr * 4, err_msg=key)
 
 
 def test_jax_run_samples_and_evaluates_in_jax_and_in_c(speech_runs):
