@@ -204,13 +204,15 @@ def needs_static_shapes(name=None):
 
 
 #: The warning JAX gives when a float32 graph's sum asks for PyTensor's float64 accumulator
-#: (``acc_dtype``): without x64 JAX accumulates in float32, which is what a float32 run means.
-JAX_ACCUMULATOR_WARNING = "Explicitly requested dtype float64 requested in astype is not available"
+#: (``acc_dtype``), or an index computation (argmax of a mixture component, a shape) for int64:
+#: without x64 JAX accumulates in float32 and indexes in int32, which is what a float32 run means.
+JAX_ACCUMULATOR_WARNING = "Explicitly requested dtype (float64|int64) requested in astype is not available"
 
 
 def _prepare_jax(dtype):
     """Float64 graphs switch on JAX's x64 mode (else JAX silently computes in float32); float32
-    graphs silence JAX's notice that sums accumulate in float32 (see JAX_ACCUMULATOR_WARNING)."""
+    graphs silence JAX's notice that sums accumulate in float32 and indices are int32 (see
+    JAX_ACCUMULATOR_WARNING)."""
     if dtype == "float32":
         warnings.filterwarnings("ignore", message=JAX_ACCUMULATOR_WARNING, category=UserWarning)
     elif dtype == "float64":
