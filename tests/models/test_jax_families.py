@@ -123,8 +123,10 @@ def test_jax_float32_cost_and_gradients_match_c():
     c = _numbers("blizzard/vrnn_gmm", "float32", "c")
     j = _numbers("blizzard/vrnn_gmm", "float32", "jax")
     np.testing.assert_allclose(j["grad"][0], c["grad"][0], rtol=RTOL32)
+    # Gradients at the rounding level (the KL biases of a fresh model, ~1e-8) are compared on the
+    # scale of the whole gradient: float32 rounding of the cost is all they are made of.
+    scale = max(np.abs(g).max() for g in c["grad"][1:])
     for c_value, j_value in zip(c["grad"][1:], j["grad"][1:]):
-        scale = np.abs(c_value).max()
         np.testing.assert_allclose(j_value, c_value, rtol=RTOL32, atol=RTOL32 * scale)
 
 
