@@ -24,7 +24,9 @@ setup(
         "nips2015_vrnn.datasets": "datasets",
     },
     install_requires=[
-        "pytensor>=2.20",
+        # The PyTensor release line the project is tested with: a new minor/major release may
+        # change defaults (backend, scan's JAX support) and with them the numbers.
+        "pytensor>=3.0,<3.1",
         "numpy",
         "scipy",
         "h5py",
@@ -37,6 +39,9 @@ setup(
         "plot": ["matplotlib"],
         # vrnn-sweep --scheduler dask: cells as tasks of a dask.distributed cluster
         "cluster": ["distributed"],
+        # PyTensor's JAX backend (vrnn-train --mode jax): CPU wheels; for a CUDA GPU install the
+        # CUDA wheels as README.rst says. The tested range:
+        "jax": ["jax[cpu]>=0.10,<0.11"],
     },
     entry_points={
         "console_scripts": [

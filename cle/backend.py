@@ -30,6 +30,7 @@ import importlib
 import importlib.util
 import logging
 import os
+import warnings
 from collections import OrderedDict
 
 import pytensor
@@ -45,6 +46,10 @@ MODES = OrderedDict([
     ("jax", ("PyTensor's JAX backend (XLA; CPU or GPU)", "jax")),
     ("numba", ("PyTensor's Numba backend", "numba")),
 ])
+#: Modes whose compiled functions need static input shapes (the graphs are built once per shape)
+#: and whose graphs cannot draw from numpy generators (the JAX linker draws from a copy of a
+#: shared generator, so the noise is drawn on the host and fed as an input).
+STATIC_SHAPE_MODES = ("jax",)
 #: Float precisions a graph may be built in.
 FLOATX_CHOICES = ("float32", "float64")
 #: The project's precision when nothing else is chosen.
@@ -193,6 +198,30 @@ def mode_name():
     return _state["mode"] or default_mode()
 
 
+def needs_static_shapes(name=None):
+    """True when mode ``name`` (default: the selected mode) compiles for static input shapes."""
+    return (name or mode_name()).lower() in STATIC_SHAPE_MODES
+
+
+#: The warning JAX gives when a float32 graph's sum asks for PyTensor's float64 accumulator
+#: (``acc_dtype``), or an index computation (argmax of a mixture component, a shape) for int64:
+#: without x64 JAX accumulates in float32 and indexes in int32, which is what a float32 run means.
+JAX_ACCUMULATOR_WARNING = "Explicitly requested dtype (float64|int64) requested in astype is not available"
+
+
+def _prepare_jax(dtype):
+    """Float64 graphs switch on JAX's x64 mode (else JAX silently computes in float32); float32
+    graphs silence JAX's notice that sums accumulate in float32 and indices are int32 (see
+    JAX_ACCUMULATOR_WARNING)."""
+    if dtype == "float32":
+        warnings.filterwarnings("ignore", message=JAX_ACCUMULATOR_WARNING, category=UserWarning)
+    elif dtype == "float64":
+        jax = importlib.import_module("jax")
+        if not jax.config.jax_enable_x64:
+            log.info("enabling JAX's x64 mode for a float64 graph")
+            jax.config.update("jax_enable_x64", True)
+
+
 def get_compile_mode(name=None):
     """The PyTensor ``Mode`` object for ``name`` (default: the selected mode).
 
@@ -210,14 +239,19 @@ def function(inputs, outputs=None, updates=None, givens=None, mode=None, name=No
     """``pytensor.function`` compiled in the project's mode and precision; same arguments.
 
     Every graph of the project is compiled through here, so the backend choice lives in one place.
+    In a mode of :data:`STATIC_SHAPE_MODES` every input must have a static shape (see
+    ``SequenceModel.static``); float64 graphs in JAX mode switch on JAX's x64 mode.
     """
+    name_of_mode = check_mode(mode or mode_name())
     with precision():
+        if name_of_mode == "jax":
+            _prepare_jax(floatX())
         return pytensor.function(
             inputs,
             outputs,
             updates=updates,
             givens=givens,
-            mode=get_compile_mode(mode),
+            mode=get_compile_mode(name_of_mode),
             name=name,
             on_unused_input=kwargs.pop("on_unused_input", "ignore"),
             **kwargs,

@@ -20,6 +20,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from cle import backend
 from nips2015_vrnn.models.outputs import sample_noise_shapes
 
 __all__ = ["Estimators", "logmeanexp", "IS_COLUMNS_PER_CALL"]
@@ -35,6 +36,14 @@ def logmeanexp(log_w, axis=-1):
     top = np.max(log_w, axis=axis, keepdims=True)
     out = np.log(np.mean(np.exp(log_w - top), axis=axis, keepdims=True)) + top
     return np.squeeze(out, axis=axis)
+
+
+def _pad_columns(a, n_columns):
+    """``a`` (T, N, ...) zero-padded along axis 1 to ``n_columns`` columns."""
+    extra = n_columns - a.shape[1]
+    if extra <= 0:
+        return a
+    return np.concatenate([a, np.zeros((a.shape[0], extra) + a.shape[2:], dtype=a.dtype)], axis=1)
 
 
 class Estimators:
@@ -54,6 +63,20 @@ class Estimators:
         if mask.shape != x.shape[:2]:
             raise ValueError(f"mask must be (T, N) = {x.shape[:2]}; got {mask.shape}")
         return [x, mask]
+
+    def _sequence_call(self, chunk, eps, n_columns):
+        """``sequence_fn()(*chunk, *eps)`` as float64 [log_w, bound] of the chunk's columns.
+
+        In a backend with static shapes (JAX) the chunk is zero-padded to ``n_columns`` columns
+        (mask 0, noise 0; the padded outputs are dropped), so one compiled shape serves every
+        chunk including the last.
+        """
+        n_here = chunk[0].shape[1]
+        if not backend.needs_static_shapes():
+            return [np.asarray(v, dtype=np.float64) for v in self.sequence_fn()(*chunk, *eps)]
+        padded = [_pad_columns(a, n_columns) for a in list(chunk) + list(eps)]
+        fn = self.static(chunk[0].shape[0], n_columns).sequence_fn()
+        return [np.asarray(v, dtype=np.float64)[:n_here] for v in fn(*padded)]
 
     def _eps(self, rng, n_steps, n_columns):
         """The latent noise inputs of the sequence graph: ``[(T, N, z_dim)]``, or [] without z."""
@@ -81,7 +104,6 @@ class Estimators:
         ndarray (N,) float64: the lower bound of each sequence (average it for the paper's "≥").
         """
         args = self._data_args(x, mask)
-        fn = self.sequence_fn()
         rng = np.random.default_rng(seed)
         n_seq = args[0].shape[1]
         batch_size = batch_size or self.config.m_batch_size
@@ -89,7 +111,7 @@ class Estimators:
         for start in range(0, n_seq, batch_size):
             chunk = [a[:, start:start + batch_size] for a in args]
             eps = self._eps(rng, chunk[0].shape[0], chunk[0].shape[1])
-            out[start:start + chunk[0].shape[1]] = fn(*chunk, *eps)[1]
+            out[start:start + chunk[0].shape[1]] = self._sequence_call(chunk, eps, batch_size)[1]
         return out
 
     def importance_sampled_loglik(self, x, mask=None, n_samples=40, seed=0, max_columns=IS_COLUMNS_PER_CALL,
@@ -123,7 +145,6 @@ class Estimators:
         if not self.latent_dim:
             exact = self.lower_bound(x, mask)
             return (exact, exact[:, None]) if return_log_weights else exact
-        fn = self.sequence_fn()
         rng = np.random.default_rng(seed)
         n_steps, n_seq = args[0].shape[:2]
         log_w = np.empty((n_seq, n_samples))
@@ -137,8 +158,8 @@ class Estimators:
                 # Column order is sequence-major: column j = b * n_s + s.
                 chunk = [np.repeat(a[:, seqs], n_s, axis=1) for a in args]
                 eps = self._eps(rng, n_steps, n_here * n_s)
-                values = fn(*chunk, *eps)[0]
-                log_w[seqs, s_start:s_start + n_s] = np.asarray(values, dtype=np.float64).reshape(n_here, n_s)
+                values = self._sequence_call(chunk, eps, seqs_per_call * samples_per_call)[0]
+                log_w[seqs, s_start:s_start + n_s] = values.reshape(n_here, n_s)
         estimate = logmeanexp(log_w, axis=1)
         return (estimate, log_w) if return_log_weights else estimate
 
@@ -170,7 +191,8 @@ class Estimators:
         noise = self.generation_noise(rng, n_steps, n_sequences)
         if sample_output == "mean":
             noise["eps_x"] = np.zeros_like(noise["eps_x"])
-        return self.generate_fn()(*noise.values())[0]
+        model = self.static(n_steps, n_sequences) if backend.needs_static_shapes() else self
+        return model.generate_fn()(*noise.values())[0]
 
     def generation_noise_layout(self):
         """OrderedDict noise name -> (per-step shape, 'normal' or 'uniform'), in graph-input order:

@@ -14,6 +14,7 @@ A family (:mod:`~nips2015_vrnn.models.vrnn`, :mod:`~nips2015_vrnn.models.rnn`) s
 The numpy drivers (lower bound, importance sampling, generation) are in
 :mod:`~nips2015_vrnn.models.estimators`; parameter files in :mod:`~nips2015_vrnn.models.params`.
 """
+import copy
 from collections import OrderedDict
 
 import numpy as np
@@ -70,12 +71,37 @@ class SequenceModel(Estimators):
                     self.params[name] = pytensor.shared(value, name=name, shape=value.shape)
             self.x = pt.tensor3("x", dtype=self.dtype)
             self.mask = pt.matrix("mask", dtype=self.dtype) if config.has_mask else None
-        self.step_count = pytensor.shared(np.int64(0), name="step_count")
+        #: (T, B) of every data and noise input of this model's graphs, or None (dynamic).
+        self.static_shape = None
+        self._static_copies = {}
+        # int32: the same in every backend (JAX without x64 has no int64), so checkpoints match.
+        self.step_count = pytensor.shared(np.int32(0), name="step_count")
         self.rnn_tm1 = pytensor.shared(np.zeros((config.batch_size, config.state_dim), dtype=self.dtype),
                                        name="rnn_tm1")
         self.train_rng = pytensor.shared(np.random.default_rng(config.seed), name="train_rng")
         self.monitor_rng = pytensor.shared(np.random.default_rng(config.seed + 1), name="monitor_rng")
         self._cache = FunctionCache(config.model_name, self.dtype)
+
+    # ------------------------------------------------------------------ static shapes
+    def static(self, n_steps, n_seq):
+        """This model with static (n_steps, n_seq) inputs: graphs for backends that need them (JAX).
+
+        The copy shares every parameter and state variable (and so updates, checkpoints and
+        ``set_param_values`` act on both); only its inputs and compiled functions are its own.
+        Built once per shape.
+        """
+        key = (int(n_steps), int(n_seq))
+        if self.static_shape == key:
+            return self
+        if key not in self._static_copies:
+            clone = copy.copy(self)
+            clone.static_shape, clone._static_copies = key, {}
+            with backend.precision(self.dtype):
+                clone.x = pt.tensor("x", dtype=self.dtype, shape=key + (self.config.x_dim,))
+                clone.mask = None if self.mask is None else pt.tensor("mask", dtype=self.dtype, shape=key)
+            clone._cache = FunctionCache(f"{self.config.model_name}[{key[0]}x{key[1]}]", self.dtype)
+            self._static_copies[key] = clone
+        return self._static_copies[key]
 
     # ------------------------------------------------------------------ small helpers
     def __repr__(self):
@@ -223,7 +249,8 @@ class SequenceModel(Estimators):
 
     def _build_generate_graph(self):
         layout = self.generation_noise_layout()
-        noise = OrderedDict((name, pt.tensor(name, dtype=self.dtype, shape=(None,) * (2 + len(shape))))
+        lead = self.static_shape or (None, None)
+        noise = OrderedDict((name, pt.tensor(name, dtype=self.dtype, shape=tuple(lead) + tuple(shape)))
                             for name, (shape, _) in layout.items())
         names = list(noise)
         first = next(iter(noise.values()))
@@ -298,7 +325,7 @@ class SequenceModel(Estimators):
 
     def reset_state(self):
         """Forget the TBPTT state: ``step_count = 0`` and ``rnn_tm1 = 0``."""
-        self.step_count.set_value(np.int64(0))
+        self.step_count.set_value(np.int32(0))
         self.rnn_tm1.set_value(np.zeros_like(self.rnn_tm1.get_value()))
 
     # ------------------------------------------------------------------ family hooks

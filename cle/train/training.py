@@ -490,9 +490,20 @@ def _match(directory, filename, variables, saved):
     plan = []
     for name, var in variables.items():
         current = np.asarray(var.get_value())
-        value = saved[name]
+        value = _same_integer(saved[name], current.dtype)
         if value.shape != current.shape or value.dtype != current.dtype:
             raise CheckpointError(f"checkpoint {directory}: {filename}[{name}] is {value.dtype} "
                                   f"{value.shape}, the model expects {current.dtype} {current.shape}")
         plan.append((var, value))
     return plan
+
+
+def _same_integer(value, dtype):
+    """An integer array in the integer ``dtype`` when every value fits (e.g. an int64 counter of
+    an older checkpoint for an int32 variable); anything else unchanged."""
+    if value.dtype == dtype or value.dtype.kind not in "iu" or np.dtype(dtype).kind not in "iu":
+        return value
+    info = np.iinfo(dtype)
+    if value.size and (value.min() < info.min or value.max() > info.max):
+        return value
+    return value.astype(dtype)

@@ -20,8 +20,10 @@ import time
 
 import numpy as np
 
+from cle import backend
 from nips2015_vrnn.datasets.lookup import CORPORA
 from nips2015_vrnn.models.app import outputs
+from nips2015_vrnn.models.app.host_batches import pad_time, static_steps
 
 log = logging.getLogger(__name__)
 
@@ -120,9 +122,13 @@ def evaluate_run(run, model, split="test", n_samples=40, seed=0, limit=None, pro
     with run.open_split(split) as data:
         chunks = _chunks(data, model.config.m_batch_size, limit)
         total = chunks[-1][1]
+        # Static shapes (JAX): every masked chunk padded to the split's longest line, one compile.
+        n_steps = static_steps(data) if backend.needs_static_shapes() else None
         for start, end in chunks:
             batch = data.slices(start, end)
             mask = batch[1] if len(batch) > 1 else None
+            if mask is not None and n_steps is not None:
+                batch[0], mask = pad_time(batch[0], mask, n_steps)
             bounds.append(model.lower_bound(batch[0], mask, seed=seed + start))
             estimates.append(model.importance_sampled_loglik(batch[0], mask, n_samples=n_samples,
                                                              seed=seed + start))

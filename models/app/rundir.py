@@ -131,6 +131,14 @@ class RunDir:
         """The dataset of ``split`` in the run's precision."""
         return open_split(self.corpus, self.data_path, split, self.floatX)
 
+    def set_mode(self, mode, save=True):
+        """Use compile mode ``mode`` for this run (checkpoints are backend-neutral, so a run may
+        continue, sample and evaluate in another backend); ``save`` records it in ``config.json``."""
+        record = dict(self.record, mode=backend.check_mode(mode))
+        if save:
+            _write_record(self.path, record)
+        self.record = record
+
     def build_model(self):
         """The model of ``config.json`` (initial parameters), in the run's precision and mode."""
         backend.set_mode(self.mode)
@@ -167,10 +175,15 @@ def create_run(path, corpus, config, data_path, floatX="float32", mode="c", demo
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
     path.mkdir(parents=True, exist_ok=True)
+    _write_record(path, record)
+    return RunDir(path)
+
+
+def _write_record(path, record):
+    """Write ``config.json`` in ``path`` (a temporary file renamed over it)."""
     tmp = path / f".{CONFIG_FILE}.tmp"
     tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     os.replace(tmp, path / CONFIG_FILE)
-    return RunDir(path)
 
 
 def check_frame_width(config, corpus, data_path, data=None):

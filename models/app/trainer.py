@@ -18,6 +18,7 @@ from cle.train.ext import Checkpoint, EarlyStopping, EpochCount, Extension, Grad
 from cle.train.opt import Adam
 from cle.train.training import check_saved_documents
 from nips2015_vrnn.models.app.capacity import check_fits_memory
+from nips2015_vrnn.models.app.host_batches import HostBatches, static_steps
 from nips2015_vrnn.models.app.progress import frames_per_sequence
 from nips2015_vrnn.models.app.rundir import RunError, check_frame_width
 from nips2015_vrnn.models.app.runlock import run_lock
@@ -75,12 +76,21 @@ def build_training(run, model, on_event=None, progress=None):
     if getattr(train_data, "batch_size", config.batch_size) != config.batch_size and config.reset_freq > 0:
         log.warning("batch_size %d differs from the %d streams of %s: the carried LSTM state will "
                     "join unrelated audio", config.batch_size, train_data.batch_size, run.data_path)
+    # JAX: static shapes and noise drawn on the host from the model's generators (see host_batches).
+    host_noise = backend.needs_static_shapes()
+    train_model = monitor_model = model
+    if host_noise:
+        n_steps = static_steps(train_data, valid_data)
+        train_iter = HostBatches(train_iter, model.train_rng, model.latent_dim, model.dtype, n_steps)
+        valid_iter = HostBatches(valid_iter, model.monitor_rng, model.latent_dim, model.dtype, n_steps)
+        train_model = model.static(n_steps, config.batch_size)
+        monitor_model = model.static(n_steps, config.m_batch_size)
     began = time.perf_counter()
     notify("stage", name="the model graph")
-    graph = model.training_graph()
+    graph = train_model.training_graph(eps_input=host_noise)
     outputs = [out.copy(name=name) for name, out in graph.outputs.items() if name in COST_CHANNELS]
     notify("stage", name="the monitoring function")
-    monitor_fn = model.monitor_fn()
+    monitor_fn = monitor_model.monitor_fn(eps_input=host_noise)
     channels = [_Channel(name) for name in monitor_fn.output_names]
     extensions = [
         GradientClipping(scaler=CLIP_NORM, batch_size=config.batch_size, check_nan=1),
@@ -92,9 +102,11 @@ def build_training(run, model, on_event=None, progress=None):
         Checkpoint(path=run.checkpoint_root, freq=config.force_saving_freq),
         WeightNorm(),
     ]
-    notify("stage", name="the training function (gradient, rewrites, C code)")
-    cle_model = model.as_cle_model()
+    notify("stage", name="the training function (gradient, rewrites, compiled code)")
+    cle_model = train_model.as_cle_model(eps_input=host_noise)
     cle_model.add_state(model.monitor_rng)  # checkpointed: monitoring after a resume is exact
+    if model.latent_dim:
+        cle_model.add_state(model.train_rng)  # checkpointed whichever backend draws from it
     with backend.precision(model.dtype):
         training = Training(config.model_name, train_iter, cle_model, Adam(lr=config.lr),
                             outputs[0], outputs, extension=extensions, run_dir=run.path,

@@ -49,7 +49,7 @@ def test_gradients_match_golden(forward, golden, model):
 
 
 def test_monitor_matches_golden_and_starts_from_zeros(model, golden):
-    model.step_count.set_value(np.int64(1))
+    model.step_count.set_value(np.int32(1))
     model.rnn_tm1.set_value(np.full((2, 12), 0.5))
     out = model.monitor_fn(eps_input=True).named(golden["x"], golden["eps"])
     model.reset_state()
@@ -82,7 +82,7 @@ def test_cost_fn_updates_the_tbptt_state(model, steps):
 
 def test_carried_state_gives_the_golden_step1_cost_and_gradients(model, steps):
     model.set_param_values({n: steps[f"step0_param__{n}"] for n in model.param_names()})
-    model.step_count.set_value(np.int64(1))
+    model.step_count.set_value(np.int32(1))
     model.rnn_tm1.set_value(steps["step0_rnn_tm1"])
     out = model.grad_fn(eps_input=True).named(steps["x"][1], steps["eps"][1])
     model.reset_state()

@@ -12,6 +12,7 @@ import warnings
 
 import click
 
+from cle.backend import MODES
 from cle.errors import UserError
 
 __all__ = ["user_errors", "setup_logging", "verbose_option", "progress_bar", "EXIT_INTERRUPTED",
@@ -79,3 +80,9 @@ class progress_bar:  # noqa: N801  (used like click.progressbar)
 
     def __exit__(self, *exc):
         return self._bar.__exit__(*exc)
+
+
+#: ``--mode`` of the commands that use a trained run: its backend for this command only.
+mode_option = click.option("--mode", type=click.Choice(list(MODES)), default=None,
+                           help="PyTensor backend for this command (default: the run's, from its "
+                                "config.json; checkpoints are backend-neutral).")

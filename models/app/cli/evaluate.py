@@ -1,7 +1,7 @@
 """``vrnn-eval``: a trained run evaluated as in the paper's Table 1."""
 import click
 
-from nips2015_vrnn.models.app.cli.common import progress_bar, setup_logging, user_errors, verbose_option
+from nips2015_vrnn.models.app.cli.common import mode_option, progress_bar, setup_logging, user_errors, verbose_option
 from nips2015_vrnn.models.app.rundir import CHECKPOINTS
 
 __all__ = ["evaluate"]
@@ -25,9 +25,10 @@ Example:
 @click.option("--limit", type=click.IntRange(min=1), help="Evaluate only the first N sequences of the split.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Seed of the sampling noise.")
 @click.option("--force", is_flag=True, help="Replace an earlier evaluation of this split and checkpoint.")
+@mode_option
 @verbose_option
 @user_errors
-def evaluate(run_dir, split, samples, checkpoint, limit, seed, force, verbose):
+def evaluate(run_dir, split, samples, checkpoint, limit, seed, force, mode, verbose):
     from nips2015_vrnn.models.app import outputs
     from nips2015_vrnn.models.app.evaluation import corpus_title, evaluate_run, format_table_row, save_result
     from nips2015_vrnn.models.app.progress import CompileProgress
@@ -35,6 +36,8 @@ def evaluate(run_dir, split, samples, checkpoint, limit, seed, force, verbose):
 
     setup_logging(verbose)
     run = RunDir(run_dir)
+    if mode:
+        run.set_mode(mode, save=False)
     model = load_model(run, checkpoint)
     if not force:
         outputs.claim(outputs.eval_path(run, split, checkpoint))

@@ -117,6 +117,8 @@ Examples:
   vrnn-train sequences --data data/mine.h5 --out runs/mine --model vrnn-bernoulli
   vrnn-train --resume runs/blz --max-updates 20000
   vrnn-train --resume runs/demo --epochs 4
+  vrnn-train --resume runs/blz --max-updates 40000 --mode jax   (switch backend: checkpoints are
+                                                                  backend-neutral)
 """)
 @click.argument("corpus", required=False, type=click.Choice(list(CORPORA) + ["demo"]))
 @click.option("--out", "out", type=click.Path(file_okay=False), help="Run directory to create.")
@@ -136,7 +138,8 @@ Examples:
               help="Number of epochs (the legacy 'epoch' key; with --resume: a new limit).")
 @click.option("--seed", type=click.IntRange(min=0), help="Seed of initialisation and noise.")
 @click.option("--mode", type=click.Choice(list(backend.MODES)), default=None,
-              help="PyTensor backend (default: $VRNN_MODE, else c).")
+              help="PyTensor backend (default: $VRNN_MODE, else c). With --resume: continue the "
+                   "run in this backend (recorded in its config.json).")
 @click.option("--float64", "float64", is_flag=True, help="Train in float64 (default float32).")
 @verbose_option
 @user_errors
@@ -150,8 +153,8 @@ def train(corpus, out, resume, data, demo_corpus, model, config_file, sets, max_
     setup_logging(verbose)
     if resume:
         if corpus or out or data or model or config_file or sets or seed is not None \
-                or float64 or mode:
-            raise click.UsageError("--resume RUN_DIR takes only --max-updates and --epochs (the "
+                or float64:
+            raise click.UsageError("--resume RUN_DIR takes only --max-updates, --epochs and --mode (the "
                                    "run's config.json fixes everything else)")
         from nips2015_vrnn.models.app.resume import plan_resume, trim_log
         run, limits = plan_resume(rundir.RunDir(resume), max_updates=max_updates, epochs=epochs)
@@ -160,6 +163,9 @@ def train(corpus, out, resume, data, demo_corpus, model, config_file, sets, max_
             click.echo("dropped the log's monitoring rows written after checkpoints/last "
                        "(the resumed run redoes them)")
         click.echo(f"resuming to {limits.describe()}")
+        if mode and mode != run.mode:
+            click.echo(f"switching the run's backend from {run.mode} to {mode}")
+            run.set_mode(mode)
     else:
         if corpus is None:
             raise click.UsageError(f"give CORPUS ({', '.join(list(CORPORA) + ['demo'])}) or --resume RUN_DIR")

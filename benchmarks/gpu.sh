@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Paper-size VRNN-GMM training throughput in JAX mode on a CUDA GPU: one JSON line per corpus
+# (Blizzard, IAM-OnDB) with frames/s, compile time and peak device memory. Needs the jax CUDA
+# wheels (README.rst, "JAX and GPUs"). Extra arguments go to benchmarks/gpu.py (--steps, --T ...).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python -c "import jax; d = jax.devices()[0]; print('device:', d.platform, getattr(d, 'device_kind', ''))" >&2
+exec python benchmarks/gpu.py "$@"
