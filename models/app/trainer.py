@@ -16,7 +16,7 @@ from cle.train import Training
 from cle.train.checkpoint import read_checkpoint
 from cle.train.ext import Checkpoint, EarlyStopping, EpochCount, Extension, GradientClipping, Monitoring, WeightNorm
 from cle.train.opt import Adam
-from cle.train.training import check_saved_documents
+from cle.train.state import check_saved_documents
 from nips2015_vrnn.models.app.capacity import check_fits_memory
 from nips2015_vrnn.models.app.host_batches import HostBatches, static_steps
 from nips2015_vrnn.models.app.progress import frames_per_sequence

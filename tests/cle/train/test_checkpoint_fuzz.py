@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from cle.data import DesignMatrix, Iterator
 from cle.train.checkpoint import CheckpointError, read_checkpoint, write_checkpoint
 from cle.train.ext import EarlyStopping, EpochCount, GradientClipping, Monitoring, WeightNorm
-from cle.train.training import _bit_generators, _saved_extensions
+from cle.train.state import _bit_generators, _saved_extensions
 
 
 @pytest.fixture(scope="module")
