@@ -6,6 +6,8 @@ namespace so the generic names ``models`` and ``datasets`` are never claimed.
 from setuptools import find_packages, setup
 
 cle_packages = find_packages(include=["cle", "cle.*"])
+JAX = ["jax[cpu]>=0.10,<0.11"]
+CLUSTER = ["distributed"]
 vrnn_packages = ["nips2015_vrnn.models", "nips2015_vrnn.models.app", "nips2015_vrnn.models.app.cli",
                  "nips2015_vrnn.datasets"]
 
@@ -35,13 +37,15 @@ setup(
         "soundfile>=0.12",
     ],
     extras_require={
-        "test": ["pytest", "hypothesis"],  # hypothesis: fuzz tests of the readers of untrusted files
-        "plot": ["matplotlib"],
         # vrnn-sweep --scheduler dask: cells as tasks of a dask.distributed cluster
-        "cluster": ["distributed"],
+        "cluster": CLUSTER,
         # PyTensor's JAX backend (vrnn-train --mode jax): CPU wheels; for a CUDA GPU install the
         # CUDA wheels as README.rst says. The tested range:
-        "jax": ["jax[cpu]>=0.10,<0.11"],
+        "jax": JAX,
+        "plot": ["matplotlib"],
+        # What the test suite needs: hypothesis fuzzes the readers of untrusted files; the JAX-vs-C
+        # tests and the Dask sweep test run against the jax and cluster extras.
+        "test": ["pytest", "hypothesis"] + JAX + CLUSTER,
     },
     entry_points={
         "console_scripts": [
