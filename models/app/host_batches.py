@@ -73,6 +73,11 @@ class HostBatches:
         self.n_steps = n_steps
         self.name = getattr(iterator, "name", "data")
 
+    @property
+    def data(self):
+        """The dataset of the wrapped iterator."""
+        return self.iterator.data
+
     def __len__(self):
         return len(self.iterator)
 
