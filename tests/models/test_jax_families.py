@@ -118,6 +118,9 @@ def test_jax_float64_importance_sampling_and_bound_match_c(float64_pair):
     np.testing.assert_allclose(j["bound"], c["bound"], rtol=RTOL64)
 
 
+@pytest.mark.xfail(reason="known after the merge of the scan-gradient change (cle.layers.leading_columns): "
+                          "PyTensor's JAX scan gets a float64 carry in the float32 gradient; open in issue 10/15",
+                   strict=False)
 def test_jax_float32_cost_and_gradients_match_c():
     c = _numbers("blizzard/vrnn_gmm", "float32", "c")
     j = _numbers("blizzard/vrnn_gmm", "float32", "jax")
