@@ -25,6 +25,9 @@ from model_helpers import handwriting_batches, speech_batches, tiny_config
 from cle import backend
 from nips2015_vrnn.models import build_model
 
+#: Compiles and trains several models: part of the full suite, not of the quick subset.
+pytestmark = pytest.mark.slow
+
 T, B, X, Z = 5, 3, 4, 2
 FAMILIES = ["blizzard/vrnn_gmm", "blizzard/vrnn_gauss", "blizzard/vrnn_i_gauss", "blizzard/rnn_gmm",
             "blizzard/rnn_gauss", "iamondb/vrnn_gmm"]

@@ -14,6 +14,9 @@ from user_corpora import write_csv, write_npy, write_timit
 
 from nips2015_vrnn.models.app import cli
 
+#: Compiles and trains several models: part of the full suite, not of the quick subset.
+pytestmark = pytest.mark.slow
+
 HAVE_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
 TINY = ["rnn_dim=8", "x2s_dim=4", "z2s_dim=4", "q_z_dim=4", "p_z_dim=4", "p_x_dim=4", "z_dim=2", "k=2",
         "depth=1", "monitoring_freq=1", "batch_size=4", "m_batch_size=4"]

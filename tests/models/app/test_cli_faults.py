@@ -191,6 +191,9 @@ def test_a_bug_before_the_first_update_removes_the_new_run(demo_dir, tmp_path, m
 HOLDER = """
 import sys, time
 from nips2015_vrnn.models.app.runlock import run_lock
+
+#: Compiles and trains several models: part of the full suite, not of the quick subset.
+pytestmark = pytest.mark.slow
 with run_lock(sys.argv[1]):
     print("locked", flush=True)
     time.sleep(120)

@@ -24,6 +24,9 @@ from click.testing import CliRunner
 from cle import backend
 from nips2015_vrnn.models.app import cli
 
+#: Compiles and trains several models: part of the full suite, not of the quick subset.
+pytestmark = pytest.mark.slow
+
 TINY = ["rnn_dim=8", "x2s_dim=6", "z2s_dim=6", "q_z_dim=6", "p_z_dim=6", "p_x_dim=6", "z_dim=3",
         "k=2", "monitoring_freq=2", "batch_size=8", "m_batch_size=8"]
 TINY_ARGS = [arg for item in TINY for arg in ("--set", item)]
