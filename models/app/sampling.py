@@ -179,24 +179,18 @@ def sample_run(run, model, n=10, steps=None, seed=0, out_dir=None, progress=None
         binary = run.config.output == "bernoulli"
         files = write_sequence_samples(out_dir, frames, x_mean, x_std, binary, seed=seed, png=png,
                                        progress=progress)
-    elif run.config.data in ("speech", "utterances"):
-        waves = frames_to_waveforms(frames, x_mean, x_std)
-        for i, wave in enumerate(waves):
-            files.append(out_dir / f"sample_{i:02d}.wav")
-            write_wav(files[-1], wave)
-            if png:
-                files.append(out_dir / f"sample_{i:02d}.png")
-                waveform_png(files[-1], wave, title=f"sample {i} ({source})")
-            if progress:
-                progress(i + 1, n)
     else:
-        for i in range(n):
-            strokes = offsets_to_strokes(frames[:, i], x_mean, x_std)
-            files.append(out_dir / f"sample_{i:02d}.svg")
-            write_svg(files[-1], strokes)
+        if run.config.data in ("speech", "utterances"):
+            items, suffix, write, draw = frames_to_waveforms(frames, x_mean, x_std), "wav", write_wav, waveform_png
+        else:
+            items = [offsets_to_strokes(frames[:, i], x_mean, x_std) for i in range(n)]
+            suffix, write, draw = "svg", write_svg, strokes_png
+        for i, item in enumerate(items):
+            files.append(out_dir / f"sample_{i:02d}.{suffix}")
+            write(files[-1], item)
             if png:
                 files.append(out_dir / f"sample_{i:02d}.png")
-                strokes_png(files[-1], strokes, title=f"sample {i} ({source})")
+                draw(files[-1], item, title=f"sample {i} ({source})")
             if progress:
                 progress(i + 1, n)
     log.info("wrote %d files to %s", len(files), out_dir)
