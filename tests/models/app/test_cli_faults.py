@@ -192,8 +192,6 @@ HOLDER = """
 import sys, time
 from nips2015_vrnn.models.app.runlock import run_lock
 
-#: Compiles and trains several models: part of the full suite, not of the quick subset.
-pytestmark = pytest.mark.slow
 with run_lock(sys.argv[1]):
     print("locked", flush=True)
     time.sleep(120)
