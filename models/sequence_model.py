@@ -23,7 +23,7 @@ import pytensor.tensor as pt
 
 from cle import backend
 from nips2015_vrnn.models import params as param_io
-from nips2015_vrnn.models.compiled import FunctionCache, Graph
+from nips2015_vrnn.models.compiled import Graph, model_function_cache
 from nips2015_vrnn.models.estimators import Estimators
 
 __all__ = ["SequenceModel", "COST_CHANNELS"]
@@ -80,7 +80,7 @@ class SequenceModel(Estimators):
                                        name="rnn_tm1")
         self.train_rng = pytensor.shared(np.random.default_rng(config.seed), name="train_rng")
         self.monitor_rng = pytensor.shared(np.random.default_rng(config.seed + 1), name="monitor_rng")
-        self._cache = FunctionCache(config.model_name, self.dtype)
+        self._cache = model_function_cache(self, config.model_name)
 
     # ------------------------------------------------------------------ static shapes
     def static(self, n_steps, n_seq):
@@ -99,7 +99,7 @@ class SequenceModel(Estimators):
             with backend.precision(self.dtype):
                 clone.x = pt.tensor("x", dtype=self.dtype, shape=key + (self.config.x_dim,))
                 clone.mask = None if self.mask is None else pt.tensor("mask", dtype=self.dtype, shape=key)
-            clone._cache = FunctionCache(f"{self.config.model_name}[{key[0]}x{key[1]}]", self.dtype)
+            clone._cache = model_function_cache(clone, f"{self.config.model_name}[{key[0]}x{key[1]}]")
             self._static_copies[key] = clone
         return self._static_copies[key]
 

@@ -1,6 +1,26 @@
-"""Test-suite set-up: importing cle applies the project's compile defaults.
+"""Test-suite set-up.
 
 Helpers shared by the tests are plain modules here (``golden_data``, ``numerics``,
 ``legacy_wiring``); fixtures live in the conftest.py nearest to their users.
+
+Compiled functions that the code under test stores (:mod:`cle.function_store`) go to a folder of
+this test session, removed at its end, never to the user's cache (unless VRNN_FUNCTION_CACHE is set).
 """
-import cle  # noqa: F401  (imported for its side effect: the project's compile defaults)
+import os
+import shutil
+import tempfile
+
+_session_store = None
+
+
+def pytest_configure(config):
+    global _session_store
+    if "VRNN_FUNCTION_CACHE" not in os.environ:
+        _session_store = tempfile.mkdtemp(prefix="vrnn-functions-")
+        os.environ["VRNN_FUNCTION_CACHE"] = _session_store
+
+
+def pytest_unconfigure(config):
+    if _session_store is not None:
+        os.environ.pop("VRNN_FUNCTION_CACHE", None)
+        shutil.rmtree(_session_store, ignore_errors=True)

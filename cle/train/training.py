@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 __all__ = ["Training", "TrainingInterrupted"]
 
+#: The extension hooks that change the training graph (their extensions' settings key it).
+GRAPH_HOOKS = ("ext_regularize_pre_grad", "ext_grad", "ext_regularize_post_grad")
 #: Name of the JSON-lines file (in ``run_dir``) that gets one line per monitoring step.
 LOG_FILE = "log.jsonl"
 class TrainingInterrupted(KeyboardInterrupt):
@@ -79,14 +81,21 @@ class Training:
         methods of :class:`cle.train.log.Progress` (``update``, ``close``) is used instead.
     mode : str or None
         Compile mode name for :func:`cle.backend.function`.
+    function_store : (cle.function_store.FunctionStore, dict) or None
+        A store of compiled functions and the spec of this training function (everything of
+        the caller's that decides its graph): the function is loaded from the store when it holds
+        it (the model's variables and the optimizer's settings bound, its slots adopted), else
+        compiled and stored. None: compiled every time.
     """
 
     def __init__(self, name, data, model, optimizer, cost, outputs, extension=None,
-                 trainlog=None, run_dir=None, config=None, progress=None, mode=None):
+                 trainlog=None, run_dir=None, config=None, progress=None, mode=None,
+                 function_store=None):
         self.name = name
         self.data = data
         self.model = model
         self.mode = mode
+        self.function_store = function_store
         self.optimizer = optimizer
         self.inputs = model.inputs
         self.cost = cost
@@ -109,10 +118,29 @@ class Training:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             self._jsonl = JsonLinesWriter(self.run_dir / LOG_FILE)
         start = time.perf_counter()
-        self._train_fn = self.build_training_graph()
+        self._train_fn = self._compiled_training_function()
         log.info("compiled the training function in %.1f s", time.perf_counter() - start)
 
     # ------------------------------------------------------------------ graph
+    def _compiled_training_function(self):
+        """:meth:`build_training_graph`, or its compiled function from ``function_store``."""
+        if self.function_store is None:
+            return self.build_training_graph()
+        store, spec = self.function_store
+        live = OrderedDict((f"param:{k}", v) for k, v in self.model.param_dict.items())
+        live.update((f"state:{k}", v) for k, v in self.model.state.items())
+        live.update((f"optimizer:{k}", v) for k, v in self.optimizer.state.items())
+        settings = {k: v for k, v in self.optimizer.settings().items() if k != "lr"}  # lr: a live input
+        spec = {"function": "training", "name": self.name, "caller": spec, "live": list(live),
+                "outputs": self.output_names, "mode": self.mode,
+                "optimizer": [type(self.optimizer).__name__, settings, self.optimizer.lr_scalers],
+                "graph_extensions": [[type(e).__name__, e.name, _settings_of(e)] for e in self.extension
+                                     if e.name in GRAPH_HOOKS]}
+        fn, optimizer_state = store.compile(spec, live, lambda: (self.build_training_graph(),
+                                                                   self.optimizer.state))
+        self.optimizer.state = optimizer_state
+        return fn
+
     def build_training_graph(self):
         """Compile ``inputs -> outputs + [gradient norm]`` with all updates (see class doc)."""
         with precision(self.cost.dtype):
@@ -362,3 +390,8 @@ class Training:
         self._event("resume", path=str(directory), batch_seen=trainlog.batch_seen)
         log.info("resumed from %s at update %d", directory, trainlog.batch_seen)
         return directory
+
+
+def _settings_of(extension):
+    """An extension's plain attributes (numbers, strings, booleans): what its graph change reads."""
+    return {k: v for k, v in sorted(vars(extension).items()) if isinstance(v, bool | int | float | str)}

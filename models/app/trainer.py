@@ -22,6 +22,7 @@ from nips2015_vrnn.models.app.host_batches import HostBatches, static_steps
 from nips2015_vrnn.models.app.progress import frames_per_sequence
 from nips2015_vrnn.models.app.rundir import RunError, check_frame_width
 from nips2015_vrnn.models.app.runlock import run_lock
+from nips2015_vrnn.models.compiled import graph_spec, persistent_store
 from nips2015_vrnn.models.sequence_model import COST_CHANNELS
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,9 @@ def build_training(run, model, on_event=None, progress=None):
     """The :class:`cle.train.Training` of ``run`` for ``model`` (compiles the graphs).
 
     ``on_event(kind, **info)`` is called with kind 'stage' (``name``: what is compiled next),
-    'compiled' (``seconds``) and 'monitor' (``record``).
+    'compiled' (``seconds``; ``loaded``: the training function came from the persistent store of
+    compiled functions, :func:`~nips2015_vrnn.models.compiled.persistent_store`) and 'monitor'
+    (``record``).
     """
     config = model.config
     notify = on_event or (lambda kind, **info: None)
@@ -107,11 +110,15 @@ def build_training(run, model, on_event=None, progress=None):
     cle_model.add_state(model.monitor_rng)  # checkpointed: monitoring after a resume is exact
     if model.latent_dim:
         cle_model.add_state(model.train_rng)  # checkpointed whichever backend draws from it
+    store = persistent_store()
+    function_store = None if store is None else (store, {"model": graph_spec(train_model),
+                                                         "eps_input": host_noise})
     with backend.precision(model.dtype):
         training = Training(config.model_name, train_iter, cle_model, Adam(lr=config.lr),
                             outputs[0], outputs, extension=extensions, run_dir=run.path,
-                            config=run.record, progress=progress)
-    notify("compiled", seconds=time.perf_counter() - began)
+                            config=run.record, progress=progress, function_store=function_store)
+    loaded = store is not None and store.last_event == "loaded"
+    notify("compiled", seconds=time.perf_counter() - began, loaded=loaded)
     return training
 
 

@@ -87,7 +87,11 @@ def _train_events(compiling, progress):
             compiling.stage(info["name"])
         elif kind == "compiled":
             compiling.stop()
-            click.echo(f"compiled the training and monitoring functions in {info['seconds']:.1f} s")
+            if info.get("loaded"):
+                click.echo(f"loaded the training and monitoring functions from the compiled-function "
+                           f"cache in {info['seconds']:.1f} s")
+            else:
+                click.echo(f"compiled the training and monitoring functions in {info['seconds']:.1f} s")
         elif kind == "resumed":
             click.echo(f"resumed at update {info['batch_seen']}")
         elif kind == "monitor":

@@ -14,6 +14,7 @@ import pytest
 
 from cle.backend import precision
 from cle.data import DesignMatrix, Iterator
+from cle.function_store import FunctionStore
 from cle.models import Model
 from cle.train import CheckpointError, Training, TrainingInterrupted
 from cle.train.checkpoint import write_checkpoint
@@ -41,7 +42,7 @@ class SignalAt(Extension):
             os.kill(os.getpid(), signal.SIGINT)
 
 
-def make_training(run_dir, x_data=X, interrupt_at=None):
+def make_training(run_dir, x_data=X, interrupt_at=None, function_store=None):
     with precision("float64"):
         x = pt.matrix("x", dtype="float64")
         y = pt.matrix("y", dtype="float64")
@@ -60,7 +61,8 @@ def make_training(run_dir, x_data=X, interrupt_at=None):
                       LrExponentialDecay(0.9, unit="update"), EpochCount(NUM_EPOCH),
                       Checkpoint(path=run_dir / "ckpt", freq=3), SignalAt(interrupt_at)]
         return Training("tiny", data, model, Adam(lr=0.05), cost, [cost], extension=extensions,
-                        run_dir=run_dir, config={"lr": 0.05, "batch_size": BATCH}, progress=False)
+                        run_dir=run_dir, config={"lr": 0.05, "batch_size": BATCH}, progress=False,
+                        function_store=function_store)
 
 
 def final_state(training):
@@ -176,3 +178,21 @@ def test_non_finite_gradients_are_counted_and_survived(tmp_path):
     training.run()
     assert len(training.trainlog.nonfinite_batches) == NUM_EPOCH
     assert all(np.isfinite(p.get_value()).all() for p in training.model.params)
+
+
+def test_a_training_function_loaded_from_the_store_trains_exactly_as_compiled(uninterrupted, tmp_path):
+    """The second Training loads its function (its variables bound, Adam's slots adopted): the whole
+    run, learning-rate decay and checkpoints included, ends in the uninterrupted run's state."""
+    store = (FunctionStore(tmp_path / "store"), {"test": "tiny"})
+    first = make_training(tmp_path / "first", function_store=store)
+    assert store[0].last_event == "compiled"
+    loaded = make_training(tmp_path / "loaded", function_store=store)
+    assert store[0].last_event == "loaded"
+    assert first._train_fn is not loaded._train_fn
+    loaded.run()
+    expected, got = final_state(uninterrupted), final_state(loaded)
+    for stem in ("params", "optimizer", "model_state"):
+        assert list(got[stem]) == list(expected[stem])
+        for name in expected[stem]:
+            np.testing.assert_array_equal(got[stem][name], expected[stem][name], err_msg=f"{stem} {name}")
+    assert "lr" in got["optimizer"] and len(got["optimizer"]) > 1  # the adopted slots are saved

@@ -1,0 +1,68 @@
+"""models.compiled: a model's functions come from the persistent store when it holds them.
+
+A second model of the same configuration (as in a later command) loads its functions instead of
+compiling them; what they compute, and the parameters and state they read, are those of the
+second model, equal to what a model compiled without the store gives.
+"""
+import numpy as np
+import pytest
+from model_helpers import speech_batches, tiny_config
+
+from cle.function_store import STORE_ENV
+from nips2015_vrnn.models import build_model
+from nips2015_vrnn.models.compiled import graph_spec, persistent_store, shared_variables
+
+PRESET = "blizzard/vrnn_gmm"
+T, B, X = 6, 3, 4
+
+
+def _model(seed=1):
+    return build_model(tiny_config(PRESET, x_dim=X, z_dim=2, num_k=2, batch_size=B, seed=seed),
+                       dtype="float64")
+
+
+@pytest.fixture()
+def store_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv(STORE_ENV, str(tmp_path))
+    return tmp_path
+
+
+def test_a_later_model_loads_its_functions_and_computes_with_its_own_parameters(store_dir, monkeypatch):
+    x = speech_batches(1, T, B, X, seed=4)[0]
+    first = _model()
+    first.generate_fn()
+    first.monitor_fn()
+    store = persistent_store()
+    assert store.last_event == "compiled" and len(list(store_dir.glob("*.pkl.gz"))) == 2
+
+    later = _model()
+    later.set_param_values({k: v * 1.5 for k, v in later.get_param_values().items()})
+    generated = later.generate(5, 2, seed=7)
+    assert store.last_event == "loaded"
+    monitored = later.monitor_fn()(x)
+    assert store.last_event == "loaded"
+
+    monkeypatch.setenv(STORE_ENV, "off")
+    direct = _model()
+    direct.set_param_values(later.get_param_values())
+    np.testing.assert_array_equal(generated, direct.generate(5, 2, seed=7))
+    for got, expected in zip(monitored, direct.monitor_fn()(x)):
+        np.testing.assert_array_equal(got, expected)
+    # The monitor function drew its noise from the later model's generator, as the direct one did.
+    assert (later.monitor_rng.get_value().bit_generator.state
+            == direct.monitor_rng.get_value().bit_generator.state)
+
+
+def test_the_graph_spec_holds_what_changes_a_graph_and_nothing_else():
+    base = _model()
+    same_graph = build_model(tiny_config(PRESET, x_dim=X, z_dim=2, num_k=2, batch_size=B, seed=9,
+                                         lr=0.5, epoch=7, monitoring_freq=3), dtype="float64")
+    assert graph_spec(same_graph) == graph_spec(base)
+    wider = build_model(tiny_config(PRESET, x_dim=X, z_dim=3, num_k=2, batch_size=B), dtype="float64")
+    assert graph_spec(wider) != graph_spec(base)
+    assert graph_spec(base.static(T, B)) != graph_spec(base)
+    assert graph_spec(build_model(tiny_config(PRESET, x_dim=X, z_dim=2, num_k=2, batch_size=B),
+                                  dtype="float32")) != graph_spec(base)
+    live = shared_variables(base)
+    assert set(live) == {f"param:{k}" for k in base.params} | {
+        "state:step_count", "state:rnn_tm1", "state:train_rng", "state:monitor_rng"}
