@@ -49,6 +49,12 @@ WORDS = ("the of and to in is was he that it for on as with his they at be this 
          "has more her two like him see time could no make than first been its who now "
          "people my made over did down only way find use may water long little very after "
          "words called just where most know").split()
+#: Words per line (inclusive range): short lines (about 150 pen steps) keep a demo update fast.
+WORDS_PER_LINE = (2, 4)
+#: Range of the writers' probability of joining a letter to the previous one (cursive writing).
+JOINING = (0.3, 0.9)
+#: Lines of the demo handwriting corpus.
+DEMO_LINES = 300
 #: Capitals the font draws: a line starting with a word beginning with one of them is capitalised.
 _CAPITALS = "AEHILMNTVW"
 #: Tablet units per font unit (x-height), before the writer's size factor.
@@ -56,7 +62,7 @@ TABLET_UNIT = 60.0
 #: Pen sampling period (s) and the range of pen-up pauses (s) written in the time attribute.
 POINT_PERIOD, PEN_UP_S = 0.01, (0.08, 0.3)
 #: Version of the generated corpus: bump it whenever a generator's output changes.
-CORPUS_VERSION = 2
+CORPUS_VERSION = 3
 #: File in a prepared demo folder that holds its :data:`CORPUS_VERSION`.
 VERSION_FILE = "corpus_version.txt"
 #: Voices of the demo speech (the first of :data:`~nips2015_vrnn.datasets.demo_speech.VOICES`).
@@ -68,11 +74,12 @@ DEMO_BATCH_SIZE = 16
 def _writers(n, rng):
     return [{"slant": rng.uniform(-0.1, 0.45), "size": rng.uniform(0.8, 1.3),
              "spacing": rng.uniform(0.6, 1.6), "jitter": rng.uniform(0.005, 0.03),
-             "wave": rng.uniform(0.0, 0.12)} for _ in range(n)]
+             "wave": rng.uniform(0.0, 0.12), "joining": rng.uniform(*JOINING)} for _ in range(n)]
 
 
 def _line_text(rng):
-    words = [WORDS[i] for i in rng.integers(len(WORDS), size=rng.integers(3, 7))]
+    words = [WORDS[i] for i in rng.integers(len(WORDS), size=rng.integers(WORDS_PER_LINE[0],
+                                                                     WORDS_PER_LINE[1] + 1))]
     if words[0][0].upper() in _CAPITALS and rng.random() < 0.7:
         words[0] = words[0].capitalize()
     text = " ".join(words)
@@ -97,7 +104,7 @@ def _stroke_xml(strokes, rng):
     return "\n".join(out)
 
 
-def make_handwriting(out_dir, seed=0, n_lines=200, n_writers=6):
+def make_handwriting(out_dir, seed=0, n_lines=DEMO_LINES, n_writers=6):
     """Write the demo IAM-OnDB corpus under ``out_dir``; returns its folder (a Path)."""
     rng = np.random.default_rng(seed)
     root = Path(out_dir)
@@ -152,7 +159,7 @@ def make_speech(out_dir, seed=0, seconds=240.0, n_voices=DEMO_VOICES, files_per_
     return root
 
 
-def make_demo_corpus(out_dir, seed=0, n_lines=200, n_writers=6, audio_seconds=240.0,
+def make_demo_corpus(out_dir, seed=0, n_lines=DEMO_LINES, n_writers=6, audio_seconds=240.0,
                      n_voices=DEMO_VOICES):
     """Generate both raw demo corpora; returns {'iamondb_dir': Path, 'blizzard_dir': Path}."""
     root = Path(out_dir)

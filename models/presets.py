@@ -87,9 +87,9 @@ _SEQUENCES = dict(data="sequences", x_dim=1, z_dim=16, rnn_dim=256, depth=1, num
 #: have the corpus's near-silent fraction and energy-envelope variation (models/app/sample_stats.py).
 _DEMO_SPEECH = dict(z_dim=16, rnn_dim=64, num_k=5, batch_size=16, m_batch_size=16, lr=3e-3,
                     monitoring_freq=100, epoch=12)
-#: The demo handwriting model: 8 epochs of 20 batches of 8 lines (160 updates) at lr 3e-3.
+#: The demo handwriting model: 7 epochs of 30 batches of 8 lines (210 updates) at lr 3e-3.
 _DEMO_HANDWRITING = dict(z_dim=8, rnn_dim=64, num_k=5, batch_size=8, m_batch_size=8, lr=3e-3,
-                         monitoring_freq=80, epoch=8)
+                         monitoring_freq=100, epoch=7)
 
 
 def _widths(x_side, z_side):
