@@ -4,7 +4,10 @@ Source: a Rosenberg glottal pulse train whose pitch f0(t) follows a declining, s
 wandering contour, differentiated (lip radiation), plus a little aspiration noise.
 Filter: a cascade of second-order formant resonators whose frequencies move between vowel
 targets syllable by syllable. Fricative onsets are noise through a high resonator; stops
-are short silences. Resonator for centre F and bandwidth W (Hz), sample rate fs:
+are short silences. Syllables form words of 1-3 syllables, each word followed by a pause, and
+every vowel (fricative) is scaled to its own RMS level, so the energy envelope is clear bursts
+at about the same level between silences (the structure the demo model learns in a minute).
+Resonator for centre F and bandwidth W (Hz), sample rate fs:
 
     r = exp(-pi W / fs),  y[n] = (1 - r) x[n] + 2 r cos(2 pi F / fs) y[n-1] - r^2 y[n-2]
 """
