@@ -3,13 +3,21 @@
 Deterministic from ``seed``, offline, a few seconds to make. The real loaders read it end
 to end, so a model can be trained on it in minutes:
 
-- handwriting: lines of random words drawn with the vector font of
+- handwriting: short lines (2-4 random words, about 230 pen steps) drawn with the vector font of
   :mod:`~nips2015_vrnn.datasets.demo_font` by several writers (each with its own slant, size,
-  spacing, jitter and baseline wave), written as ``lineStrokes/`` XML (image coordinates,
-  y down, integer points as the IAM-OnDB tablet), ``ascii/`` transcriptions and the
-  split files ``trainset.txt`` / ``testset_v.txt`` / ``testset_f.txt``;
+  spacing, jitter, baseline wave and habit of joining letters, so strokes range from a dot to a
+  whole word: about 5.5 % of the steps end a stroke, median stroke about 13 steps, mean about
+  18), written as ``lineStrokes/`` XML (image coordinates, y down, integer points as the IAM-OnDB
+  tablet), ``ascii/`` transcriptions and the split files ``trainset.txt`` / ``testset_v.txt`` / ``testset_f.txt``;
 - speech: utterances of the source-filter synthesiser of
-  :mod:`~nips2015_vrnn.datasets.demo_speech` in several voices, as 16 kHz int16 WAV files.
+  :mod:`~nips2015_vrnn.datasets.demo_speech` in two voices, as 16 kHz int16 WAV files: words
+  (bursts of about 0.2-0.9 s) between pauses of 0.12-0.4 s, so that about 40 % of the 12.5 ms
+  frames are near-silent and the frames' energy envelope varies about as much as its mean
+  (coefficient of variation about 1).
+
+:data:`CORPUS_VERSION` names the generated corpus: it changes whenever the generators' output
+does, and the demo cache (:func:`nips2015_vrnn.datasets.lookup.demo_data_dir`) is keyed by it, so a
+corpus made by older code is never read by newer code.
 
 Layout of ``out_dir``::
 
@@ -17,6 +25,7 @@ Layout of ``out_dir``::
     iamondb/trainset.txt, iamondb/testset_v.txt, iamondb/testset_f.txt
     blizzard/voice0/utt00.wav, ...
     iamondb.h5, blizzard.h5, blizzard_normal.npz      (after prepare_demo)
+    corpus_version.txt                                (after prepare_demo: CORPUS_VERSION)
 """
 import logging
 import time
@@ -41,12 +50,24 @@ WORDS = ("the of and to in is was he that it for on as with his they at be this 
          "has more her two like him see time could no make than first been its who now "
          "people my made over did down only way find use may water long little very after "
          "words called just where most know").split()
+#: Words per line (inclusive range): short lines (about 150 pen steps) keep a demo update fast.
+WORDS_PER_LINE = (2, 4)
+#: Range of the writers' probability of joining a letter to the previous one (cursive writing).
+JOINING = (0.3, 0.9)
+#: Lines of the demo handwriting corpus.
+DEMO_LINES = 300
 #: Capitals the font draws: a line starting with a word beginning with one of them is capitalised.
 _CAPITALS = "AEHILMNTVW"
 #: Tablet units per font unit (x-height), before the writer's size factor.
 TABLET_UNIT = 60.0
 #: Pen sampling period (s) and the range of pen-up pauses (s) written in the time attribute.
 POINT_PERIOD, PEN_UP_S = 0.01, (0.08, 0.3)
+#: Version of the generated corpus: bump it whenever a generator's output changes.
+CORPUS_VERSION = 3
+#: File in a prepared demo folder that holds its :data:`CORPUS_VERSION`.
+VERSION_FILE = "corpus_version.txt"
+#: Voices of the demo speech (the first of :data:`~nips2015_vrnn.datasets.demo_speech.VOICES`).
+DEMO_VOICES = 2
 #: Parallel streams of the demo Blizzard file: 4 minutes of audio give 30 batches of 16 rows.
 DEMO_BATCH_SIZE = 16
 
@@ -54,11 +75,12 @@ DEMO_BATCH_SIZE = 16
 def _writers(n, rng):
     return [{"slant": rng.uniform(-0.1, 0.45), "size": rng.uniform(0.8, 1.3),
              "spacing": rng.uniform(0.6, 1.6), "jitter": rng.uniform(0.005, 0.03),
-             "wave": rng.uniform(0.0, 0.12)} for _ in range(n)]
+             "wave": rng.uniform(0.0, 0.12), "joining": rng.uniform(*JOINING)} for _ in range(n)]
 
 
 def _line_text(rng):
-    words = [WORDS[i] for i in rng.integers(len(WORDS), size=rng.integers(3, 7))]
+    words = [WORDS[i] for i in rng.integers(len(WORDS), size=rng.integers(WORDS_PER_LINE[0],
+                                                                     WORDS_PER_LINE[1] + 1))]
     if words[0][0].upper() in _CAPITALS and rng.random() < 0.7:
         words[0] = words[0].capitalize()
     text = " ".join(words)
@@ -83,7 +105,7 @@ def _stroke_xml(strokes, rng):
     return "\n".join(out)
 
 
-def make_handwriting(out_dir, seed=0, n_lines=200, n_writers=6):
+def make_handwriting(out_dir, seed=0, n_lines=DEMO_LINES, n_writers=6):
     """Write the demo IAM-OnDB corpus under ``out_dir``; returns its folder (a Path)."""
     rng = np.random.default_rng(seed)
     root = Path(out_dir)
@@ -121,7 +143,7 @@ def make_handwriting(out_dir, seed=0, n_lines=200, n_writers=6):
     return root
 
 
-def make_speech(out_dir, seed=0, seconds=240.0, n_voices=4, files_per_voice=3):
+def make_speech(out_dir, seed=0, seconds=240.0, n_voices=DEMO_VOICES, files_per_voice=6):
     """Write about ``seconds`` of demo speech as 16 kHz WAVs under ``out_dir``; returns it."""
     if not 1 <= n_voices <= len(VOICES):
         raise ValueError(f"n_voices must be in [1, {len(VOICES)}], got {n_voices!r}")
@@ -138,8 +160,8 @@ def make_speech(out_dir, seed=0, seconds=240.0, n_voices=4, files_per_voice=3):
     return root
 
 
-def make_demo_corpus(out_dir, seed=0, n_lines=200, n_writers=6, audio_seconds=240.0,
-                     n_voices=4):
+def make_demo_corpus(out_dir, seed=0, n_lines=DEMO_LINES, n_writers=6, audio_seconds=240.0,
+                     n_voices=DEMO_VOICES):
     """Generate both raw demo corpora; returns {'iamondb_dir': Path, 'blizzard_dir': Path}."""
     root = Path(out_dir)
     return {"iamondb_dir": make_handwriting(root / "iamondb", seed, n_lines, n_writers),
@@ -154,6 +176,7 @@ def prepare_demo(out_dir, seed=0):
     dict of Path
         ``iamondb_dir``, ``blizzard_dir`` (raw corpora), ``iamondb_h5``, ``blizzard_h5``
         (prepared files; the Blizzard one has ``batch_size`` = :data:`DEMO_BATCH_SIZE`).
+        The folder's :data:`VERSION_FILE`, written last, holds :data:`CORPUS_VERSION`.
     """
     began = time.perf_counter()
     root = Path(out_dir)
@@ -162,5 +185,15 @@ def prepare_demo(out_dir, seed=0):
     paths["blizzard_h5"] = root / "blizzard.h5"
     prepare_iamondb(paths["iamondb_dir"], paths["iamondb_h5"])
     prepare_blizzard(paths["blizzard_dir"], paths["blizzard_h5"], batch_size=DEMO_BATCH_SIZE)
+    (root / VERSION_FILE).write_text(f"{CORPUS_VERSION}\n")
     log.info("demo corpus ready under %s in %.1f s", root, time.perf_counter() - began)
     return paths
+
+
+def prepared_version(out_dir):
+    """The :data:`CORPUS_VERSION` a demo folder was prepared with, or None (not prepared, or by
+    code older than the version stamp)."""
+    try:
+        return int((Path(out_dir) / VERSION_FILE).read_text().strip())
+    except (OSError, ValueError):
+        return None

@@ -6,7 +6,8 @@ sampled every few degrees). Letters: a-z, A E H I L M N T V W, and ``. , '`` and
 
 :func:`render_line` turns a text into pen strokes as a writer would draw them: each stroke
 resampled at an even pen speed, the writer's slant (shear), size, letter spacing and a
-wavy baseline applied, and Gaussian jitter on every point.
+wavy baseline applied, and Gaussian jitter on every point; a cursive writer joins a letter to the
+previous one in the same word, so strokes range from a dot to a whole word as in IAM-OnDB.
 """
 import numpy as np
 
@@ -77,7 +78,7 @@ GLYPHS = {
 #: Gap between letters, in x-height units, before the writer's own spacing factor.
 LETTER_GAP = 0.25
 #: Pen travel between two sampled points, in x-height units (IAM-OnDB: a few per letter part).
-POINT_SPACING = 0.12
+POINT_SPACING = 0.18
 
 
 def _resample(stroke, spacing):
@@ -99,7 +100,9 @@ def render_line(text, writer, rng):
         Characters outside :data:`GLYPHS` are drawn as their lower-case form, else skipped.
     writer : dict
         ``slant`` (shear, x += slant * y), ``size`` (scale), ``spacing`` (letter-gap
-        factor), ``jitter`` (std of point noise, font units), ``wave`` (baseline amplitude).
+        factor), ``jitter`` (std of point noise, font units), ``wave`` (baseline amplitude),
+        optionally ``joining``: the probability that a letter's first stroke continues the
+        previous letter's last stroke within a word (cursive writing; default 0).
     rng : numpy.random.Generator
 
     Returns
@@ -108,14 +111,21 @@ def render_line(text, writer, rng):
     """
     strokes, x0 = [], 0.0
     phase = rng.uniform(0, 2 * np.pi)
+    joined = False  # may the next letter's first stroke continue the current stroke
     for char in text:
         width, glyph = GLYPHS.get(char, GLYPHS.get(char.lower(), (0.0, [])))
-        for stroke in glyph:
-            pts = _resample(stroke, POINT_SPACING * rng.uniform(0.8, 1.25))
+        for i, stroke in enumerate(glyph):
+            spacing = POINT_SPACING * rng.uniform(0.8, 1.25)
+            pts = _resample(stroke, spacing)
             pts[:, 0] += x0
             pts[:, 1] += writer["wave"] * np.sin(pts[:, 0] / 3.0 + phase)
             pts[:, 0] += writer["slant"] * pts[:, 1]
             pts += rng.normal(0.0, writer["jitter"], size=pts.shape)
-            strokes.append(pts * writer["size"])
+            if i == 0 and joined and rng.random() < writer.get("joining", 0.0):
+                link = _resample([strokes[-1][-1], pts[0]], spacing)[1:-1]
+                strokes[-1] = np.concatenate([strokes[-1], link, pts])
+            else:
+                strokes.append(pts)
+        joined = bool(glyph) and char.isalpha()
         x0 += width + LETTER_GAP * writer["spacing"]
-    return strokes
+    return [s * writer["size"] for s in strokes]

@@ -4,7 +4,10 @@ Source: a Rosenberg glottal pulse train whose pitch f0(t) follows a declining, s
 wandering contour, differentiated (lip radiation), plus a little aspiration noise.
 Filter: a cascade of second-order formant resonators whose frequencies move between vowel
 targets syllable by syllable. Fricative onsets are noise through a high resonator; stops
-are short silences. Resonator for centre F and bandwidth W (Hz), sample rate fs:
+are short silences. Syllables form words of 1-3 syllables, each word followed by a pause, and
+every vowel (fricative) is scaled to its own RMS level, so the energy envelope is clear bursts
+at about the same level between silences (the structure the demo model learns in a minute).
+Resonator for centre F and bandwidth W (Hz), sample rate fs:
 
     r = exp(-pi W / fs),  y[n] = (1 - r) x[n] + 2 r cos(2 pi F / fs) y[n-1] - r^2 y[n-2]
 """
@@ -26,8 +29,16 @@ HOP = 80
 #: Rosenberg pulse: opening phase and closing phase, as fractions of the pitch period.
 OPEN_PHASE, CLOSE_PHASE = 0.4, 0.16
 
-#: Output level: the 99.5th percentile of |y| maps here, and tanh bounds the peaks to +-1.
-LEVEL = 0.5
+#: RMS of a vowel (before its stress factor); tanh bounds the peaks to +-1.
+VOWEL_RMS = 0.15
+#: RMS of a fricative relative to a vowel's (about -10 dB: the vowels carry the energy).
+FRICATIVE_LEVEL = 0.3
+#: Range of a syllable's stress: the factor on its level.
+STRESS = (0.7, 1.3)
+#: Syllables per word (inclusive range); each word is followed by a pause.
+SYLLABLES_PER_WORD = (1, 3)
+#: Durations (s): a consonant onset (fricative noise or stop silence), a vowel, a pause.
+ONSET_S, VOWEL_S, PAUSE_S = (0.03, 0.09), (0.1, 0.28), (0.12, 0.4)
 #: Std of the background noise added everywhere (a recording's noise floor; no exact zeros).
 NOISE_FLOOR = 1e-3
 
@@ -61,16 +72,21 @@ def _resonate(x, freqs, bandwidth):
 
 
 def _plan(seconds, rng):
-    """Syllable plan: list of (kind, n_samples, vowel index) with kind in vowel/fric/stop/pause."""
+    """Utterance plan: list of (kind, n_samples, vowel index), kind in vowel/fric/stop/pause.
+
+    Words of :data:`SYLLABLES_PER_WORD` syllables (an optional fricative or stop onset, then a
+    vowel), each word followed by a pause of :data:`PAUSE_S` seconds: clear silences and bursts
+    at the scale of the 12.5 ms frames the model sees.
+    """
     plan, total = [], 0
     n_target = int(seconds * RATE)
     while total < n_target:
-        onset = rng.choice(["fric", "stop", "none"], p=[0.3, 0.3, 0.4])
-        if onset != "none":
-            plan.append((onset, int(RATE * rng.uniform(0.03, 0.09)), 0))
-        plan.append(("vowel", int(RATE * rng.uniform(0.1, 0.28)), int(rng.integers(len(VOWELS)))))
-        if rng.random() < 0.25:
-            plan.append(("pause", int(RATE * rng.uniform(0.05, 0.4)), 0))
+        for _ in range(int(rng.integers(SYLLABLES_PER_WORD[0], SYLLABLES_PER_WORD[1] + 1))):
+            onset = rng.choice(["fric", "stop", "none"], p=[0.35, 0.25, 0.4])
+            if onset != "none":
+                plan.append((onset, int(RATE * rng.uniform(*ONSET_S)), 0))
+            plan.append(("vowel", int(RATE * rng.uniform(*VOWEL_S)), int(rng.integers(len(VOWELS)))))
+        plan.append(("pause", int(RATE * rng.uniform(*PAUSE_S)), 0))
         total = sum(p[1] for p in plan)
     return plan
 
@@ -92,17 +108,23 @@ def synthesise(seconds, voice, rng):
         if kind == "vowel":
             voiced[pos:pos + length] = env
         elif kind == "fric":
-            noise[pos:pos + length] = 0.3 * env
+            noise[pos:pos + length] = env
         targets[pos // HOP:(pos + length) // HOP + 1] = VOWELS[vowel] * voice["formant_scale"]
         pos += length
     kernel = np.ones(8) / 8  # 40 ms moving average: formant transitions, not jumps
     targets = np.column_stack([np.convolve(targets[:, i], kernel, mode="same") for i in range(3)])
     targets = np.maximum(targets, 200.0)
-    source = _glottal_source(f0) * 40.0 * voiced + rng.normal(0, 0.02, n) * voiced
+    source = _glottal_source(f0) * voiced + rng.normal(0, 5e-4, n) * voiced
     y = source
     for i in range(3):
         y = _resonate(y, targets[:, i], BANDWIDTHS[i])
     fric = _resonate(rng.normal(0, 1, n) * noise, np.full(n // HOP + 1, 4200.0), 900.0)
-    y = y + fric
-    y = LEVEL * y / (np.percentile(np.abs(y), 99.5) + 1e-12) + rng.normal(0, NOISE_FLOOR, n)
-    return np.tanh(y)
+    out = rng.normal(0, NOISE_FLOOR, n)
+    pos = 0
+    for kind, length, _ in plan:  # each vowel and fricative at its own level (a stressed syllable is louder)
+        if kind in ("vowel", "fric"):
+            part = (y if kind == "vowel" else fric)[pos:pos + length]
+            level = VOWEL_RMS * (1.0 if kind == "vowel" else FRICATIVE_LEVEL) * rng.uniform(*STRESS)
+            out[pos:pos + length] += level * part / (np.sqrt(np.mean(part ** 2)) + 1e-12)
+        pos += length
+    return np.tanh(out)

@@ -1,7 +1,7 @@
 import numpy as np
 
 from nips2015_vrnn.datasets.demo import WORDS
-from nips2015_vrnn.datasets.demo_font import GLYPHS, render_line
+from nips2015_vrnn.datasets.demo_font import GLYPHS, LETTER_GAP, POINT_SPACING, render_line
 
 UPRIGHT = {"slant": 0.0, "size": 1.0, "spacing": 1.0, "jitter": 0.0, "wave": 0.0}
 
@@ -27,3 +27,18 @@ def test_size_scales_every_point():
     b = render_line("ab", dict(UPRIGHT, size=2.0), np.random.default_rng(0))
     for s, t in zip(a, b):
         np.testing.assert_allclose(t, 2.0 * s)
+
+
+def test_a_cursive_writer_joins_the_letters_of_a_word_into_one_stroke():
+    cursive = dict(UPRIGHT, joining=1.0)
+    # 'n' is two strokes; the second n's first stroke continues the first n's last one.
+    assert len(render_line("nn", cursive, np.random.default_rng(0))) == 3
+    assert len(render_line("n n", cursive, np.random.default_rng(0))) == 4   # not across words
+    assert len(render_line("nn", UPRIGHT, np.random.default_rng(0))) == 4    # default: no joining
+
+
+def test_a_joined_stroke_moves_at_the_pen_speed_across_the_link():
+    joined, _ = render_line("ln", dict(UPRIGHT, joining=1.0), np.random.default_rng(0))
+    assert joined[0, 0] == 0.1 and np.isclose(joined[-1, 0], 0.3 + LETTER_GAP)  # the l, then the n
+    steps = np.hypot(*np.diff(joined, axis=0).T)
+    assert steps.max() <= 1.25 * POINT_SPACING + 1e-9

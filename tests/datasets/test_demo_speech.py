@@ -1,7 +1,9 @@
 import numpy as np
 
 from nips2015_vrnn.datasets.audio import TARGET_RATE
-from nips2015_vrnn.datasets.demo_speech import RATE, VOICES, synthesise
+from nips2015_vrnn.datasets.demo import DEMO_VOICES
+from nips2015_vrnn.datasets.demo_speech import RATE, VOICES, VOWEL_RMS, synthesise
+from nips2015_vrnn.models.app.sample_stats import SILENCE_LEVEL, speech_statistics
 
 
 def test_demo_rate_is_the_one_16k_constant():
@@ -33,3 +35,26 @@ def test_each_voice_speaks_near_its_base_pitch():
     for voice in (VOICES[2], VOICES[3]):
         pitch = _median_pitch(synthesise(3.0, voice, np.random.default_rng(1)))
         assert 0.7 * voice["f0"] < pitch < 1.3 * voice["f0"]
+
+
+def _rows(seconds=10.0, seed=0):
+    """Both demo voices, ``seconds`` each, cut into 0.5 s rows as the Blizzard preparation does."""
+    rng = np.random.default_rng(seed)
+    wave = np.concatenate([synthesise(seconds, VOICES[v], rng) for v in range(DEMO_VOICES)])
+    return wave[:len(wave) // 8000 * 8000].reshape(-1, 8000)
+
+
+def test_demo_speech_is_words_between_pauses_at_the_frame_scale():
+    # The design: ~40 % of the 200-sample frames near-silent, envelope CV ~1 (words and pauses).
+    stats = speech_statistics(_rows(), 200)
+    assert 0.3 < stats["silent_fraction"] < 0.5
+    assert 0.8 < stats["envelope_cv"] < 1.4
+
+
+def test_every_vowel_is_at_about_the_same_level():
+    # Each syllable is scaled to VOWEL_RMS times its stress: no frame class dominates the energy.
+    frames = _rows().reshape(-1, 200)
+    rms = np.sqrt((frames ** 2).mean(axis=1))
+    loud = rms[rms > SILENCE_LEVEL * rms.mean()]
+    assert np.percentile(loud, 95) < 2.5 * np.median(loud)
+    assert 0.5 * VOWEL_RMS < np.median(loud) < 2.0 * VOWEL_RMS
