@@ -75,7 +75,7 @@ class Estimators:
         if not backend.needs_static_shapes():
             return [np.asarray(v, dtype=np.float64) for v in self.sequence_fn()(*chunk, *eps)]
         padded = [_pad_columns(a, n_columns) for a in list(chunk) + list(eps)]
-        fn = self.static(chunk[0].shape[0], n_columns).sequence_fn()
+        fn = self.shaped(chunk[0].shape[0], n_columns).sequence_fn()
         return [np.asarray(v, dtype=np.float64)[:n_here] for v in fn(*padded)]
 
     def _eps(self, rng, n_steps, n_columns):
@@ -191,8 +191,7 @@ class Estimators:
         noise = self.generation_noise(rng, n_steps, n_sequences)
         if sample_output == "mean":
             noise["eps_x"] = np.zeros_like(noise["eps_x"])
-        model = self.static(n_steps, n_sequences) if backend.needs_static_shapes() else self
-        return model.generate_fn()(*noise.values())[0]
+        return self.shaped(n_steps, n_sequences).generate_fn()(*noise.values())[0]
 
     def generation_noise_layout(self):
         """OrderedDict noise name -> (per-step shape, 'normal' or 'uniform'), in graph-input order:

@@ -103,6 +103,16 @@ class SequenceModel(Estimators):
             self._static_copies[key] = clone
         return self._static_copies[key]
 
+    def shaped(self, n_steps, n_seq):
+        """The model whose compiled functions run (n_steps, n_seq) inputs in the selected mode:
+        :meth:`static` ``(n_steps, n_seq)`` where the backend needs static shapes (JAX), else
+        this model (one compiled function for every shape).
+
+        Compile what will run through here: a function of the dynamic model compiled in JAX mode
+        is never called, and its unknown shapes leave broadcast checks JAX cannot keep.
+        """
+        return self.static(n_steps, n_seq) if backend.needs_static_shapes() else self
+
     # ------------------------------------------------------------------ small helpers
     def __repr__(self):
         return f"{type(self).__name__}({self.config.model_name}, {self.n_params()} parameters, {self.dtype})"

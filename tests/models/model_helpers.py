@@ -61,3 +61,17 @@ def train_costs(model, batches, n_updates, lr=0.01):
                         progress=False)
     training.run(max_updates=n_updates)
     return np.array([b[0] for b in training.trainlog.batches]), training
+
+
+def float64_variables(fgraph):
+    """The float64 tensor variables of a compiled function's graph, inner graphs (scan steps)
+    included: a float32 graph should hold none (each one is a cast, a slower kernel, or in JAX
+    a scan carry whose type changes between steps)."""
+    from pytensor.tensor.type import TensorType
+
+    found = [v for v in fgraph.variables if isinstance(v.type, TensorType) and v.type.dtype == "float64"]
+    for node in fgraph.apply_nodes:
+        inner = getattr(node.op, "fgraph", None)
+        if inner is not None:
+            found += float64_variables(inner)
+    return found

@@ -10,7 +10,7 @@ import jax  # noqa: F401  (CI installs the jax extra: a missing jax is a failure
 import numpy as np
 import pytensor.tensor as pt
 import pytest
-from model_helpers import speech_batches, tiny_config
+from model_helpers import float64_variables, speech_batches, tiny_config
 
 from cle import backend
 from nips2015_vrnn.models import build_model
@@ -47,26 +47,42 @@ def _train(mode):
         eps = rng.standard_normal((T, B, Z)).astype(model.dtype)
         costs.append(float(np.asarray(training.cost_fn(x, eps)[0])))
         norms.append(training.last_grad_norm)
-    return np.array(costs), np.array(norms), np.asarray(model.rnn_tm1.get_value())
+    wide = float64_variables(training._train_fn.maker.fgraph)
+    return np.array(costs), np.array(norms), np.asarray(model.rnn_tm1.get_value()), wide
 
 
 @pytest.fixture(scope="module")
 def both_backends():
-    return _train("c"), _train("jax")
+    # A float32 graph traced while JAX's x64 mode is on (a float64 graph compiled earlier in the
+    # process switched it on) gets float64 scan carries: these float32 runs trace with it off.
+    x64 = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", False)
+    try:
+        return _train("c"), _train("jax")
+    finally:
+        jax.config.update("jax_enable_x64", x64)
 
 
 def test_jax_training_cost_matches_c_backend(both_backends):
-    (c_costs, _, _), (jax_costs, _, _) = both_backends
+    (c_costs, *_), (jax_costs, *_) = both_backends
     assert np.all(np.isfinite(c_costs))
     np.testing.assert_allclose(jax_costs, c_costs, rtol=RTOL)
 
 
 def test_jax_gradient_norms_match_c_backend(both_backends):
-    (_, c_norms, _), (_, jax_norms, _) = both_backends
+    (_, c_norms, *_), (_, jax_norms, *_) = both_backends
     np.testing.assert_allclose(jax_norms, c_norms, rtol=RTOL)
 
 
 def test_jax_carried_lstm_state_matches_c_backend(both_backends):
-    (_, _, c_state), (_, _, jax_state) = both_backends
+    (_, _, c_state, _), (_, _, jax_state, _) = both_backends
     assert np.any(c_state != 0)
     np.testing.assert_allclose(jax_state, c_state, rtol=RTOL, atol=1e-6)
+
+
+def test_float32_jax_training_function_has_no_float64(both_backends):
+    """No float64 anywhere in the compiled float32 JAX training function, scan steps included
+    (a float64 carry in the backward scan once made this comparison fail)."""
+    (*_, c_wide), (*_, jax_wide) = both_backends
+    assert not jax_wide, jax_wide[:5]
+    assert not c_wide, c_wide[:5]

@@ -36,7 +36,7 @@ def sample(run_dir, n, steps, seed, checkpoint, force, mode, verbose):
     from nips2015_vrnn.models.app.progress import CompileProgress
     from nips2015_vrnn.models.app.rundir import RunDir, load_model
     from nips2015_vrnn.models.app.sample_stats import STATS_KINDS, write_statistics
-    from nips2015_vrnn.models.app.sampling import PLOT_HINT, sample_run
+    from nips2015_vrnn.models.app.sampling import PLOT_HINT, default_steps, sample_run
 
     setup_logging(verbose)
     run = RunDir(run_dir)
@@ -51,9 +51,10 @@ def sample(run_dir, n, steps, seed, checkpoint, force, mode, verbose):
     updates = outputs.checkpoint_updates(run, checkpoint)
     source = f"{checkpoint} (update {updates})" if updates is not None else checkpoint
     click.echo(f"{model.config.model_name} from checkpoints/{source}: generating {n} sequences")
+    steps = default_steps(run.config.data) if steps is None else steps
     with CompileProgress() as compiling:
         compiling.stage("the generator")
-        model.generate_fn()
+        model.shaped(steps, n).generate_fn()
     click.echo(f"compiled the generator in {compiling.seconds:.1f} s")
     with progress_bar("writing", n) as progress:
         result = sample_run(run, model, n=n, steps=steps, seed=seed, progress=progress,
