@@ -49,12 +49,14 @@ class CompiledFunction:
     """A compiled PyTensor function with the names of its outputs.
 
     Calling it returns the list of output values (as ``pytensor.function`` does);
-    :meth:`named` returns them as an OrderedDict name -> value. ``fn`` is the PyTensor function.
+    :meth:`named` returns them as an OrderedDict name -> value. ``fn`` is the PyTensor function;
+    ``loaded`` is True when it came from the persistent store instead of being compiled.
     """
 
-    def __init__(self, fn, output_names):
+    def __init__(self, fn, output_names, loaded=False):
         self.fn = fn
         self.output_names = output_names
+        self.loaded = loaded
 
     def __call__(self, *args):
         return self.fn(*args)
@@ -96,6 +98,7 @@ class FunctionCache:
         """The Graph of ``graph_fn()`` compiled once; outputs in the Graph's order."""
         if key not in self._functions:
             start = time.perf_counter()
+            loaded = False
             if self.store is None or backend.mode_name() not in STORED_MODES:
                 fn, names = self._compile(key, graph_fn)
             else:
@@ -103,8 +106,10 @@ class FunctionCache:
                 spec = {"model": model_spec, "function": repr(key), "dtype": self.dtype,
                         "mode": backend.mode_name()}
                 fn, names = store.compile(spec, live(), lambda: self._compile(key, graph_fn))
-            log.info("compiled %s %s in %.1f s", self.label, key, time.perf_counter() - start)
-            self._functions[key] = CompiledFunction(fn, names)
+                loaded = store.last_event == "loaded"
+            log.info("%s %s %s in %.1f s", "loaded" if loaded else "compiled", self.label, key,
+                     time.perf_counter() - start)
+            self._functions[key] = CompiledFunction(fn, names, loaded=loaded)
         return self._functions[key]
 
     def _compile(self, key, graph_fn):

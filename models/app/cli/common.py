@@ -86,3 +86,11 @@ class progress_bar:  # noqa: N801  (used like click.progressbar)
 mode_option = click.option("--mode", type=click.Choice(list(MODES)), default=None,
                            help="PyTensor backend for this command (default: the run's, from its "
                                 "config.json; checkpoints are backend-neutral).")
+
+
+def compiled_line(what, function, seconds):
+    """The line that says how a command got its compiled function: compiled, or loaded from the
+    persistent store (``function.loaded``), and how long it took."""
+    if getattr(function, "loaded", False):
+        return f"loaded {what} from the compiled-function cache in {seconds:.1f} s"
+    return f"compiled {what} in {seconds:.1f} s"

@@ -2,7 +2,14 @@
 import click
 
 from cle import backend
-from nips2015_vrnn.models.app.cli.common import mode_option, progress_bar, setup_logging, user_errors, verbose_option
+from nips2015_vrnn.models.app.cli.common import (
+    compiled_line,
+    mode_option,
+    progress_bar,
+    setup_logging,
+    user_errors,
+    verbose_option,
+)
 from nips2015_vrnn.models.app.rundir import CHECKPOINTS
 
 __all__ = ["evaluate"]
@@ -53,8 +60,8 @@ def evaluate(run_dir, split, samples, checkpoint, limit, seed, force, mode, verb
     else:
         with CompileProgress() as compiling:
             compiling.stage("the per-sequence function")
-            model.sequence_fn()
-        click.echo(f"compiled the per-sequence function in {compiling.seconds:.1f} s")
+            sequence_fn = model.sequence_fn()
+        click.echo(compiled_line("the per-sequence function", sequence_fn, compiling.seconds))
     with progress_bar("sequences") as progress:
         result = evaluate_run(run, model, split=split, n_samples=samples, seed=seed, limit=limit,
                               progress=progress, checkpoint=checkpoint)

@@ -322,6 +322,19 @@ def test_each_sample_call_has_its_own_folder_and_nothing_is_overwritten(run_dir,
     assert invoke(cli.sample, [*args, "--force"]).exit_code == 0
 
 
+def test_a_later_sample_or_eval_call_loads_its_function_from_the_compiled_function_cache(run_dir, tmp_path):
+    path = broken_copy(run_dir[0], tmp_path, "cached")
+    args = [path, "--n", 1, "--steps", 2, "--checkpoint", "last"]
+    assert invoke(cli.sample, [*args, "--seed", 1]).exit_code == 0  # compiles, or loads
+    second = invoke(cli.sample, [*args, "--seed", 2])
+    assert second.exit_code == 0 and "loaded the generator from the compiled-function cache" in second.output
+    eval_args = [path, "--split", "valid", "--samples", 2, "--limit", 2, "--checkpoint", "last"]
+    assert invoke(cli.evaluate, eval_args).exit_code == 0
+    again = invoke(cli.evaluate, [*eval_args, "--force"])
+    assert again.exit_code == 0
+    assert "loaded the per-sequence function from the compiled-function cache" in again.output
+
+
 def test_sample_writes_16khz_wavs_of_half_a_second_and_pngs(run_dir, tmp_path):
     path = broken_copy(run_dir[0], tmp_path, "s")
     result = invoke(cli.sample, [path, "--n", 2, "--seed", 3])
