@@ -23,7 +23,9 @@ On disk (``$VRNN_FUNCTION_CACHE``, else ``$XDG_CACHE_HOME/vrnn-pytensor/function
 
 Both are written to temporary names and renamed. An entry is loaded only when its JSON names the
 same spec and environment and the pickle's digest matches; an entry that fails any check or
-fails to load is deleted and the function compiled again. Deleting the folder is always safe.
+fails to load is deleted and the function compiled again. Loading an entry touches its JSON;
+entries not loaded for MAX_IDLE_DAYS, and temporaries a killed writer left, are deleted when the
+next entry is written. Deleting the folder is always safe.
 Only this store's own files are unpickled: run directories and checkpoints stay arrays + JSON.
 
 Example
@@ -73,6 +75,10 @@ LIBRARIES = ("pytensor", "numpy", "scipy", "jax", "jaxlib")
 GRAPH_ENV = ("PYTENSOR_FLAGS", "VRNN_SCAN_FORCED_REPLACE")
 #: gzip level of the pickles: the stored slots are mostly zeros; speed matters more than size.
 COMPRESSION = 1
+#: Entries not loaded for this long are deleted when an entry is written (loading one marks it used).
+MAX_IDLE_DAYS = 30
+#: A temporary file older than this is left over from a killed writer and is deleted.
+STALE_TEMPORARY_S = 3600
 
 
 @lru_cache(maxsize=None)
@@ -225,6 +231,7 @@ class FunctionStore:
                         data_path, type(err).__name__, err)
             self._remove(key)
             return None
+        _mark_used(meta_path)
         log.info("loaded %s from the compiled-function cache in %.1f s (%.1f s unpickling, %.1f s "
                  "linking)", maker.name, time.perf_counter() - start, unpickled - start,
                  time.perf_counter() - unpickled)
@@ -258,6 +265,7 @@ class FunctionStore:
         data_path, meta_path = self._paths(key)
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
+            self.prune()
             _write_atomic(data_path, data)
             _write_atomic(meta_path, json.dumps(meta, indent=1, default=str).encode())
         except OSError as err:
@@ -266,12 +274,32 @@ class FunctionStore:
             return False
         return True
 
+    def prune(self, now=None):
+        """Delete entries not loaded for MAX_IDLE_DAYS and temporaries older than STALE_TEMPORARY_S."""
+        now = time.time() if now is None else now
+        for path in self.directory.iterdir():
+            try:
+                age = now - path.stat().st_mtime
+                if path.name.startswith(".") and ".tmp-" in path.name and age > STALE_TEMPORARY_S:
+                    path.unlink()
+                elif path.suffix == ".json" and age > MAX_IDLE_DAYS * 86400:
+                    self._remove(path.stem)
+            except OSError:
+                pass  # another process removed it first
+
     def _remove(self, key):
         for path in self._paths(key):
             try:
                 path.unlink()
             except OSError:
                 pass
+
+
+def _mark_used(meta_path):
+    try:
+        os.utime(meta_path)
+    except OSError:
+        pass  # a read-only store still works; its entries are then pruned by age of writing
 
 
 def _shared_in(extra):

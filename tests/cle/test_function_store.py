@@ -6,6 +6,8 @@ updates against a function compiled directly.
 """
 import json
 import logging
+import os
+import time
 
 import numpy as np
 import pytensor
@@ -144,3 +146,24 @@ def test_the_store_is_off_when_the_environment_says_so(monkeypatch, tmp_path):
     monkeypatch.delenv(function_store.STORE_ENV)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert function_store.default_directory() == tmp_path / "vrnn-pytensor" / "functions"
+
+
+def test_entries_left_unused_and_temporaries_of_killed_writers_are_pruned(tmp_path):
+    store = FunctionStore(tmp_path)
+    live = _variables()
+    store.compile(SPEC, live, lambda: _build(live))
+    (meta,) = tmp_path.glob("*.json")
+    leftover = tmp_path / ".abc.pkl.gz.tmp-12345"
+    leftover.write_bytes(b"half an entry")
+    long_ago = time.time() - (function_store.MAX_IDLE_DAYS + 1) * 86400
+    os.utime(leftover, (long_ago, long_ago))
+    store.prune()
+    assert meta.exists() and not leftover.exists()  # the entry was written just now
+    os.utime(meta, (long_ago, long_ago))
+    later = _variables()
+    store.compile(SPEC, later, lambda: pytest.fail("compiled although stored"))  # loading marks it used
+    store.prune()
+    assert meta.exists()
+    os.utime(meta, (long_ago, long_ago))
+    store.prune()
+    assert not list(tmp_path.iterdir())
