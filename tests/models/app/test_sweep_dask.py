@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from nips2015_vrnn.models.app.sweepdir import eval_result
+
 pytestmark = pytest.mark.slow
 pytest.importorskip("distributed", reason="dask.distributed (the 'cluster' extra) is not installed")
 
@@ -113,7 +115,7 @@ def test_a_killed_cell_is_resumed_by_the_next_sweep_and_the_table_has_every_cell
     assert batch_seen(out / VICTIM) == UPDATES
     events = [json.loads(line) for line in (out / VICTIM / "log.jsonl").read_text().splitlines()]
     assert [e["batch_seen"] for e in events if e["event"] == "resume"] == [killed_at]
-    assert json.loads((out / VICTIM / "eval_test.json").read_text())["n_sequences"] == 4
+    assert eval_result(out / VICTIM, "test")["n_sequences"] == 4  # eval_test_<checkpoint>.json
 
     table = subprocess.run([script("vrnn-table"), str(out)], env=env, capture_output=True, text=True)
     assert table.returncode == 0, table.stderr
