@@ -21,11 +21,11 @@ On disk (``$VRNN_FUNCTION_CACHE``, else ``$XDG_CACHE_HOME/vrnn-pytensor/function
     <key>.pkl.gz   the pickled {'maker', 'extra'} (gzip)
     <key>.json     spec, environment, the pickle's SHA-256 and size, when it was written
 
-Both are written to temporary names and renamed. An entry is loaded only when its JSON names the
-same spec and environment and the pickle's digest matches; an entry that fails any check or
-fails to load is deleted and the function compiled again. Loading an entry touches its JSON;
-entries not loaded for MAX_IDLE_DAYS, and temporaries a killed writer left, are deleted when the
-next entry is written. Deleting the folder is always safe.
+Both are written to temporary names and renamed. An entry is found by its key (so its spec and
+environment are the caller's) and loaded only when the pickle's digest matches its JSON; an
+entry that fails any check or fails to load is deleted and the function compiled again.
+Loading an entry touches its JSON; entries not loaded for MAX_IDLE_DAYS, and temporaries a
+killed writer left, are deleted when the next entry is written. Deleting the folder is always safe.
 Only this store's own files are unpickled: run directories and checkpoints stay arrays + JSON.
 
 Example
@@ -172,9 +172,10 @@ class FunctionStore:
     def enabled(self):
         return self.directory is not None
 
-    def key(self, spec):
-        """The entry name of ``spec``: SHA-256 of the spec and the environment."""
-        document = {"spec": spec, "environment": environment(self.source_roots)}
+    def key(self, spec, env=None):
+        """The entry name of ``spec``: SHA-256 of the spec and the environment (``env``, default
+        :func:`environment` of this store's source roots)."""
+        document = {"spec": spec, "environment": env or environment(self.source_roots)}
         return hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()
 
     def compile(self, spec, live, build):
@@ -198,13 +199,15 @@ class FunctionStore:
         if not self.enabled:
             self.last_event = "unstored"
             return build()
-        key = self.key(spec)
+        env = environment(self.source_roots)
+        key = self.key(spec, env)
         loaded = self._load(key, live)
         if loaded is not None:
             self.last_event = "loaded"
             return loaded
         fn, extra = build()
-        self.last_event = "compiled" if self._store(key, spec, live, fn, extra) else "unstored"
+        stored = self._store(key, {"spec": spec, "environment": env}, live, fn, extra)
+        self.last_event = "compiled" if stored else "unstored"
         return fn, extra
 
     # ------------------------------------------------------------------ disk
@@ -237,7 +240,7 @@ class FunctionStore:
                  time.perf_counter() - unpickled)
         return fn, payload["extra"]
 
-    def _store(self, key, spec, live, fn, extra):
+    def _store(self, key, document, live, fn, extra):
         references = {}
         for name, variable in live.items():
             references[id(variable)] = ("variable", name)
@@ -259,8 +262,7 @@ class FunctionStore:
                      type(err).__name__, err)
             return False
         data = gzip.compress(buffer.getvalue(), compresslevel=COMPRESSION)
-        meta = {"spec": spec, "environment": environment(self.source_roots),
-                "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
+        meta = {**document, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
                 "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         data_path, meta_path = self._paths(key)
         try:
