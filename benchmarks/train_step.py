@@ -13,7 +13,7 @@ with ``frames_per_sec = T * batch / sec_per_step_median``.
 
 Usage::
 
-    python benchmarks/train_step.py                                  # default config, C backend
+    python benchmarks/train_step.py                                  # default config and mode
     python benchmarks/train_step.py --threads 1
     python benchmarks/train_step.py --rnn-dim 4000 --hid 500 --z-dim 200 --batch 128 --steps 2
     python benchmarks/train_step.py --mode jax                       # PyTensor's JAX backend
@@ -21,7 +21,9 @@ Usage::
     python benchmarks/train_step.py --variant baseline               # the graph before the speed work
 
 ``--threads N`` sets the BLAS / OpenMP thread count before numpy loads (the process re-executes
-itself with the environment set). Compile-cache state: ``compile_cache`` in the JSON says
+itself with the environment set) and pins the process to N CPUs (XLA's thread pool follows the
+CPUs it may use). The mode is ``--mode``, else the project's default (``cle.backend.default_mode``:
+jax when installed, else c). Compile-cache state: ``compile_cache`` in the JSON says
 'warm' when no new C module was compiled, else how many were ("cold: N new modules").
 Point ``PYTENSOR_FLAGS=base_compiledir=/tmp/somewhere`` at an empty folder for a cold compile.
 """
@@ -44,9 +46,18 @@ def _threads_from_argv(argv):
 
 
 def _set_threads_then_reexec():
-    """Apply --threads to the environment before numpy loads; re-exec so the BLAS sees it."""
+    """Apply --threads to the environment before numpy loads; re-exec so the BLAS sees it.
+
+    The process is also pinned to ``--threads`` CPUs: XLA (JAX mode) sizes its own thread pool
+    from the CPUs it may run on and reads none of THREAD_VARS.
+    """
     threads = _threads_from_argv(sys.argv[1:])
-    if threads is None or os.environ.get(REEXEC_MARK):
+    if threads is None:
+        return
+    allowed = sorted(os.sched_getaffinity(0))
+    if int(threads) < len(allowed):
+        os.sched_setaffinity(0, allowed[:int(threads)])
+    if os.environ.get(REEXEC_MARK):
         return
     if all(os.environ.get(var) == threads for var in THREAD_VARS):
         return
@@ -90,7 +101,8 @@ def parse_args(argv=None):
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=WARMUP_STEPS)
-    parser.add_argument("--mode", default="c", choices=["c", "jax", "numba"])
+    parser.add_argument("--mode", default=None, choices=["c", "jax", "numba"],
+                        help="default: the project's default mode (jax when installed, else c)")
     parser.add_argument("--threads", type=int, default=None,
                         help="BLAS/OpenMP threads (set before numpy loads); default: the environment's")
     parser.add_argument("--forward-only", action="store_true",
@@ -188,6 +200,7 @@ def main(argv=None):
 
     from cle import backend
 
+    args.mode = args.mode or backend.default_mode()
     backend.set_mode(args.mode)
     if args.variant == "baseline":
         sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -7,8 +7,9 @@ function is replaced. What a graph needs is set where the graph is built:
   ``floatX`` in ``PYTENSOR_FLAGS`` says otherwise, or :func:`set_floatX` / :func:`precision`
   chose another. Graph builders run inside ``with precision(...)``, which sets PyTensor's
   ``config.floatX`` for the duration of the block only.
-- **mode**: the C backend (CVM linker) unless the user picks another by name through
-  :func:`set_mode`, the ``VRNN_MODE`` environment variable, or ``mode=`` of :func:`function`.
+- **mode**: JAX when the jax package is installed, else the C backend (CVM linker)
+  (:data:`DEFAULT_MODE_PREFERENCE`), unless the user picks one by name through :func:`set_mode`,
+  the ``VRNN_MODE`` environment variable, or ``mode=`` of :func:`function`.
   :data:`MODES` is the one table of mode names; the command line derives its choices from it.
 - **scan gradient**: gradients through ``scan`` are built inside :func:`scan_gradient`, which,
   for that block only, leaves out PyTensor's ``forced_replace`` substitution (see there).
@@ -46,6 +47,10 @@ MODES = OrderedDict([
     ("jax", ("PyTensor's JAX backend (XLA; CPU or GPU)", "jax")),
     ("numba", ("PyTensor's Numba backend", "numba")),
 ])
+#: The mode used when none is chosen: the first of these whose package is installed. JAX first:
+#: XLA compiles a training graph in well under a minute where the C backend's compiler takes
+#: minutes cold, and trains faster on the CPU (benchmarks/README.md); C needs no extra install.
+DEFAULT_MODE_PREFERENCE = ("jax", "c")
 #: Modes whose compiled functions need static input shapes (the graphs are built once per shape)
 #: and whose graphs cannot draw from numpy generators (the JAX linker draws from a copy of a
 #: shared generator, so the noise is drawn on the host and fed as an input).
@@ -172,11 +177,11 @@ def check_mode(name):
     ModeError
         Unknown mode, or its package missing (the message gives the install command).
     """
-    name = (name or "c").lower()
+    name = (name or default_mode()).lower()
     if name not in MODES:
         raise ModeError(f"unknown compile mode {name!r}; expected one of {', '.join(MODES)}")
-    package = MODES[name][1]
-    if package is not None and importlib.util.find_spec(package) is None:
+    if not installed(name):
+        package = MODES[name][1]
         raise ModeError(f"compile mode {name!r} needs the {package} package, which is not "
                         f"installed: pip install 'vrnn-pytensor[{package}]' (or pip install "
                         f"{package})")
@@ -184,13 +189,23 @@ def check_mode(name):
 
 
 def set_mode(name):
-    """Select the compilation mode by name: 'c' (default), 'jax' or 'numba'."""
+    """Select the compilation mode by name: 'c', 'jax' or 'numba' (see :func:`default_mode`)."""
     _state["mode"] = check_mode(name)
 
 
+def installed(name):
+    """True when mode ``name``'s package (:data:`MODES`) is importable."""
+    package = MODES[name][1]
+    return package is None or importlib.util.find_spec(package) is not None
+
+
 def default_mode():
-    """The mode when none was selected: ``VRNN_MODE`` if set, else 'c'."""
-    return (os.environ.get(MODE_ENV) or "c").lower()
+    """The mode when none was selected: ``VRNN_MODE`` if set, else the first installed mode of
+    :data:`DEFAULT_MODE_PREFERENCE` ('jax' with the jax extra, else 'c')."""
+    chosen = os.environ.get(MODE_ENV)
+    if chosen:
+        return chosen.lower()
+    return next(name for name in DEFAULT_MODE_PREFERENCE if installed(name))
 
 
 def mode_name():
@@ -209,17 +224,53 @@ def needs_static_shapes(name=None):
 JAX_ACCUMULATOR_WARNING = "Explicitly requested dtype (float64|int64) requested in astype is not available"
 
 
+#: XLA programs that compile faster than this are not kept in the persistent cache.
+XLA_CACHE_MIN_COMPILE_S = 0.5
+
+
 def _prepare_jax(dtype):
-    """Float64 graphs switch on JAX's x64 mode (else JAX silently computes in float32); float32
-    graphs silence JAX's notice that sums accumulate in float32 and indices are int32 (see
-    JAX_ACCUMULATOR_WARNING)."""
+    """XLA's persistent cache on (see :func:`compiling`); float64 graphs switch on JAX's x64 mode
+    (else JAX silently computes in float32); float32 graphs silence JAX's notice that sums
+    accumulate in float32 and indices are int32 (see JAX_ACCUMULATOR_WARNING)."""
+    jax = importlib.import_module("jax")
+    cache = xla_cache_directory()
+    if cache is not None and not jax.config.jax_compilation_cache_dir:
+        jax.config.update("jax_compilation_cache_dir", str(cache))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", XLA_CACHE_MIN_COMPILE_S)
     if dtype == "float32":
         warnings.filterwarnings("ignore", message=JAX_ACCUMULATOR_WARNING, category=UserWarning)
     elif dtype == "float64":
-        jax = importlib.import_module("jax")
         if not jax.config.jax_enable_x64:
             log.info("enabling JAX's x64 mode for a float64 graph")
             jax.config.update("jax_enable_x64", True)
+
+
+@contextlib.contextmanager
+def compiling(dtype=None, mode=None):
+    """Context manager around compiling a function, or loading a stored compiled one, in ``dtype``
+    (default :func:`floatX`) for ``mode`` (default: the selected mode); yields the mode's name.
+
+    Inside the block the precision is ``dtype`` (:func:`precision`) and the mode is prepared:
+    in JAX mode a float64 graph switches on JAX's x64 mode, a float32 one silences JAX's notice
+    about float32 accumulators (PyTensor's JAX linker sets x64 from ``config.floatX`` when it is
+    first imported, which may be while a stored function is unpickled: hence loading happens
+    inside this block too), and XLA's persistent compilation cache is switched on in
+    :func:`xla_cache_directory` unless the user set one (JAX's own ``jax_compilation_cache_dir``).
+    """
+    name = check_mode(mode or mode_name())
+    with precision(dtype):
+        if name == "jax":
+            _prepare_jax(floatX())
+        yield name
+
+
+def xla_cache_directory():
+    """Where XLA's compiled programs are kept between processes (JAX mode): ``xla`` in the folder
+    of the compiled-function store (:func:`cle.function_store.default_directory`); None when that
+    store is off."""
+    from cle.function_store import default_directory
+    directory = default_directory()
+    return None if directory is None else directory / "xla"
 
 
 def get_compile_mode(name=None):
@@ -242,10 +293,7 @@ def function(inputs, outputs=None, updates=None, givens=None, mode=None, name=No
     In a mode of :data:`STATIC_SHAPE_MODES` every input must have a static shape (see
     ``SequenceModel.static``); float64 graphs in JAX mode switch on JAX's x64 mode.
     """
-    name_of_mode = check_mode(mode or mode_name())
-    with precision():
-        if name_of_mode == "jax":
-            _prepare_jax(floatX())
+    with compiling(mode=mode) as name_of_mode:
         return pytensor.function(
             inputs,
             outputs,

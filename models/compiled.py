@@ -36,9 +36,9 @@ SOURCE_ROOTS = (Path(cle.__file__).parent, Path(__file__).parent)
 #: ModelConfig fields that change no graph: the run's bookkeeping, and the learning rate and seed
 #: (values of shared variables). ``m_batch_size`` stays: it shapes the monitor graph in JAX mode.
 GRAPH_NEUTRAL_FIELDS = tuple(f for f in BOOKKEEPING_FIELDS if f != "m_batch_size") + ("lr",)
-#: Modes whose compiled functions are kept in the persistent store (JAX mode re-traces in every
-#: process: its linker's jitted functions are not kept).
-STORED_MODES = ("c",)
+#: Modes whose compiled functions are kept in the persistent store (in JAX mode the rewritten
+#: graph is stored and re-traced when loaded; XLA's own persistent cache keeps the programs).
+STORED_MODES = ("c", "jax")
 _stores = {}
 
 #: A symbolic graph ready to compile: its inputs, named outputs and shared-variable updates.
@@ -105,7 +105,8 @@ class FunctionCache:
                 store, model_spec, live = self.store
                 spec = {"model": model_spec, "function": repr(key), "dtype": self.dtype,
                         "mode": backend.mode_name()}
-                fn, names = store.compile(spec, live(), lambda: self._compile(key, graph_fn))
+                with backend.compiling(self.dtype):
+                    fn, names = store.compile(spec, live(), lambda: self._compile(key, graph_fn))
                 loaded = store.last_event == "loaded"
             log.info("%s %s %s in %.1f s", "loaded" if loaded else "compiled", self.label, key,
                      time.perf_counter() - start)

@@ -1,4 +1,5 @@
 """The installed import names: the legacy paths work, the generic top-level names are not claimed."""
+import importlib.util
 import subprocess
 import sys
 
@@ -55,10 +56,15 @@ def test_importing_the_project_changes_nothing_in_pytensor(tmp_path, flags):
     assert result.stdout.split() == [flags.split("=")[1] if flags else "float64"]
 
 
-@pytest.mark.parametrize("env, expected", [({}, ["float32", "c"]),
+#: The mode a fresh interpreter picks with no VRNN_MODE: JAX when the jax extra is installed.
+DEFAULT_MODE = "jax" if importlib.util.find_spec("jax") else "c"
+
+
+@pytest.mark.parametrize("env, expected", [({}, ["float32", DEFAULT_MODE]),
                                            ({"VRNN_FLOATX": "float64", "VRNN_MODE": "numba"},
                                             ["float64", "numba"]),
-                                           ({"PYTENSOR_FLAGS": "floatX=float64"}, ["float64", "c"])])
+                                           ({"PYTENSOR_FLAGS": "floatX=float64"},
+                                            ["float64", DEFAULT_MODE])])
 def test_the_project_precision_and_mode_follow_the_environment(tmp_path, env, expected):
     result = _python("import cle.backend as B; print(B.floatX(), B.mode_name())", tmp_path, **env)
     assert result.returncode == 0, result.stderr
@@ -77,3 +83,15 @@ def test_scan_gradient_substitution_is_skipped_only_inside_the_block():
     assert module.forced_replace is original
     with scan_gradient(forced_replace=True):
         assert module.forced_replace is original
+
+
+def test_the_default_mode_is_the_first_installed_of_the_preference(monkeypatch):
+    import cle.backend as B
+
+    monkeypatch.delenv("VRNN_MODE", raising=False)
+    monkeypatch.setattr(B, "installed", lambda name: name != "jax")
+    assert B.default_mode() == "c"
+    monkeypatch.setattr(B, "installed", lambda name: True)
+    assert B.default_mode() == "jax"
+    monkeypatch.setenv("VRNN_MODE", "C")
+    assert B.default_mode() == "c"

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytensor.tensor as pt
 
-from cle.backend import function, precision, scan_gradient
+from cle.backend import compiling, function, precision, scan_gradient
 from cle.train.checkpoint import CheckpointWriteError, read_checkpoint, write_checkpoint
 from cle.train.ext import Checkpoint, MonitoringError
 from cle.train.log import JsonLinesWriter, Progress, TrainLog
@@ -136,8 +136,9 @@ class Training:
                 "optimizer": [type(self.optimizer).__name__, settings, self.optimizer.lr_scalers],
                 "graph_extensions": [[type(e).__name__, e.name, _settings_of(e)] for e in self.extension
                                      if e.name in GRAPH_HOOKS]}
-        fn, optimizer_state = store.compile(spec, live, lambda: (self.build_training_graph(),
-                                                                   self.optimizer.state))
+        with compiling(self.cost.dtype, self.mode):
+            fn, optimizer_state = store.compile(spec, live, lambda: (self.build_training_graph(),
+                                                                       self.optimizer.state))
         self.optimizer.state = optimizer_state
         return fn
 

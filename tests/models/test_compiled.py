@@ -66,3 +66,46 @@ def test_the_graph_spec_holds_what_changes_a_graph_and_nothing_else():
     live = shared_variables(base)
     assert set(live) == {f"param:{k}" for k in base.params} | {
         "state:step_count", "state:rnn_tm1", "state:train_rng", "state:monitor_rng"}
+
+
+#: Run twice in fresh interpreters: a float32 model's training cost in JAX mode, from injected
+#: noise, and what the store did. The second process loads what the first stored (PyTensor's JAX
+#: linker is then first imported while a stored function is unpickled).
+JAX_SCRIPT = """
+import json, sys
+import numpy as np
+sys.path.insert(0, {helpers!r})
+from model_helpers import speech_batches, tiny_config
+from cle import backend
+from nips2015_vrnn.models import build_model
+from nips2015_vrnn.models.compiled import persistent_store
+backend.set_mode("jax")
+model = build_model(tiny_config({preset!r}, x_dim={X}, z_dim=2, num_k=2, batch_size={B}),
+                    dtype="float32").static({T}, {B})
+x = speech_batches(1, {T}, {B}, {X}, seed=4)[0].astype("float32")
+eps = np.random.default_rng(5).standard_normal(({T}, {B}, 2)).astype("float32")
+values = model.monitor_fn(eps_input=True)(x, eps)
+print(json.dumps({{"event": persistent_store().last_event,
+                  "values": [np.asarray(v).astype(float).tolist() for v in values]}}))
+"""
+
+
+def test_a_jax_function_stored_by_one_process_is_loaded_by_the_next_with_the_same_values(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = JAX_SCRIPT.format(helpers=str(Path(__file__).parent), preset=PRESET, T=T, B=B, X=X)
+    env = {**os.environ, STORE_ENV: str(tmp_path / "store")}
+    env.pop("VRNN_MODE", None)
+    runs = []
+    for _ in range(2):
+        result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                                text=True, cwd=tmp_path, timeout=600)
+        assert result.returncode == 0, result.stderr
+        runs.append(json.loads(result.stdout.strip().splitlines()[-1]))
+    assert [r["event"] for r in runs] == ["compiled", "loaded"]
+    assert runs[1]["values"] == runs[0]["values"]
+    assert any((tmp_path / "store" / "xla").iterdir()), "XLA's programs are kept beside the store"

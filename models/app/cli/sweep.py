@@ -80,7 +80,7 @@ Examples:
 @click.option("--split", type=click.Choice(["valid", "test"]), default="test", show_default=True,
               help="Split evaluated.")
 @click.option("--mode", type=click.Choice(list(backend.MODES)), default=None,
-              help="PyTensor backend of every run (default: $VRNN_MODE, else c).")
+              help="PyTensor backend of every run (default: $VRNN_MODE, else jax when installed, else c).")
 @click.option("--float64", "float64", is_flag=True, help="Train in float64 (default float32).")
 @click.option("--scheduler", type=click.Choice(["local", "dask"]), default="local", show_default=True,
               help="Run the cells here one after another, or as Dask tasks.")
