@@ -138,6 +138,40 @@ def _keep_graph(out, x, y):
     return out
 
 
+def _static_length(s):
+    """The value of the scalar shape element ``s`` when it is known without a graph rewrite: a
+    constant, or dimension i of a variable whose type has that dimension (``x.shape[i]``)."""
+    from pytensor.graph.basic import Constant
+    from pytensor.tensor.shape import Shape, Shape_i
+    from pytensor.tensor.subtensor import Subtensor
+
+    if isinstance(s, Constant):
+        return int(s.data)
+    owner = s.owner
+    if owner is None:
+        return None
+    if isinstance(owner.op, Shape_i):
+        return owner.inputs[0].type.shape[owner.op.i]
+    if (isinstance(owner.op, Subtensor) and owner.inputs[0].owner is not None
+            and isinstance(owner.inputs[0].owner.op, Shape) and len(owner.inputs) == 2
+            and isinstance(owner.inputs[1], Constant)):
+        return owner.inputs[0].owner.inputs[0].type.shape[int(owner.inputs[1].data)]
+    return None
+
+
+def _shallow_static_shape(shape):
+    """Stand-in for PyTensor's ``infer_static_shape`` (same arguments and result): the static
+    shape from :func:`_static_length` of each element, without cloning the graph behind it."""
+    from pytensor.tensor import as_tensor_variable
+    from pytensor.tensor.type import integer_dtypes
+
+    elements = [as_tensor_variable(s, ndim=0) for s in shape]
+    for s in elements:
+        if s.type.dtype not in integer_dtypes:
+            raise TypeError(f"Shapes must be scalar integers; got {s}")
+    return elements, tuple(_static_length(s) for s in elements)
+
+
 @contextlib.contextmanager
 def scan_gradient(forced_replace=None):
     """Context manager around the construction of gradients through ``scan``.
@@ -149,6 +183,13 @@ def scan_gradient(forced_replace=None):
     time. Inside this block (only) the substitution is skipped: the backward step recomputes
     those forward outputs from its inputs (same values). Nothing outside the block is affected.
 
+    Also inside the block, the static shape of every ``zeros`` / ``alloc`` the gradient creates
+    is read off its shape elements (:func:`_shallow_static_shape`) instead of PyTensor's
+    ``infer_static_shape``, which clones the whole graph behind each symbolic shape (the forward
+    scan included) and runs the shape rewrites on the clone: 38 such calls made half of a
+    gradient's build time. The graph is the same; only a static dimension that would have needed
+    a rewrite to be known stays unknown in the type (the compile's rewrites still find it).
+
     Parameters
     ----------
     forced_replace : bool or None
@@ -156,16 +197,18 @@ def scan_gradient(forced_replace=None):
     """
     if forced_replace is None:
         forced_replace = os.environ.get(FORCED_REPLACE_ENV, "0") == "1"
-    if forced_replace:
-        yield
-        return
+    tensor_basic = importlib.import_module("pytensor.tensor.basic")
+    original_infer = tensor_basic.infer_static_shape
+    tensor_basic.infer_static_shape = _shallow_static_shape
     scan_op = importlib.import_module("pytensor.scan.op")
     original = scan_op.forced_replace
-    scan_op.forced_replace = _keep_graph
+    if not forced_replace:
+        scan_op.forced_replace = _keep_graph
     try:
         yield
     finally:
         scan_op.forced_replace = original
+        tensor_basic.infer_static_shape = original_infer
 
 
 # ---------------------------------------------------------------------- mode
