@@ -142,8 +142,8 @@ Examples:
               help="Number of epochs (the legacy 'epoch' key; with --resume: a new limit).")
 @click.option("--seed", type=click.IntRange(min=0), help="Seed of initialisation and noise.")
 @click.option("--mode", type=click.Choice(list(backend.MODES)), default=None,
-              help="PyTensor backend (default: $VRNN_MODE, else jax when installed, else c). With --resume: continue the "
-                   "run in this backend (recorded in its config.json).")
+              help="PyTensor backend (default: $VRNN_MODE, else jax when installed, else c). With "
+                   "--resume: continue the run in this backend (recorded in its config.json).")
 @click.option("--float64", "float64", is_flag=True, help="Train in float64 (default float32).")
 @verbose_option
 @user_errors
