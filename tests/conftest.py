@@ -3,8 +3,13 @@
 Helpers shared by the tests are plain modules here (``golden_data``, ``numerics``,
 ``legacy_wiring``); fixtures live in the conftest.py nearest to their users.
 
-Compiled functions that the code under test stores (:mod:`cle.function_store`) go to a folder of
-this test session, removed at its end, never to the user's cache (unless VRNN_FUNCTION_CACHE is set).
+Compiled functions that the code under test stores (:mod:`cle.function_store`, XLA's programs
+included) go to the tests' own store, never to the user's: ``vrnn-pytensor/tests/<source>`` in the
+cache folder (``$XDG_CACHE_HOME``, else ``~/.cache``), where ``<source>`` names the version of the
+graph-building source (``cle/`` and ``models/``). A later test session of the same source loads
+them instead of compiling (most of the suite's time is compiling); the folders of other versions
+are deleted when they have not been used for a day. Set VRNN_FUNCTION_CACHE to choose the folder
+yourself (``off``: compile everything; the tests of the store itself use their own folders).
 
 The tests run in the C mode unless they choose another (or VRNN_MODE is set): the user's default
 is JAX when it is installed (``cle.backend.default_mode``), which the JAX tests and the slow
@@ -12,20 +17,33 @@ end-to-end tests (they clear VRNN_MODE) exercise; the golden comparisons are C's
 """
 import os
 import shutil
-import tempfile
+import time
+from pathlib import Path
 
-_session_store = None
+#: Folders of the tests' store for other source versions are deleted after this long unused.
+STALE_STORE_S = 86400
+
+
+def tests_store_directory():
+    """The tests' store for the current graph-building source; other versions' stale folders go."""
+    from cle.function_store import source_digest
+    from nips2015_vrnn.models.compiled import SOURCE_ROOTS
+
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vrnn-pytensor" / "tests"
+    current = base / source_digest(*(str(Path(r).resolve()) for r in SOURCE_ROOTS))[:16]
+    if base.is_dir():
+        for folder in base.iterdir():
+            try:
+                if folder != current and time.time() - folder.stat().st_mtime > STALE_STORE_S:
+                    shutil.rmtree(folder, ignore_errors=True)
+            except OSError:
+                pass  # removed by another session
+    current.mkdir(parents=True, exist_ok=True)
+    os.utime(current)
+    return current
 
 
 def pytest_configure(config):
-    global _session_store
     os.environ.setdefault("VRNN_MODE", "c")
     if "VRNN_FUNCTION_CACHE" not in os.environ:
-        _session_store = tempfile.mkdtemp(prefix="vrnn-functions-")
-        os.environ["VRNN_FUNCTION_CACHE"] = _session_store
-
-
-def pytest_unconfigure(config):
-    if _session_store is not None:
-        os.environ.pop("VRNN_FUNCTION_CACHE", None)
-        shutil.rmtree(_session_store, ignore_errors=True)
+        os.environ["VRNN_FUNCTION_CACHE"] = str(tests_store_directory())
