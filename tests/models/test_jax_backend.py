@@ -86,3 +86,16 @@ def test_float32_jax_training_function_has_no_float64(both_backends):
     (*_, c_wide), (*_, jax_wide) = both_backends
     assert not jax_wide, jax_wide[:5]
     assert not c_wide, c_wide[:5]
+
+
+def test_jax_graphs_keep_elementwise_chains_for_xla_to_fuse():
+    """The JAX mode leaves out PyTensor's elementwise fusion (XLA fuses): no Composite op."""
+    from pytensor.scalar import Composite
+
+    x = pt.vector("x", dtype="float32", shape=(4,))
+    chain = pt.exp(x) * 2 + pt.log1p(x)
+    kinds = {mode: {type(getattr(node.op, "scalar_op", None)) for node in
+                    backend.function([x], chain, mode=mode).maker.fgraph.apply_nodes}
+             for mode in ("c", "jax")}
+    assert Composite in kinds["c"]
+    assert Composite not in kinds["jax"]
