@@ -24,7 +24,6 @@ import math
 from pathlib import Path
 
 import numpy as np
-import scipy.signal
 
 from nips2015_vrnn.datasets.audio_headers import declared_frames, ogg_is_complete
 from nips2015_vrnn.datasets.errors import DataError
@@ -273,6 +272,8 @@ class AudioFile:
             self._window = None
 
     def _blocks(self, block_samples):
+        import scipy.signal  # here, not at import: it costs every command a second to load
+
         up, down = resample_factors(self.rate)
         if up == down:
             for start in range(0, self.n_in, block_samples):

@@ -12,7 +12,6 @@ Resonator for centre F and bandwidth W (Hz), sample rate fs:
     r = exp(-pi W / fs),  y[n] = (1 - r) x[n] + 2 r cos(2 pi F / fs) y[n-1] - r^2 y[n-2]
 """
 import numpy as np
-import scipy.signal
 
 from nips2015_vrnn.datasets.audio import TARGET_RATE
 
@@ -62,6 +61,8 @@ def _glottal_source(f0):
 
 def _resonate(x, freqs, bandwidth):
     """Filter x (n,) through one resonator whose centre follows freqs (n // HOP + 1,) Hz."""
+    import scipy.signal  # here, not at import: it costs every command a second to load
+
     out = np.empty_like(x)
     zi = np.zeros(2)
     r = np.exp(-np.pi * bandwidth / RATE)
