@@ -12,7 +12,7 @@ import warnings
 
 import click
 
-from cle.backend import MODES
+from cle.backend import DEFAULT_MODE_PREFERENCE, MODES
 from cle.errors import UserError
 
 __all__ = ["user_errors", "setup_logging", "verbose_option", "progress_bar", "EXIT_INTERRUPTED",
@@ -81,6 +81,10 @@ class progress_bar:  # noqa: N801  (used like click.progressbar)
     def __exit__(self, *exc):
         return self._bar.__exit__(*exc)
 
+
+#: How ``--mode`` defaults for a new run, derived from ``cle.backend.DEFAULT_MODE_PREFERENCE``.
+DEFAULT_MODE_HELP = "default: $VRNN_MODE, else " + ", else ".join(
+    f"{name} when installed" if MODES[name][1] else name for name in DEFAULT_MODE_PREFERENCE)
 
 #: ``--mode`` of the commands that use a trained run: its backend for this command only.
 mode_option = click.option("--mode", type=click.Choice(list(MODES)), default=None,

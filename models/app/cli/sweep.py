@@ -5,7 +5,13 @@ import click
 
 from cle import backend
 from nips2015_vrnn.datasets.lookup import CORPORA, DEMO_CORPORA
-from nips2015_vrnn.models.app.cli.common import EXIT_INTERRUPTED, setup_logging, user_errors, verbose_option
+from nips2015_vrnn.models.app.cli.common import (
+    DEFAULT_MODE_HELP,
+    EXIT_INTERRUPTED,
+    setup_logging,
+    user_errors,
+    verbose_option,
+)
 from nips2015_vrnn.models.presets import MODELS, PAPER_MODELS
 
 __all__ = ["sweep"]
@@ -80,7 +86,7 @@ Examples:
 @click.option("--split", type=click.Choice(["valid", "test"]), default="test", show_default=True,
               help="Split evaluated.")
 @click.option("--mode", type=click.Choice(list(backend.MODES)), default=None,
-              help="PyTensor backend of every run (default: $VRNN_MODE, else jax when installed, else c).")
+              help=f"PyTensor backend of every run ({DEFAULT_MODE_HELP}).")
 @click.option("--float64", "float64", is_flag=True, help="Train in float64 (default float32).")
 @click.option("--scheduler", type=click.Choice(["local", "dask"]), default="local", show_default=True,
               help="Run the cells here one after another, or as Dask tasks.")

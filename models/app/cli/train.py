@@ -9,7 +9,13 @@ import click
 
 from cle import backend
 from nips2015_vrnn.datasets.lookup import CORPORA, DEMO_CORPORA
-from nips2015_vrnn.models.app.cli.common import EXIT_INTERRUPTED, setup_logging, user_errors, verbose_option
+from nips2015_vrnn.models.app.cli.common import (
+    DEFAULT_MODE_HELP,
+    EXIT_INTERRUPTED,
+    setup_logging,
+    user_errors,
+    verbose_option,
+)
 from nips2015_vrnn.models.presets import MODELS
 from nips2015_vrnn.models.sequence_model import COST_CHANNELS
 
@@ -142,7 +148,7 @@ Examples:
               help="Number of epochs (the legacy 'epoch' key; with --resume: a new limit).")
 @click.option("--seed", type=click.IntRange(min=0), help="Seed of initialisation and noise.")
 @click.option("--mode", type=click.Choice(list(backend.MODES)), default=None,
-              help="PyTensor backend (default: $VRNN_MODE, else jax when installed, else c). With "
+              help=f"PyTensor backend ({DEFAULT_MODE_HELP}). With "
                    "--resume: continue the run in this backend (recorded in its config.json).")
 @click.option("--float64", "float64", is_flag=True, help="Train in float64 (default float32).")
 @verbose_option
