@@ -20,9 +20,9 @@ Example
 """
 from collections import OrderedDict
 
-import pytensor
 import pytensor.tensor as pt
 
+from cle.utils.scan import scan_keeping_products
 from nips2015_vrnn.models.network import build_layers, stack_names
 from nips2015_vrnn.models.outputs import HEAD_NAMES, output_nll, output_sample
 from nips2015_vrnn.models.sequence_model import SequenceModel
@@ -53,7 +53,7 @@ class RNN(SequenceModel):
         def step(x_rnn_t, s_tm1):
             return rnn.step_from_preact(x_rnn_t, s_tm1, self.params)
 
-        s = pytensor.scan(step, sequences=[x_rnn], outputs_info=[s_0], name="rnn_scan", return_updates=False)
+        s = scan_keeping_products(step, sequences=[x_rnn], outputs_info=[s_0], name="rnn_scan")
         s_prev = pt.concatenate([s_0[None, :, :], s[:-1]], axis=0)
         terms = OrderedDict([("s", s)])
         terms.update(self._decoder(s_prev))

@@ -23,10 +23,10 @@ Example
 """
 from collections import OrderedDict
 
-import pytensor
 import pytensor.tensor as pt
 
 from cle import cost
+from cle.utils.scan import scan_keeping_products
 from nips2015_vrnn.models.network import build_layers, stack_names
 from nips2015_vrnn.models.outputs import HEAD_NAMES, output_nll, output_sample
 from nips2015_vrnn.models.sequence_model import SequenceModel
@@ -112,8 +112,8 @@ class VRNN(SequenceModel):
             return s_t, phi_mu, phi_sig, z_feat
 
         n_out = 6 if learned else 4
-        outs = pytensor.scan(step, sequences=[x_phi, x_rnn, eps], outputs_info=[s_0] + [None] * (n_out - 1),
-                             name="vrnn_scan", return_updates=False)
+        outs = scan_keeping_products(step, sequences=[x_phi, x_rnn, eps],
+                                     outputs_info=[s_0] + [None] * (n_out - 1), name="vrnn_scan")
         terms = OrderedDict(zip(["s", "phi_mu", "phi_sig", "z_feat", "prior_mu", "prior_sig"], outs))
         terms["z"] = terms["phi_mu"] + terms["phi_sig"] * eps
         s_prev = pt.concatenate([s_0[None, :, :], terms["s"][:-1]], axis=0)

@@ -6,7 +6,7 @@ with PyTensor's substitution (``VRNN_SCAN_FORCED_REPLACE=1``), and PyTensor is l
 """
 import importlib
 
-from pytensor.graph.basic import io_toposort
+from pytensor.graph.traversal import io_toposort
 from pytensor.scan.op import Scan
 from pytensor.tensor.math import Dot
 

@@ -1,0 +1,82 @@
+"""cle.utils.scan.scan_keeping_products: the same values and gradients as PyTensor's own scan and
+scan gradient, and a backward step that multiplies no weight the way the forward step does (it
+reads the forward products back instead of recomputing them)."""
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+from pytensor.graph.traversal import io_toposort
+from pytensor.scan.op import Scan
+from pytensor.tensor.math import Dot
+
+import cle.backend as B
+from cle.utils.scan import scan_keeping_products, step_products
+
+RNG = np.random.default_rng(11)
+T, BATCH, N_IN, N_HID = 5, 3, 4, 6
+X = RNG.normal(size=(T, BATCH, N_IN))
+H0 = RNG.normal(size=(BATCH, N_HID))
+WEIGHTS = {name: RNG.normal(scale=0.5, size=shape) for name, shape in
+           [("A", (N_IN, N_HID)), ("U", (N_HID, N_HID)), ("B", (N_HID, N_HID)), ("C", (N_HID, N_HID))]}
+#: Reference mode: PyTensor's Python linker, no rewrites that could hide a difference.
+MODE = "FAST_COMPILE"
+
+
+def build(scan_fn, forced_replace):
+    """Cost and gradients of a two-product-deep recurrence, with its params (shared) and x."""
+    x = pt.tensor3("x", dtype="float64")
+    h0 = pt.matrix("h0", dtype="float64")
+    params = {name: pytensor.shared(value, name=name) for name, value in WEIGHTS.items()}
+
+    def step(x_t, h_tm1):
+        a = pt.maximum(pt.dot(x_t, params["A"]) + pt.dot(h_tm1, params["U"]), 0)   # two products
+        b = pt.tanh(pt.dot(a, params["B"]))                                          # a product of a product
+        return pt.tanh(pt.dot(b, params["C"]) + h_tm1), pt.sqr(b)
+
+    if scan_fn is pytensor.scan:
+        h, extra = pytensor.scan(step, sequences=[x], outputs_info=[h0, None], return_updates=False)
+    else:
+        h, extra = scan_fn(step, sequences=[x], outputs_info=[h0, None], name="test_scan")
+    cost = pt.sum(h ** 2) + pt.sum(extra)
+    with B.scan_gradient(forced_replace=forced_replace):
+        grads = pytensor.grad(cost, [params[name] for name in sorted(params)] + [h0])
+    return [x, h0], [cost, h, extra] + grads
+
+
+def backward_scan(outputs):
+    """The gradient's Scan op (the one whose name starts with 'grad_of')."""
+    scans = [node.op for node in io_toposort([], outputs) if isinstance(node.op, Scan)]
+    return next(op for op in scans if op.name.startswith("grad_of"))
+
+
+def test_values_and_gradients_equal_pytensors_own_scan_and_scan_gradient():
+    inputs, reference = build(pytensor.scan, forced_replace=True)
+    kept_inputs, kept = build(scan_keeping_products, forced_replace=False)
+    expected = pytensor.function(inputs, reference, mode=MODE)(X, H0)
+    got = pytensor.function(kept_inputs, kept, mode=MODE)(X, H0)
+    assert len(got) == len(expected) == 3 + len(WEIGHTS) + 1
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-12)
+
+
+def test_the_backward_step_reads_the_forward_products_instead_of_recomputing_them():
+    def forward_like_products(outputs):
+        """Products in the backward step that multiply by a weight as it stands (x @ W), as the
+        forward step does; the gradient's own products use W.T or x.T."""
+        op = backward_scan(outputs)
+        weights = set(op.inner_non_seqs(op.inner_inputs))
+        return [n for n in op.fgraph.apply_nodes if isinstance(n.op, Dot) and n.inputs[1] in weights]
+
+    _, plain = build(pytensor.scan, forced_replace=False)
+    _, kept = build(scan_keeping_products, forced_replace=False)
+    assert len(forward_like_products(plain)) == len(WEIGHTS)    # each forward product recomputed
+    assert forward_like_products(kept) == []
+
+
+def test_step_products_lists_the_products_between_inputs_and_outputs_only():
+    x = pt.matrix("x")
+    w = pt.matrix("w")
+    constant_product = pt.dot(pt.ones((2, 2)), pt.ones((2, 2)))
+    first = pt.dot(x, w)
+    second = pt.dot(pt.tanh(first), w) + constant_product
+    assert step_products([x], [second]) == [first, second.owner.inputs[0]]
+
