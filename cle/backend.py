@@ -330,6 +330,8 @@ def _prepare_jax(dtype):
     (else JAX silently computes in float32); float32 graphs silence JAX's notice that sums
     accumulate in float32 and indices are int32 (see JAX_ACCUMULATOR_WARNING)."""
     jax = importlib.import_module("jax")
+    from cle.fused import register_jax
+    register_jax()
     cache = xla_cache_directory()
     if cache is not None and not jax.config.jax_compilation_cache_dir:
         jax.config.update("jax_compilation_cache_dir", str(cache))

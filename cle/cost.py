@@ -7,6 +7,7 @@ inputs alike and reshape internally. Formulas as in the legacy ``cle.cle.cost`` 
 import numpy as np
 import pytensor.tensor as pt
 
+from cle.fused.gmm import gmm_nll
 from cle.utils.op import logsumexp
 
 __all__ = [
@@ -57,7 +58,8 @@ def GMM(y, mu, sig, coeff):
     """Mixture of diagonal Gaussians nll per row.
 
     ``nll = -logsumexp_k(log coeff_k - 0.5 sum_d [(y_d-mu_dk)^2/sig_dk^2 + 2 log sig_dk + log 2pi])``
-    with ``log coeff`` taken literally (coeff is a softmax output).
+    with ``log coeff`` taken literally (coeff is a softmax output). Computed by the fused op
+    :data:`cle.fused.gmm.gmm_nll` (one C loop for the cost, one for its gradient).
 
     Parameters
     ----------
@@ -69,14 +71,7 @@ def GMM(y, mu, sig, coeff):
     -------
     tensor (N,) or (T, B)
     """
-    y2, mu2, sig2, coeff2 = _rows(y), _rows(mu), _rows(sig), _rows(coeff)
-    n_comp = coeff2.shape[-1]
-    grid = (mu2.shape[0], mu2.shape[1] // n_comp, n_comp)
-    mu3 = mu2.reshape(grid, ndim=3)
-    sig3 = sig2.reshape(grid, ndim=3)
-    inner = -0.5 * pt.sum(
-        pt.sqr(y2[:, :, None] - mu3) / pt.sqr(sig3) + 2 * pt.log(sig3) + LOG_2PI, axis=1)
-    nll = -logsumexp(pt.log(coeff2) + inner, axis=1)
+    nll = gmm_nll(_rows(y), _rows(mu), _rows(sig), _rows(coeff))
     return _unrows(nll, y)
 
 
