@@ -21,6 +21,8 @@ library's ``log``, so such values give exactly what the formula gives (NaN, inf)
 the C library throughout. :func:`gmm_nll` is what :func:`cle.cost.GMM` calls.
 """
 import functools
+import hashlib
+from pathlib import Path
 
 import numpy as np
 import pytensor.tensor as pt
@@ -161,6 +163,10 @@ static void vrnn_gmm_nll_grad(const T* y, const T* mu, const T* sig, const T* co
 #endif
 """ % {"log_2pi": LOG_2PI}
 
+#: Version of the compiled C code: changes whenever this file or the C text does (PyTensor keys
+#: its cache of compiled modules on it).
+CODE_VERSION = (1, int(hashlib.sha1(Path(__file__).read_bytes() + SUPPORT_CODE.encode()).hexdigest()[:12], 16))
+
 
 def _float_inputs(*values):
     """The inputs as tensors of one float dtype (their upcast)."""
@@ -207,15 +213,17 @@ class _GMMCOp(COp):
         return ["-fopenmp-simd"]
 
     def c_code_cache_version(self):
-        return (2,)
+        return CODE_VERSION
 
     @staticmethod
     def _contiguous(names):
-        return "\n".join(f"PyArrayObject* {v}_c = PyArray_GETCONTIGUOUS({v});" for v in names)
+        """Contiguous copies (new references) ``in<i>_c``, named by position: one variable may be
+        two inputs."""
+        return "\n".join(f"PyArrayObject* in{i}_c = PyArray_GETCONTIGUOUS({v});" for i, v in enumerate(names))
 
     @staticmethod
     def _release(names):
-        return "\n".join(f"Py_XDECREF({v}_c);" for v in names)
+        return "\n".join(f"Py_XDECREF(in{i}_c);" for i in range(len(names)))
 
     @staticmethod
     def _alloc(out, ndim, dims, typenum, fail):
@@ -284,14 +292,14 @@ class GMMNll(_GMMCOp):
         {self._alloc(out, 1, ["N"], typenum, fail)}
         {self._contiguous(names)}
         {ctype}* work = ({ctype}*)malloc(sizeof({ctype}) * (K > 0 ? K : 1));
-        if (!work || !{y}_c || !{mu}_c || !{sig}_c || !{coeff}_c) {{
+        if (!work || !in0_c || !in1_c || !in2_c || !in3_c) {{
             free(work);
             {self._release(names)}
             if (!PyErr_Occurred()) PyErr_NoMemory();
             {fail}
         }}
-        vrnn_gmm_nll<{ctype}>(({ctype}*)PyArray_DATA({y}_c), ({ctype}*)PyArray_DATA({mu}_c),
-                              ({ctype}*)PyArray_DATA({sig}_c), ({ctype}*)PyArray_DATA({coeff}_c),
+        vrnn_gmm_nll<{ctype}>(({ctype}*)PyArray_DATA(in0_c), ({ctype}*)PyArray_DATA(in1_c),
+                              ({ctype}*)PyArray_DATA(in2_c), ({ctype}*)PyArray_DATA(in3_c),
                               N, D, K, ({ctype}*)PyArray_DATA({out}), work);
         free(work);
         {self._release(names)}
@@ -344,15 +352,15 @@ class GMMNllGrad(_GMMCOp):
         {allocs}
         {self._contiguous(names)}
         {ctype}* work = ({ctype}*)malloc(sizeof({ctype}) * (K > 0 ? K : 1));
-        if (!work || !{y}_c || !{mu}_c || !{sig}_c || !{coeff}_c || !{g}_c) {{
+        if (!work || !in0_c || !in1_c || !in2_c || !in3_c || !in4_c) {{
             free(work);
             {self._release(names)}
             if (!PyErr_Occurred()) PyErr_NoMemory();
             {fail}
         }}
-        vrnn_gmm_nll_grad<{ctype}>(({ctype}*)PyArray_DATA({y}_c), ({ctype}*)PyArray_DATA({mu}_c),
-                                   ({ctype}*)PyArray_DATA({sig}_c), ({ctype}*)PyArray_DATA({coeff}_c),
-                                   ({ctype}*)PyArray_DATA({g}_c), N, D, K,
+        vrnn_gmm_nll_grad<{ctype}>(({ctype}*)PyArray_DATA(in0_c), ({ctype}*)PyArray_DATA(in1_c),
+                                   ({ctype}*)PyArray_DATA(in2_c), ({ctype}*)PyArray_DATA(in3_c),
+                                   ({ctype}*)PyArray_DATA(in4_c), N, D, K,
                                    ({ctype}*)PyArray_DATA({dy}), ({ctype}*)PyArray_DATA({dmu}),
                                    ({ctype}*)PyArray_DATA({dsig}), ({ctype}*)PyArray_DATA({dcoeff}), work);
         free(work);

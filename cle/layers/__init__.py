@@ -19,6 +19,7 @@ import scipy.linalg
 from pytensor.gradient import disconnected_grad
 
 from cle.backend import floatX
+from cle.fused.softplus import softplus
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,8 @@ def _steeper_sigmoid(z):
 
 
 #: Unit name -> function on tensors. softmax normalises over the LAST axis (2-D and 3-D alike);
-#: relu is ``z * (z > 0)`` as in the legacy code; hard_tanh = clip(z, -1, 1);
+#: relu is ``z * (z > 0)`` as in the legacy code; softplus is :data:`cle.fused.softplus.softplus`
+#: (vectorised C); hard_tanh = clip(z, -1, 1);
 #: hard_sigmoid = clip(0.2 z + 0.5, 0, 1); steeper_sigmoid = 1 / (1 + exp(-3.75 z)).
 UNITS = OrderedDict(
     [
@@ -108,7 +110,7 @@ UNITS = OrderedDict(
         ("relu", _relu),
         ("sigmoid", pt.sigmoid),
         ("tanh", pt.tanh),
-        ("softplus", pt.softplus),
+        ("softplus", softplus),
         ("softmax", _softmax),
         ("hard_tanh", _hard_tanh),
         ("hard_sigmoid", _hard_sigmoid),

@@ -133,3 +133,14 @@ def test_shapes_that_do_not_fit_are_a_clear_error(c32):
         c32(y, mu[:, :-1], sig[:, :-1], coeff, g)
     with pytest.raises(TypeError, match="must have 2 dimensions"):
         gmm_nll(pt.vector(), pt.matrix(), pt.matrix(), pt.matrix())
+
+
+def test_one_variable_may_be_two_inputs():
+    y, s, coeff = pt.matrix("y", dtype="float64"), pt.matrix("s", dtype="float64"), pt.matrix("c", dtype="float64")
+    g = pt.vector("g", dtype="float64")
+    with B.precision("float64"):
+        fn = B.function([y, s, coeff, g], [gmm_nll(y, s, s, coeff)] + list(GMMNllGrad()(y, s, s, coeff, g)),
+                        mode="c")
+    values = data("float64")
+    check(fn(values[0], values[2], values[3], values[4]), [values[0], values[2], values[2], values[3], values[4]],
+          rtol=1e-12, atol=1e-12)
