@@ -89,6 +89,8 @@ CLIP_NORM = 5
 
 
 def parse_args(argv=None):
+    from cle.backend import MODES
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="vrnn-gmm", choices=["vrnn-gmm"])
     parser.add_argument("--x-dim", type=int, default=200)
@@ -101,7 +103,7 @@ def parse_args(argv=None):
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=WARMUP_STEPS)
-    parser.add_argument("--mode", default=None, choices=["c", "jax", "numba"],
+    parser.add_argument("--mode", default=None, choices=list(MODES),
                         help="default: the project's default mode (jax when installed, else c)")
     parser.add_argument("--threads", type=int, default=None,
                         help="BLAS/OpenMP threads (set before numpy loads); default: the environment's")

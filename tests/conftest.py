@@ -20,6 +20,8 @@ import shutil
 import time
 from pathlib import Path
 
+import pytest
+
 #: Folders of the tests' store for other source versions are deleted after this long unused.
 STALE_STORE_S = 86400
 
@@ -47,3 +49,13 @@ def pytest_configure(config):
     os.environ.setdefault("VRNN_MODE", "c")
     if "VRNN_FUNCTION_CACHE" not in os.environ:
         os.environ["VRNN_FUNCTION_CACHE"] = str(tests_store_directory())
+
+
+@pytest.fixture
+def restore_jax_x64():
+    """JAX's x64 mode as it was before the test: a float64 JAX graph switches it on for the whole
+    process, and a float32 JAX graph traced later with it on gets float64 scan carries."""
+    jax = pytest.importorskip("jax")
+    x64 = jax.config.jax_enable_x64
+    yield
+    jax.config.update("jax_enable_x64", x64)
