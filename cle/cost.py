@@ -4,10 +4,9 @@ Each cost reduces the LAST axis (the data dimension) and keeps the leading ones:
 gives (N,), a (T, B, D) input gives (T, B). The mixture costs (GMM, BiGMM) accept 2-D and 3-D
 inputs alike and reshape internally. Formulas as in the legacy ``cle.cle.cost`` (LEGACY.md).
 """
-import numpy as np
 import pytensor.tensor as pt
 
-from cle.fused.gmm import gmm_nll
+from cle.fused.gmm import LOG_2PI, gmm_nll
 from cle.utils.op import logsumexp
 
 __all__ = [
@@ -23,9 +22,6 @@ __all__ = [
     "MSE",
     "Laplace",
 ]
-
-#: log(2 pi), the normalising constant of a unit Gaussian (a Python float, so float32 graphs stay float32).
-LOG_2PI = float(np.log(2 * np.pi))
 
 
 def _rows(x):

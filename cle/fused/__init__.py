@@ -7,15 +7,15 @@ pass over its inputs, vectorised, and its gradient in another, storing nothing i
 Each op also has a NumPy ``perform`` (Python linker) and a JAX implementation (JAX mode, where
 XLA fuses the same formula itself).
 """
-from cle.fused import gmm
-from cle.fused import softplus as _softplus_module
 from cle.fused.gmm import GMMNll, GMMNllGrad, gmm_nll
+from cle.fused.gmm import register_jax as _register_gmm_jax
 from cle.fused.softplus import Softplus, SoftplusGrad, softplus
+from cle.fused.softplus import register_jax as _register_softplus_jax
 
 __all__ = ["GMMNll", "GMMNllGrad", "gmm_nll", "Softplus", "SoftplusGrad", "softplus", "register_jax"]
 
 
 def register_jax():
     """The JAX implementations of every fused op (called where a graph is prepared for JAX mode)."""
-    gmm.register_jax()
-    _softplus_module.register_jax()
+    _register_gmm_jax()
+    _register_softplus_jax()

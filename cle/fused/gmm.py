@@ -21,63 +21,24 @@ library's ``log``, so such values give exactly what the formula gives (NaN, inf)
 the C library throughout. :func:`gmm_nll` is what :func:`cle.cost.GMM` calls.
 """
 import functools
-import hashlib
-from pathlib import Path
 
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.graph.basic import Apply
-from pytensor.link.c.op import COp
 from pytensor.scalar import upcast
+
+from cle.fused.cbase import FusedCOp
 
 __all__ = ["GMMNll", "GMMNllGrad", "gmm_nll", "register_jax"]
 
+#: log(2 pi), the normalising constant of a unit Gaussian (a Python float, so float32 graphs stay
+#: float32); :mod:`cle.cost` uses this one too.
 LOG_2PI = float(np.log(2 * np.pi))
 
-#: C code shared by both ops (one copy per compiled module).
+#: C templates of both ops (after :data:`cle.fused.cbase.MATH_CODE`).
 SUPPORT_CODE = r"""
 #ifndef VRNN_FUSED_GMM
 #define VRNN_FUSED_GMM
-#include <math.h>
-#include <float.h>
-#include <stdint.h>
-#include <string.h>
-
-/* log(x) for a positive normal float, Cephes' logf; branch-free so loops over it vectorise. */
-static inline float vrnn_log(float x) {
-    uint32_t ix;
-    memcpy(&ix, &x, 4);
-    int32_t e = (int32_t)(ix >> 23) - 126;               /* x = m * 2^e, m in [0.5, 1) */
-    uint32_t mb = (ix & 0x007fffffu) | 0x3f000000u;
-    float m;
-    memcpy(&m, &mb, 4);
-    int low = m < 0.707106781186547524f;                   /* then use 2m in [1, 1.41) */
-    e -= low;
-    float f = m * (1.0f + (float)low) - 1.0f;
-    float z = f * f;
-    float p = 7.0376836292E-2f;
-    p = p * f - 1.1514610310E-1f;
-    p = p * f + 1.1676998740E-1f;
-    p = p * f - 1.2420140846E-1f;
-    p = p * f + 1.4249322787E-1f;
-    p = p * f - 1.6668057665E-1f;
-    p = p * f + 2.0000714765E-1f;
-    p = p * f - 2.4999993993E-1f;
-    p = p * f + 3.3333331174E-1f;
-    float fe = (float)e;
-    float r = p * f * z;
-    r += -2.12194440E-4f * fe;
-    r += -0.5f * z;
-    return f + r + 0.693359375f * fe;
-}
-static inline double vrnn_log(double x) { return log(x); }
-static inline float vrnn_log_exact(float x) { return logf(x); }
-static inline double vrnn_log_exact(double x) { return log(x); }
-static inline int vrnn_log_fast_ok(float x) { return (x >= FLT_MIN) & (x <= FLT_MAX); }
-static inline int vrnn_log_fast_ok(double x) { return 1; }
-static inline float vrnn_exp(float x) { return expf(x); }
-static inline double vrnn_exp(double x) { return exp(x); }
-
 /* acc_k = sum_d (u_dk^2 + 2 log sig_dk + log 2pi) for one row. */
 template <typename T>
 static void vrnn_gmm_row_sums(const T* y, const T* mu, const T* sig, npy_intp D, npy_intp K, T* acc) {
@@ -163,11 +124,6 @@ static void vrnn_gmm_nll_grad(const T* y, const T* mu, const T* sig, const T* co
 #endif
 """ % {"log_2pi": LOG_2PI}
 
-#: Version of the compiled C code: changes whenever this file or the C text does (PyTensor keys
-#: its cache of compiled modules on it).
-CODE_VERSION = (1, int(hashlib.sha1(Path(__file__).read_bytes() + SUPPORT_CODE.encode()).hexdigest()[:12], 16))
-
-
 def _float_inputs(*values):
     """The inputs as tensors of one float dtype (their upcast)."""
     tensors = [pt.as_tensor_variable(v) for v in values]
@@ -183,58 +139,21 @@ def _check_ndims(names, tensors, ndims):
             raise TypeError(f"GMM cost: {name} must have {ndim} dimensions, got {tensor.ndim}")
 
 
-def _numpy_logits(y, mu, sig, coeff):
+def _formula(xp, y, mu, sig, coeff, g=None):
+    """The module doc's formulas with array module ``xp`` (numpy or jax.numpy): nll (N,), or with
+    the upstream ``g`` the gradient (dy, dmu, dsig, dcoeff)."""
     n, k = coeff.shape
     mu3 = mu.reshape(n, -1, k)
     sig3 = sig.reshape(n, -1, k)
-    with np.errstate(all="ignore"):
-        u = (y[:, :, None] - mu3) / sig3
-        return np.log(coeff) - 0.5 * np.sum(u * u + 2 * np.log(sig3) + LOG_2PI, axis=1), u, sig3
-
-
-def _numpy_logsumexp(a):
-    with np.errstate(all="ignore"):
-        top = np.max(a, axis=1, keepdims=True)
-        return (np.log(np.sum(np.exp(a - top), axis=1, keepdims=True)) + top)[:, 0]
-
-
-class _GMMCOp(COp):
-    """Shared C plumbing: contiguous inputs, output allocation, dtype dispatch."""
-
-    __props__ = ()
-
-    def c_support_code(self, **kwargs):
-        return SUPPORT_CODE
-
-    def c_headers(self, **kwargs):
-        return ["<math.h>", "<float.h>", "<stdint.h>", "<string.h>", "<stdlib.h>"]
-
-    def c_compile_args(self, **kwargs):
-        return ["-fopenmp-simd"]
-
-    def c_code_cache_version(self):
-        return CODE_VERSION
-
-    @staticmethod
-    def _contiguous(names):
-        """Contiguous copies (new references) ``in<i>_c``, named by position: one variable may be
-        two inputs."""
-        return "\n".join(f"PyArrayObject* in{i}_c = PyArray_GETCONTIGUOUS({v});" for i, v in enumerate(names))
-
-    @staticmethod
-    def _release(names):
-        return "\n".join(f"Py_XDECREF(in{i}_c);" for i in range(len(names)))
-
-    @staticmethod
-    def _alloc(out, ndim, dims, typenum, fail):
-        same = " && ".join(f"PyArray_DIMS({out})[{i}] == {d}" for i, d in enumerate(dims))
-        return f"""
-        if ({out} == NULL || PyArray_NDIM({out}) != {ndim} || !({same}) || !PyArray_IS_C_CONTIGUOUS({out})) {{
-            npy_intp shape[{ndim}] = {{{", ".join(dims)}}};
-            Py_XDECREF({out});
-            {out} = (PyArrayObject*)PyArray_EMPTY({ndim}, shape, {typenum}, 0);
-            if (!{out}) {{ {fail} }}
-        }}"""
+    u = (y[:, :, None] - mu3) / sig3
+    a = xp.log(coeff) - 0.5 * xp.sum(u * u + 2 * xp.log(sig3) + LOG_2PI, axis=1)
+    top = xp.max(a, axis=1, keepdims=True)
+    lse = xp.log(xp.sum(xp.exp(a - top), axis=1, keepdims=True)) + top
+    if g is None:
+        return -lse[:, 0]
+    gw = g[:, None] * xp.exp(a - lse)                     # g w_k, (N, K)
+    t = gw[:, None, :] / sig3                             # (N, D, K)
+    return xp.sum(t * u, axis=2), (-t * u).reshape(mu.shape), (t * (1 - u * u)).reshape(sig.shape), -gw / coeff
 
 
 def _shape_checks(y, mu, sig, coeff, fail):
@@ -256,11 +175,13 @@ def _shape_checks(y, mu, sig, coeff, fail):
     }}"""
 
 
-class GMMNll(_GMMCOp):
+class GMMNll(FusedCOp):
     """``nll = -logsumexp_k(log coeff_k - 0.5 sum_d [u_dk^2 + 2 log sig_dk + log 2pi])`` per row (module doc).
 
     Inputs y (N, D), mu (N, D*K), sig (N, D*K), coeff (N, K); output (N,).
     """
+
+    support_code = SUPPORT_CODE
 
     def make_node(self, y, mu, sig, coeff):
         inputs, dtype = _float_inputs(y, mu, sig, coeff)
@@ -269,9 +190,8 @@ class GMMNll(_GMMCOp):
         return Apply(self, inputs, [out])
 
     def perform(self, node, inputs, outputs):
-        y, mu, sig, coeff = inputs
-        a, _, _ = _numpy_logits(y, mu, sig, coeff)
-        outputs[0][0] = np.asarray(-_numpy_logsumexp(a), dtype=node.outputs[0].dtype)
+        with np.errstate(all="ignore"):
+            outputs[0][0] = np.asarray(_formula(np, *inputs), dtype=node.outputs[0].dtype)
 
     def infer_shape(self, fgraph, node, shapes):
         return [(shapes[0][0],)]
@@ -282,34 +202,23 @@ class GMMNll(_GMMCOp):
     def c_code(self, node, name, inputs, outputs, sub):
         y, mu, sig, coeff = inputs
         (out,) = outputs
-        ctype = "npy_float32" if node.outputs[0].dtype == "float32" else "npy_float64"
-        typenum = "NPY_FLOAT32" if ctype == "npy_float32" else "NPY_FLOAT64"
+        ctype, typenum = self.c_types(node)
         fail = sub["fail"]
-        names = (y, mu, sig, coeff)
+        call = f"vrnn_gmm_nll<{ctype}>({{data}}, N, D, K, ({ctype}*)PyArray_DATA({out}), {{work}})"
         return f"""
         {{
         {_shape_checks(y, mu, sig, coeff, fail)}
-        {self._alloc(out, 1, ["N"], typenum, fail)}
-        {self._contiguous(names)}
-        {ctype}* work = ({ctype}*)malloc(sizeof({ctype}) * (K > 0 ? K : 1));
-        if (!work || !in0_c || !in1_c || !in2_c || !in3_c) {{
-            free(work);
-            {self._release(names)}
-            if (!PyErr_Occurred()) PyErr_NoMemory();
-            {fail}
-        }}
-        vrnn_gmm_nll<{ctype}>(({ctype}*)PyArray_DATA(in0_c), ({ctype}*)PyArray_DATA(in1_c),
-                              ({ctype}*)PyArray_DATA(in2_c), ({ctype}*)PyArray_DATA(in3_c),
-                              N, D, K, ({ctype}*)PyArray_DATA({out}), work);
-        free(work);
-        {self._release(names)}
+        {self.alloc_output(out, ["N"], typenum, fail)}
+        {self.call_on_contiguous(inputs, ctype, call, fail, work="K")}
         }}
         """
 
 
-class GMMNllGrad(_GMMCOp):
+class GMMNllGrad(FusedCOp):
     """Gradient of :class:`GMMNll` given the upstream ``g`` (N,): (dy, dmu, dsig, dcoeff), same shapes
     as (y, mu, sig, coeff) (formulas in the module doc)."""
+
+    support_code = SUPPORT_CODE
 
     def make_node(self, y, mu, sig, coeff, g):
         inputs, dtype = _float_inputs(y, mu, sig, coeff, g)
@@ -318,13 +227,8 @@ class GMMNllGrad(_GMMCOp):
         return Apply(self, inputs, outputs)
 
     def perform(self, node, inputs, outputs):
-        y, mu, sig, coeff, g = inputs
-        a, u, sig3 = _numpy_logits(y, mu, sig, coeff)
         with np.errstate(all="ignore"):
-            gw = g[:, None] * np.exp(a - _numpy_logsumexp(a)[:, None])          # (N, K)
-            t = gw[:, None, :] / sig3                                          # (N, D, K)
-            grads = (np.sum(t * u, axis=2), (-t * u).reshape(mu.shape), (t * (1 - u * u)).reshape(sig.shape),
-                     -gw / coeff)
+            grads = _formula(np, *inputs)
         for slot, value, var in zip(outputs, grads, node.outputs):
             slot[0] = np.asarray(value, dtype=var.dtype)
 
@@ -333,15 +237,12 @@ class GMMNllGrad(_GMMCOp):
 
     def c_code(self, node, name, inputs, outputs, sub):
         y, mu, sig, coeff, g = inputs
-        dy, dmu, dsig, dcoeff = outputs
-        ctype = "npy_float32" if node.outputs[0].dtype == "float32" else "npy_float64"
-        typenum = "NPY_FLOAT32" if ctype == "npy_float32" else "NPY_FLOAT64"
+        ctype, typenum = self.c_types(node)
         fail = sub["fail"]
-        names = (y, mu, sig, coeff, g)
-        allocs = "\n".join([self._alloc(dy, 2, ["N", "D"], typenum, fail),
-                            self._alloc(dmu, 2, ["N", "D * K"], typenum, fail),
-                            self._alloc(dsig, 2, ["N", "D * K"], typenum, fail),
-                            self._alloc(dcoeff, 2, ["N", "K"], typenum, fail)])
+        shapes = (["N", "D"], ["N", "D * K"], ["N", "D * K"], ["N", "K"])
+        allocs = "\n".join(self.alloc_output(out, dims, typenum, fail) for out, dims in zip(outputs, shapes))
+        results = ", ".join(f"({ctype}*)PyArray_DATA({out})" for out in outputs)
+        call = f"vrnn_gmm_nll_grad<{ctype}>({{data}}, N, D, K, {results}, {{work}})"
         return f"""
         {{
         {_shape_checks(y, mu, sig, coeff, fail)}
@@ -350,21 +251,7 @@ class GMMNllGrad(_GMMCOp):
             {fail}
         }}
         {allocs}
-        {self._contiguous(names)}
-        {ctype}* work = ({ctype}*)malloc(sizeof({ctype}) * (K > 0 ? K : 1));
-        if (!work || !in0_c || !in1_c || !in2_c || !in3_c || !in4_c) {{
-            free(work);
-            {self._release(names)}
-            if (!PyErr_Occurred()) PyErr_NoMemory();
-            {fail}
-        }}
-        vrnn_gmm_nll_grad<{ctype}>(({ctype}*)PyArray_DATA(in0_c), ({ctype}*)PyArray_DATA(in1_c),
-                                   ({ctype}*)PyArray_DATA(in2_c), ({ctype}*)PyArray_DATA(in3_c),
-                                   ({ctype}*)PyArray_DATA(in4_c), N, D, K,
-                                   ({ctype}*)PyArray_DATA({dy}), ({ctype}*)PyArray_DATA({dmu}),
-                                   ({ctype}*)PyArray_DATA({dsig}), ({ctype}*)PyArray_DATA({dcoeff}), work);
-        free(work);
-        {self._release(names)}
+        {self.call_on_contiguous(inputs, ctype, call, fail, work="K")}
         }}
         """
 
@@ -376,33 +263,17 @@ gmm_nll = GMMNll()
 def register_jax():
     """Give both ops their JAX implementation (the module doc's formulas in jax.numpy; XLA fuses
     them). Called where a graph is prepared for JAX mode (:func:`cle.backend.compiling`)."""
-    import jax
     import jax.numpy as jnp
     from pytensor.link.jax.dispatch import jax_funcify
-
-    def logits(y, mu, sig, coeff):
-        n, k = coeff.shape
-        mu3 = mu.reshape(n, -1, k)
-        sig3 = sig.reshape(n, -1, k)
-        u = (y[:, :, None] - mu3) / sig3
-        return jnp.log(coeff) - 0.5 * jnp.sum(u * u + 2 * jnp.log(sig3) + LOG_2PI, axis=1), u, sig3
-
-    def logsumexp(a):
-        top = jax.lax.stop_gradient(jnp.max(a, axis=1, keepdims=True))
-        return (jnp.log(jnp.sum(jnp.exp(a - top), axis=1, keepdims=True)) + top)[:, 0]
 
     @jax_funcify.register(GMMNll)
     def _nll(op, **kwargs):
         def gmm_nll_jax(y, mu, sig, coeff):
-            return -logsumexp(logits(y, mu, sig, coeff)[0])
+            return _formula(jnp, y, mu, sig, coeff)
         return gmm_nll_jax
 
     @jax_funcify.register(GMMNllGrad)
     def _nll_grad(op, **kwargs):
         def gmm_nll_grad_jax(y, mu, sig, coeff, g):
-            a, u, sig3 = logits(y, mu, sig, coeff)
-            gw = g[:, None] * jnp.exp(a - logsumexp(a)[:, None])
-            t = gw[:, None, :] / sig3
-            return (jnp.sum(t * u, axis=2), (-t * u).reshape(mu.shape), (t * (1 - u * u)).reshape(sig.shape),
-                    -gw / coeff)
+            return _formula(jnp, y, mu, sig, coeff, g)
         return gmm_nll_grad_jax

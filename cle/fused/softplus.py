@@ -8,58 +8,25 @@ tenth of a C-mode training step. In float32 these ops compute::
     softplus(x) = max(x, 0) + log1p(t)   (log1p(t) = log(u) t / (u - 1), u = 1 + t; t when u == 1)
     sigmoid(x)  = 1 / (1 + t) for x >= 0, t / (1 + t) otherwise
 
-with the vectorisable ``vrnn_log`` of :mod:`cle.fused.gmm` (within a few ulp of the C library's
+with the vectorisable ``vrnn_log`` of :mod:`cle.fused.cbase` (within a few ulp of the C library's
 functions; NaN stays NaN, +inf gives +inf). float64 uses PyTensor's own formulas with the C
 library, so float64 results are PyTensor's to round-off. NumPy ``perform`` and a JAX
 implementation (``jax.nn.softplus`` / ``jax.nn.sigmoid``) cover the other modes.
 """
 import functools
-import hashlib
-from pathlib import Path
 
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.graph.basic import Apply
-from pytensor.link.c.op import COp
 
-from cle.fused.gmm import SUPPORT_CODE as GMM_SUPPORT_CODE
+from cle.fused.cbase import FusedCOp
 
 __all__ = ["Softplus", "SoftplusGrad", "softplus", "register_jax"]
 
-SUPPORT_CODE = GMM_SUPPORT_CODE + r"""
+#: C templates of both ops (after :data:`cle.fused.cbase.MATH_CODE`).
+SUPPORT_CODE = r"""
 #ifndef VRNN_FUSED_SOFTPLUS
 #define VRNN_FUSED_SOFTPLUS
-#include <math.h>
-
-/* exp(x) for x <= 0 (Cephes' expf); 0 below log(FLT_MIN) = -87.3365, where exp(x) is no longer a normal float. */
-static inline float vrnn_select(int c, float a, float b) {    /* c ? a : b, branch-free */
-    uint32_t ab, bb, m = (uint32_t)(-(int32_t)c);
-    memcpy(&ab, &a, 4);
-    memcpy(&bb, &b, 4);
-    uint32_t r = (ab & m) | (bb & ~m);
-    float out;
-    memcpy(&out, &r, 4);
-    return out;
-}
-
-static inline float vrnn_exp_nonpositive(float x0) {
-    float x = vrnn_select(x0 < -87.3365f, -87.3365f, x0);
-    /* n = floor(x log2(e) + 1/2): the argument is in [-126, 0.5], so truncate it shifted by 128 */
-    float n = (float)((int32_t)(x * 1.44269504088896341f + 128.5f) - 128);
-    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-    float p = 1.9875691500E-4f;
-    p = p * r + 1.3981999507E-3f;
-    p = p * r + 8.3334519073E-3f;
-    p = p * r + 4.1665795894E-2f;
-    p = p * r + 1.6666665459E-1f;
-    p = p * r + 5.0000001201E-1f;
-    float e = p * r * r + r + 1.0f;
-    uint32_t bits = (uint32_t)((int32_t)n + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, 4);
-    return vrnn_select(x0 < -87.3365f, 0.0f, e * scale);     /* below a normal float: 0 */
-}
-
 static inline float vrnn_softplus(float x) {
     float t = vrnn_exp_nonpositive(-fabsf(x));
     float u = 1.0f + t;
@@ -93,11 +60,6 @@ static void vrnn_softplus_grad_loop(const T* x, const T* g, npy_intp n, T* out) 
 #endif
 """
 
-#: Version of the compiled C code: changes whenever this file or the C text does (PyTensor keys
-#: its cache of compiled modules on it).
-CODE_VERSION = (1, int(hashlib.sha1(Path(__file__).read_bytes() + SUPPORT_CODE.encode()).hexdigest()[:12], 16))
-
-
 def _float_tensor(x):
     x = pt.as_tensor_variable(x)
     if x.dtype not in ("float32", "float64"):
@@ -105,32 +67,19 @@ def _float_tensor(x):
     return x
 
 
-class _ElementwiseCOp(COp):
+class _ElementwiseCOp(FusedCOp):
     """One C loop over the elements of same-shape inputs (made contiguous), into a new output."""
 
-    __props__ = ()
+    support_code = SUPPORT_CODE
     #: name of the C template function (inputs..., n, out)
     c_function = None
-
-    def c_support_code(self, **kwargs):
-        return SUPPORT_CODE
-
-    def c_headers(self, **kwargs):
-        return ["<math.h>", "<float.h>", "<stdint.h>", "<string.h>"]
-
-    def c_compile_args(self, **kwargs):
-        return ["-fopenmp-simd"]
-
-    def c_code_cache_version(self):
-        return CODE_VERSION
 
     def infer_shape(self, fgraph, node, shapes):
         return [shapes[0]]
 
     def c_code(self, node, name, inputs, outputs, sub):
         (out,) = outputs
-        ctype = "npy_float32" if node.outputs[0].dtype == "float32" else "npy_float64"
-        typenum = "NPY_FLOAT32" if ctype == "npy_float32" else "NPY_FLOAT64"
+        ctype, typenum = self.c_types(node)
         fail = sub["fail"]
         first = inputs[0]
         same_shape = "\n".join(
@@ -139,11 +88,7 @@ class _ElementwiseCOp(COp):
                 PyErr_SetString(PyExc_ValueError, "{type(self).__name__}: inputs of different shapes");
                 {fail}
             }}""" for v in inputs[1:])
-        # contiguous copies (new references) named by position: one variable may be two inputs
-        contiguous = "\n".join(f"PyArrayObject* in{i}_c = PyArray_GETCONTIGUOUS({v});" for i, v in enumerate(inputs))
-        release = "\n".join(f"Py_XDECREF(in{i}_c);" for i in range(len(inputs)))
-        any_missing = " || ".join(f"!in{i}_c" for i in range(len(inputs)))
-        data = ", ".join(f"({ctype}*)PyArray_DATA(in{i}_c)" for i in range(len(inputs)))
+        call = f"{self.c_function}<{ctype}>({{data}}, PyArray_SIZE({first}), ({ctype}*)PyArray_DATA({out}))"
         return f"""
         {{
         {same_shape}
@@ -154,13 +99,7 @@ class _ElementwiseCOp(COp):
             {out} = (PyArrayObject*)PyArray_EMPTY(PyArray_NDIM({first}), PyArray_DIMS({first}), {typenum}, 0);
             if (!{out}) {{ {fail} }}
         }}
-        {contiguous}
-        if ({any_missing}) {{
-            {release}
-            {fail}
-        }}
-        {self.c_function}<{ctype}>({data}, PyArray_SIZE({first}), ({ctype}*)PyArray_DATA({out}));
-        {release}
+        {self.call_on_contiguous(inputs, ctype, call, fail)}
         }}
         """
 
