@@ -39,6 +39,7 @@ import pytensor
 from pytensor.compile.mode import Mode, get_mode
 
 from cle.errors import UserError
+from cle.finish import finish
 
 log = logging.getLogger(__name__)
 
@@ -392,10 +393,12 @@ def function(inputs, outputs=None, updates=None, givens=None, mode=None, name=No
 
     Every graph of the project is compiled through here, so the backend choice lives in one place.
     In a mode of :data:`STATIC_SHAPE_MODES` every input must have a static shape (see
-    ``SequenceModel.static``); float64 graphs in JAX mode switch on JAX's x64 mode.
+    ``SequenceModel.static``); float64 graphs in JAX mode switch on JAX's x64 mode. The function
+    is :func:`cle.finish.finish`-ed: the rewrites' bookkeeping dropped, and in JAX mode
+    XLA-compiled now rather than at its first call.
     """
     with compiling(mode=mode) as name_of_mode:
-        return pytensor.function(
+        fn = pytensor.function(
             inputs,
             outputs,
             updates=updates,
@@ -405,3 +408,4 @@ def function(inputs, outputs=None, updates=None, givens=None, mode=None, name=No
             on_unused_input=kwargs.pop("on_unused_input", "ignore"),
             **kwargs,
         )
+        return finish(fn)

@@ -61,6 +61,8 @@ from pathlib import Path
 import pytensor
 from pytensor.compile.sharedvalue import SharedVariable
 
+from cle.finish import finish
+
 log = logging.getLogger(__name__)
 
 __all__ = ["FunctionStore", "default_store", "STORE_ENV", "source_digest"]
@@ -229,6 +231,7 @@ class FunctionStore:
             unpickled = time.perf_counter()
             fn = maker.create()
             fn.trust_input = maker.trust_input
+            finish(fn)  # in JAX mode XLA compiles now (from its persistent cache, when it has it)
         except Exception as err:  # noqa: BLE001 (any failure: drop the entry and compile again)
             log.warning("compiled-function cache entry %s is unusable (%s: %s); compiling again",
                         data_path, type(err).__name__, err)
