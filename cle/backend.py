@@ -377,14 +377,17 @@ def get_compile_mode(name=None):
     """The PyTensor ``Mode`` object for ``name`` (default: the selected mode).
 
     'c' is the C backend with the CVM linker and the fast_run rewrites less
-    :data:`EXCLUDED_REWRITES`; 'jax' is PyTensor's JAX mode less :data:`JAX_EXCLUDED_REWRITES`
-    (it needs static input shapes); 'numba' is PyTensor's NUMBA mode.
+    :data:`EXCLUDED_REWRITES`; 'jax' is PyTensor's JAX mode less :data:`JAX_EXCLUDED_REWRITES`,
+    linked by :class:`cle.jax_linker.JAXLinkerWithOptions` (XLA options per function; it needs
+    static input shapes); 'numba' is PyTensor's NUMBA mode.
     """
     name = check_mode(name or mode_name())
     if name == "c":
         return Mode(linker="cvm", optimizer="fast_run").excluding(*EXCLUDED_REWRITES)
     if name == "jax":
-        return get_mode("JAX").excluding(*JAX_EXCLUDED_REWRITES)
+        from cle.jax_linker import JAXLinkerWithOptions
+        return Mode(linker=JAXLinkerWithOptions(), optimizer=get_mode("JAX").provided_optimizer).excluding(
+            *JAX_EXCLUDED_REWRITES)
     return get_mode(name.upper())
 
 

@@ -90,8 +90,8 @@ def release_freed_memory():
 
 
 def _is_jax_function(fn):
-    linker = getattr(getattr(fn, "maker", None), "linker", None)
-    return type(linker).__name__ == "JAXLinker"
+    from pytensor.link.jax.linker import JAXLinker
+    return isinstance(getattr(getattr(fn, "maker", None), "linker", None), JAXLinker)
 
 
 def compile_ahead(fn):

@@ -108,3 +108,26 @@ def test_a_jax_function_with_an_input_of_unknown_shape_compiles_at_its_first_cal
 def test_freed_memory_is_released_where_the_c_library_can():
     expected = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
     assert release_freed_memory() is expected
+
+
+def test_jax_functions_carry_the_projects_xla_options(restore_jax_x64):
+    """cle.jax_linker: on a CPU the project's JAX functions are compiled without YNNPACK fusions
+    (a plain jax.jit of the same computation has them, where this XLA uses YNNPACK at all)."""
+    jax = pytest.importorskip("jax")
+    from cle.jax_linker import XLA_CPU_OPTIONS, JAXLinkerWithOptions
+
+    if jax.default_backend() != "cpu":
+        pytest.skip("the options are for XLA's CPU compiler")
+    x = pt.tensor("x", dtype="float32", shape=(64, 96))
+    w = pytensor.shared(np.linspace(-1, 1, 96 * 80, dtype="float32").reshape(96, 80), name="w")
+    with B.precision("float32"):
+        fn = B.function([x], pt.tanh(x @ w).sum(axis=0), mode="jax")
+    assert isinstance(fn.maker.linker, JAXLinkerWithOptions)
+    data = np.random.default_rng(2).standard_normal((64, 96)).astype("float32")
+    np.testing.assert_allclose(fn(data), np.tanh(data @ w.get_value()).sum(axis=0), rtol=2e-5, atol=2e-5)
+    spec = jax.ShapeDtypeStruct((64, 96), "float32")
+    ours = fn.vm.jit_fn.lower(spec, w.get_value()).compile().as_text()
+    plain = jax.jit(lambda a, b: jax.numpy.tanh(a @ b).sum(axis=0)).lower(spec, w.get_value()).compile().as_text()
+    if "__ynn_fusion" not in plain:
+        pytest.skip("this XLA does not use YNNPACK fusions by default")
+    assert XLA_CPU_OPTIONS and "__ynn_fusion" not in ours

@@ -1,0 +1,28 @@
+"""PyTensor's JAX linker with the project's XLA compile options, given per function.
+
+XLA on a CPU hands matrix products (and the elementwise work fused into them) to YNNPACK by
+default. At the VRNN's main configuration on a 2-core Zen 3 (AVX2) machine that made the training
+step 1.2x slower at 1 thread than XLA's other CPU path (benchmarks/README.md, measured back to
+back); :data:`XLA_CPU_OPTIONS` turns it off. The options travel with each compiled function
+(``jax.jit(..., compiler_options=...)``), so nothing in JAX or XLA is set for the process, and
+they are part of XLA's cache key.
+"""
+from pytensor.link.jax.linker import JAXLinker
+
+__all__ = ["XLA_CPU_OPTIONS", "JAXLinkerWithOptions"]
+
+#: XLA debug options of every JAX-mode function compiled for a CPU: no YNNPACK fusions.
+XLA_CPU_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": ""}
+
+
+class JAXLinkerWithOptions(JAXLinker):
+    """``JAXLinker`` whose ``jax.jit`` carries :data:`XLA_CPU_OPTIONS` when JAX's backend is the
+    CPU; a function with inputs used as static shapes (``scalar_shape_inputs``) is jitted as
+    PyTensor does."""
+
+    def jit_compile(self, fn):
+        import jax
+
+        if self.scalar_shape_inputs or jax.default_backend() != "cpu":
+            return super().jit_compile(fn)
+        return jax.jit(fn, compiler_options=dict(XLA_CPU_OPTIONS))
