@@ -240,7 +240,8 @@ def main(argv=None):
     for i in range(args.warmup):
         began = time.perf_counter()
         np.asarray(step(batches[i % len(batches)])[0])
-        first_call_s = first_call_s if first_call_s is not None else time.perf_counter() - began
+        if i == 0:
+            first_call_s = time.perf_counter() - began
     times = []
     for i in range(args.steps):
         began = time.perf_counter()

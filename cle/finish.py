@@ -13,8 +13,8 @@ function :class:`cle.function_store.FunctionStore` loads:
    function need none of it; the in-place ordering (``DestroyHandler``) is kept.
 2. **A JAX-mode function is XLA-compiled now**, for the static shapes of its inputs, instead of
    at its first call: the compile time is part of "compiling" (where progress and logs report
-   it), not of the first training step. The first call then traces again (a fraction of a
-   second) and finds the compiled program in JAX's cache.
+   it), not of the first training step. The first call finds the traced and compiled program
+   in JAX's caches (JAX's compile events show no trace and no compile during calls).
 3. **The memory XLA's compiler freed is handed back to the operating system** (glibc's
    ``malloc_trim``): compiling keeps several hundred MB of freed memory in the C library's
    per-thread arenas, which would otherwise stay in the process (RSS) for its whole life and
@@ -25,16 +25,14 @@ lists).
 """
 import ctypes
 import ctypes.util
-import logging
 from functools import lru_cache
 
 from pytensor.compile.aliasing import Supervisor
 from pytensor.graph.features import FullHistory, History, NoOutputFromInplace, PreserveVariableAttributes, Validator
 from pytensor.graph.rewriting.basic import MergeFeature
+from pytensor.link.jax.linker import JAXLinker
 from pytensor.scan.op import Scan
 from pytensor.tensor.rewriting.shape import ShapeFeature
-
-log = logging.getLogger(__name__)
 
 __all__ = ["finish", "shed_rewrite_state", "compile_ahead", "release_freed_memory", "REWRITE_ONLY_FEATURES"]
 
@@ -90,7 +88,6 @@ def release_freed_memory():
 
 
 def _is_jax_function(fn):
-    from pytensor.link.jax.linker import JAXLinker
     return isinstance(getattr(getattr(fn, "maker", None), "linker", None), JAXLinker)
 
 

@@ -1,8 +1,8 @@
 """PyTensor's JAX linker with the project's XLA compile options, given per function.
 
 XLA on a CPU hands matrix products (and the elementwise work fused into them) to YNNPACK by
-default. At the VRNN's main configuration on a 2-core Zen 3 (AVX2) machine that made the training
-step 1.2x slower at 1 thread than XLA's other CPU path (benchmarks/README.md, measured back to
+default. At the VRNN's main configuration on a 2-core Zen 3 (AVX2) machine the training step
+was 7-8 % faster at 1 thread and 12-35 % at 2 without it (benchmarks/README.md, measured back to
 back); :data:`XLA_CPU_OPTIONS` turns it off. The options travel with each compiled function
 (``jax.jit(..., compiler_options=...)``), so nothing in JAX or XLA is set for the process, and
 they are part of XLA's cache key.
