@@ -7,9 +7,11 @@ One batch (names are the legacy layer names, L the stack depth; LEGACY.md):
    input (``x_L @ W_x_L__rnn + b_rnn``).
 2. scan over t with state s_{t-1} = [h, c]:
    ``q(z_t | .) = N(phi_mu, phi_sig^2)`` from phi on [x_L_t, h_{t-1}];
-   ``p(z_t | .) = N(prior_mu, prior_sig^2)`` from prior on h_{t-1} (VRNN-I: N(0, I));
    ``z_t = phi_mu + phi_sig * eps_t``; ``z_L = z_L(...z_1(z_t))``; ``s_t = LSTM([x_L_t, z_L_t], s_{t-1})``.
-3. decoder outside the scan on the shifted states ``[s_0, s_1 .. s_{T-1}]``: theta on [z_L_t, h_{t-1}].
+3. outside the scan, on the shifted states ``[s_0, s_1 .. s_{T-1}]`` (nothing in the recurrence
+   reads them, so each is one big product over all T): the prior
+   ``p(z_t | .) = N(prior_mu, prior_sig^2)`` from prior on h_{t-1} (VRNN-I: N(0, I)), and the
+   decoder theta on [z_L_t, h_{t-1}].
 4. per frame: ``recon_t = -log p(x_t | z_<=t, x_<t)``, ``kl_t = KL(q || p)``; the training cost
    is ``recon_term + kl_term`` (normalised by ``config.cost_norm``).
 
@@ -106,17 +108,15 @@ class VRNN(SequenceModel):
             z_t = phi_mu + phi_sig * eps_t
             z_feat = self._stack(self.z_names, [z_t])
             s_t = self._lstm_step(x_rnn_t, z_feat, s_tm1)
-            if learned:
-                prior_mu, prior_sig = self._prior(s_tm1)
-                return s_t, phi_mu, phi_sig, z_feat, prior_mu, prior_sig
             return s_t, phi_mu, phi_sig, z_feat
 
-        n_out = 6 if learned else 4
         outs = scan_keeping_products(step, sequences=[x_phi, x_rnn, eps],
-                                     outputs_info=[s_0] + [None] * (n_out - 1), name="vrnn_scan")
-        terms = OrderedDict(zip(["s", "phi_mu", "phi_sig", "z_feat", "prior_mu", "prior_sig"], outs))
+                                     outputs_info=[s_0, None, None, None], name="vrnn_scan")
+        terms = OrderedDict(zip(["s", "phi_mu", "phi_sig", "z_feat"], outs))
         terms["z"] = terms["phi_mu"] + terms["phi_sig"] * eps
         s_prev = pt.concatenate([s_0[None, :, :], terms["s"][:-1]], axis=0)
+        if learned:
+            terms["prior_mu"], terms["prior_sig"] = self._prior(s_prev)
         terms.update(self._decoder(terms["z_feat"], s_prev))
         terms["recon"] = output_nll(self.config.output, x, terms)
         if learned:

@@ -89,3 +89,20 @@ def test_carried_state_gives_the_golden_step1_cost_and_gradients(model, steps):
     assert rel_err(out["nll_upper_bound"], steps["step1_raw_nll"]) < FLOAT64_RTOL
     for name in model.param_names():
         assert rel_err(out[f"grad__{name}"], steps[f"step1_rawgrad__{name}"]) < FLOAT64_RTOL, name
+
+
+def test_only_the_recurrence_is_in_the_scan(model):
+    """The scan reads the encoder, z features and LSTM weights; the prior and the decoder (which
+    nothing in the recurrence reads) are computed after it, over all T at once."""
+    from pytensor.graph.traversal import io_toposort
+    from pytensor.scan.op import Scan
+
+    cost = model.training_graph().outputs["nll_upper_bound"]
+    scans = [node for node in io_toposort([], [cost]) if isinstance(node.op, Scan)]
+    assert len(scans) == 1
+    read = {var.name for var in scans[0].inputs}
+    params = model.param_names()
+    assert {"U_rnn__rnn", "W_phi_4__phi_mu", "W_z_1__z_2"} <= read
+    outside = [p for p in params if "prior" in p or "theta" in p]
+    assert "W_s_tm1__prior_1" in outside                        # the preset has a learned prior
+    assert not read & set(outside)
