@@ -49,13 +49,13 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "vrnn-prepare=nips2015_vrnn.models.app.cli:prepare",
-            "vrnn-train=nips2015_vrnn.models.app.cli:train",
-            "vrnn-sample=nips2015_vrnn.models.app.cli:sample",
-            "vrnn-eval=nips2015_vrnn.models.app.cli:evaluate",
-            "vrnn-monitor=nips2015_vrnn.models.app.cli:monitor",
-            "vrnn-sweep=nips2015_vrnn.models.app.cli:sweep",
-            "vrnn-table=nips2015_vrnn.models.app.cli:table",
+            "vrnn-prepare=nips2015_vrnn.models.app.cli:scripts.prepare",
+            "vrnn-train=nips2015_vrnn.models.app.cli:scripts.train",
+            "vrnn-sample=nips2015_vrnn.models.app.cli:scripts.sample",
+            "vrnn-eval=nips2015_vrnn.models.app.cli:scripts.eval",
+            "vrnn-monitor=nips2015_vrnn.models.app.cli:scripts.monitor",
+            "vrnn-sweep=nips2015_vrnn.models.app.cli:scripts.sweep",
+            "vrnn-table=nips2015_vrnn.models.app.cli:scripts.table",
         ],
     },
 )

@@ -22,7 +22,9 @@ Usage::
 
 ``--threads N`` sets the BLAS / OpenMP thread count before numpy loads (the process re-executes
 itself with the environment set) and pins the process to N CPUs (XLA's thread pool follows the
-CPUs it may use). The mode is ``--mode``, else the project's default (``cle.backend.default_mode``:
+CPUs it may use). Like the console scripts, the benchmark runs with glibc's huge-page tunable
+(``cle.heap``; ``GLIBC_TUNABLES=glibc.malloc.hugetlb=0`` measures without it).
+The mode is ``--mode``, else the project's default (``cle.backend.default_mode``:
 jax when installed, else c). Compile-cache state: ``compile_cache`` in the JSON says
 'warm' when no new C module was compiled, else how many were ("cold: N new modules").
 Point ``PYTENSOR_FLAGS=base_compiledir=/tmp/somewhere`` at an empty folder for a cold compile.
@@ -46,22 +48,27 @@ def _threads_from_argv(argv):
 
 
 def _set_threads_then_reexec():
-    """Apply --threads to the environment before numpy loads; re-exec so the BLAS sees it.
+    """Apply --threads to the environment before numpy loads, and glibc's huge-page tunable as the
+    console scripts do (:func:`cle.heap.relaunch_with_huge_pages`); re-exec so both take effect.
 
     The process is also pinned to ``--threads`` CPUs: XLA (JAX mode) sizes its own thread pool
     from the CPUs it may run on and reads none of THREAD_VARS.
     """
+    from cle.heap import environment_with_huge_pages
+
     threads = _threads_from_argv(sys.argv[1:])
-    if threads is None:
-        return
-    allowed = sorted(os.sched_getaffinity(0))
-    if int(threads) < len(allowed):
-        os.sched_setaffinity(0, allowed[:int(threads)])
+    if threads is not None:
+        allowed = sorted(os.sched_getaffinity(0))
+        if int(threads) < len(allowed):
+            os.sched_setaffinity(0, allowed[:int(threads)])
     if os.environ.get(REEXEC_MARK):
         return
-    if all(os.environ.get(var) == threads for var in THREAD_VARS):
+    env = environment_with_huge_pages(os.environ) or dict(os.environ)
+    if threads is not None:
+        env.update({var: threads for var in THREAD_VARS})
+    if env == os.environ:
         return
-    env = dict(os.environ, **{var: threads for var in THREAD_VARS}, **{REEXEC_MARK: "1"})
+    env[REEXEC_MARK] = "1"
     os.execve(sys.executable, [sys.executable] + sys.argv, env)
 
 
@@ -277,6 +284,7 @@ def main(argv=None):
         "last_cost": float(cost),
         "blas_ldflags": pytensor.config.blas__ldflags,
         "load_avg": [round(v, 2) for v in os.getloadavg()],
+        "glibc_tunables": os.environ.get("GLIBC_TUNABLES", ""),
     }
     print(json.dumps(result))
     return 0

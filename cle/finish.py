@@ -15,18 +15,14 @@ function :class:`cle.function_store.FunctionStore` loads:
    at its first call: the compile time is part of "compiling" (where progress and logs report
    it), not of the first training step. The first call finds the traced and compiled program
    in JAX's caches (JAX's compile events show no trace and no compile during calls).
-3. **The memory XLA's compiler freed is handed back to the operating system** (glibc's
-   ``malloc_trim``): compiling keeps several hundred MB of freed memory in the C library's
-   per-thread arenas, which would otherwise stay in the process (RSS) for its whole life and
-   sit under every later peak.
+3. **The memory XLA's compiler freed is handed back to the operating system**
+   (:func:`cle.heap.release_freed_memory`): compiling keeps several hundred MB of freed memory
+   in the C library's per-thread arenas, which would otherwise stay in the process (RSS) for
+   its whole life and sit under every later peak.
 
 Nothing global is changed: each step acts on the function it is given (and the C library's free
 lists).
 """
-import ctypes
-import ctypes.util
-from functools import lru_cache
-
 from pytensor.compile.aliasing import Supervisor
 from pytensor.graph.features import FullHistory, History, NoOutputFromInplace, PreserveVariableAttributes, Validator
 from pytensor.graph.rewriting.basic import MergeFeature
@@ -34,7 +30,9 @@ from pytensor.link.jax.linker import JAXLinker
 from pytensor.scan.op import Scan
 from pytensor.tensor.rewriting.shape import ShapeFeature
 
-__all__ = ["finish", "shed_rewrite_state", "compile_ahead", "release_freed_memory", "REWRITE_ONLY_FEATURES"]
+from cle.heap import release_freed_memory
+
+__all__ = ["finish", "shed_rewrite_state", "compile_ahead", "REWRITE_ONLY_FEATURES"]
 
 #: Features of a FunctionGraph that only the graph rewrites use (ReplaceValidate is a History and
 #: a Validator). AssumptionFeature (PyTensor 3's value assumptions) is matched by name below, as
@@ -62,29 +60,6 @@ def shed_rewrite_state(fgraph):
         if isinstance(node.op, Scan):
             detached += shed_rewrite_state(node.op.fgraph)
     return detached
-
-
-@lru_cache(maxsize=1)
-def _malloc_trim():
-    """glibc's ``malloc_trim``, or None (another C library, or none found)."""
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name)
-        trim = libc.malloc_trim
-    except (OSError, AttributeError, TypeError):
-        return None
-    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
-    return trim
-
-
-def release_freed_memory():
-    """Hand the C heap's free memory back to the operating system; True when the C library can
-    (glibc), False elsewhere (nothing is done)."""
-    trim = _malloc_trim()
-    if trim is None:
-        return False
-    trim(0)
-    return True
 
 
 def _is_jax_function(fn):

@@ -1,0 +1,98 @@
+"""cle.heap: freed memory handed back, and glibc's huge-page tunable for programs that ask.
+
+The effect test runs two child processes that each fill one 64 MiB block from ``malloc`` and
+count their page faults: with the tunable the kernel backs the block with 2 MiB pages, without
+it with 4 KiB ones (16,384 faults).
+"""
+import os
+import platform
+import subprocess
+import sys
+
+import pytest
+
+from cle.heap import HUGE_PAGES_TUNABLE, environment_with_huge_pages, release_freed_memory
+
+GLIBC_LINUX = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+
+
+def test_freed_memory_is_released_where_the_c_library_can():
+    assert release_freed_memory() is GLIBC_LINUX
+
+
+@pytest.fixture
+def thp(tmp_path):
+    def setting(text):
+        path = tmp_path / "enabled"
+        path.write_text(text)
+        return path
+    return setting
+
+
+def test_the_tunable_is_added_beside_the_users_others(thp):
+    environ = {"PATH": "/bin", "GLIBC_TUNABLES": "glibc.malloc.arena_max=2"}
+    new = environment_with_huge_pages(environ, libc="glibc", thp_setting=thp("always [madvise] never\n"))
+    assert new == {"PATH": "/bin", "GLIBC_TUNABLES": "glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1"}
+    assert environ["GLIBC_TUNABLES"] == "glibc.malloc.arena_max=2"          # the given mapping is kept
+    alone = environment_with_huge_pages({}, libc="glibc", thp_setting=thp("[always] madvise never\n"))
+    assert alone == {"GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}
+
+
+@pytest.mark.parametrize("environ, libc, setting", [
+    ({"GLIBC_TUNABLES": "glibc.malloc.hugetlb=0"}, "glibc", "always [madvise] never"),    # the user's choice
+    ({"GLIBC_TUNABLES": "a.b=1:glibc.malloc.hugetlb=2"}, "glibc", "[always] madvise never"),
+    ({}, "", "always [madvise] never"),                                                  # not glibc
+    ({}, "glibc", "always madvise [never]"),                                             # no huge pages
+    ({}, "glibc", None),                                                                 # no such file
+])
+def test_nothing_to_change(thp, tmp_path, environ, libc, setting):
+    path = thp(setting) if setting else tmp_path / "missing"
+    assert environment_with_huge_pages(environ, libc=libc, thp_setting=path) is None
+
+
+FILL_ONE_BLOCK = """
+import ctypes, resource
+libc = ctypes.CDLL("libc.so.6")
+libc.malloc.restype = ctypes.c_void_p
+size = 64 << 20
+block = libc.malloc(size)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+ctypes.memset(block, 1, size)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+@pytest.mark.skipif(environment_with_huge_pages({}) is None,
+                    reason="needs glibc and transparent huge pages on request")
+def test_the_tunable_backs_big_blocks_with_huge_pages():
+    plain = {key: value for key, value in os.environ.items() if key != "GLIBC_TUNABLES"}
+    faults = {}
+    for label, environ in [("plain", plain), ("huge", environment_with_huge_pages(plain))]:
+        run = subprocess.run([sys.executable, "-c", FILL_ONE_BLOCK], env=environ, capture_output=True, text=True,
+                             check=True)
+        faults[label] = int(run.stdout)
+    assert faults["plain"] >= 16_000, faults          # one fault per 4 KiB page
+    assert faults["huge"] * 4 < faults["plain"], faults
+
+
+RELAUNCH = """
+import os, sys
+from cle.heap import relaunch_with_huge_pages
+print("run", os.environ.get("GLIBC_TUNABLES"), sys.argv[1:], flush=True)
+relaunch_with_huge_pages()
+"""
+
+
+@pytest.mark.skipif(environment_with_huge_pages({}) is None,
+                    reason="needs glibc and transparent huge pages on request")
+@pytest.mark.parametrize("tunables, runs", [
+    (None, ["run None ['a', 'b c']", f"run {HUGE_PAGES_TUNABLE}=1 ['a', 'b c']"]),
+    (f"{HUGE_PAGES_TUNABLE}=0", [f"run {HUGE_PAGES_TUNABLE}=0 ['a', 'b c']"]),
+])
+def test_a_program_relaunches_itself_once_with_the_same_command_line(tunables, runs):
+    environ = {key: value for key, value in os.environ.items() if key != "GLIBC_TUNABLES"}
+    if tunables:
+        environ["GLIBC_TUNABLES"] = tunables
+    run = subprocess.run([sys.executable, "-c", RELAUNCH, "a", "b c"], env=environ, capture_output=True, text=True,
+                         check=True)
+    assert run.stdout.splitlines() == runs
