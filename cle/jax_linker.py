@@ -3,7 +3,10 @@
 XLA on a CPU hands matrix products (and the elementwise work fused into them) to YNNPACK by
 default. At the VRNN's main configuration on a 2-core Zen 3 (AVX2) machine the training step
 was 7-8 % faster at 1 thread and 12-35 % at 2 without it (benchmarks/README.md, measured back to
-back); :data:`XLA_CPU_OPTIONS` turns it off. The options travel with each compiled function
+back); :data:`XLA_CPU_OPTIONS` turns it off. XLA's newer elementwise code generator ("fusion
+emitters") made the same step slower than its older one: with ``xla_cpu_use_fusion_emitters``
+off, 823 -> 725 ms at 1 thread and 547 -> 513 ms at 2 (medians of 10 steps, same machine, the
+same cost to the last bit). The options travel with each compiled function
 (``jax.jit(..., compiler_options=...)``), so nothing in JAX or XLA is set for the process, and
 they are part of XLA's cache key.
 """
@@ -11,8 +14,9 @@ from pytensor.link.jax.linker import JAXLinker
 
 __all__ = ["XLA_CPU_OPTIONS", "JAXLinkerWithOptions"]
 
-#: XLA debug options of every JAX-mode function compiled for a CPU: no YNNPACK fusions.
-XLA_CPU_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": ""}
+#: XLA debug options of every JAX-mode function compiled for a CPU: no YNNPACK fusions, XLA's
+#: older elementwise code generator.
+XLA_CPU_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": "", "xla_cpu_use_fusion_emitters": False}
 
 
 class JAXLinkerWithOptions(JAXLinker):

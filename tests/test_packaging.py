@@ -95,3 +95,18 @@ def test_the_default_mode_is_the_first_installed_of_the_preference(monkeypatch):
     assert B.default_mode() == "jax"
     monkeypatch.setenv("VRNN_MODE", "C")
     assert B.default_mode() == "c"
+
+
+def test_every_command_has_its_console_script():
+    """setup.py's entry points are ``vrnn-<name>=...cli:scripts.<name>`` for exactly the commands of
+    ``cli.COMMANDS``, and each names a callable that exists."""
+    import re
+    from pathlib import Path
+
+    from nips2015_vrnn.models.app import cli
+
+    setup = (Path(__file__).resolve().parents[1] / "setup.py").read_text()
+    entries = re.findall(r'"vrnn-([\w-]+)=nips2015_vrnn\.models\.app\.cli:scripts\.(\w+)"', setup)
+    assert entries and all(script == attr for script, attr in entries)
+    assert sorted(name for name, _ in entries) == sorted(cli.COMMANDS)
+    assert all(callable(getattr(cli.scripts, name)) for name, _ in entries)
