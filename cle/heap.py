@@ -88,13 +88,17 @@ def environment_with_huge_pages(environ, libc=None, thp_setting=THP_SETTING):
 
 def relaunch_with_huge_pages():
     """Re-execute this process with :func:`environment_with_huge_pages` (same interpreter, same
-    command line: ``sys.orig_argv``); return without doing anything when it gives None.
+    command line: ``sys.orig_argv``); return without doing anything when it gives None or the
+    interpreter cannot be executed again.
 
     For programs (console scripts, benchmarks), at their start: nothing before it is kept.
     """
     environment = environment_with_huge_pages(os.environ)
-    if environment is None:
+    if environment is None or not sys.executable:
         return
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(sys.executable, list(sys.orig_argv), environment)
+    try:
+        os.execve(sys.executable, list(sys.orig_argv), environment)
+    except OSError:  # the interpreter cannot be executed again: run on without huge pages
+        return

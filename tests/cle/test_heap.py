@@ -96,3 +96,19 @@ def test_a_program_relaunches_itself_once_with_the_same_command_line(tunables, r
     run = subprocess.run([sys.executable, "-c", RELAUNCH, "a", "b c"], env=environ, capture_output=True, text=True,
                          check=True)
     assert run.stdout.splitlines() == runs
+
+
+def test_a_program_runs_on_when_it_cannot_be_executed_again(monkeypatch):
+    from cle import heap
+
+    calls = []
+
+    def execve(path, argv, environ):
+        calls.append((path, argv, environ))
+        raise PermissionError("not allowed here")
+
+    environ = {"GLIBC_TUNABLES": f"{HUGE_PAGES_TUNABLE}=1"}
+    monkeypatch.setattr(heap.os, "execve", execve)
+    monkeypatch.setattr(heap, "environment_with_huge_pages", lambda _: environ)
+    assert heap.relaunch_with_huge_pages() is None
+    assert calls == [(sys.executable, list(sys.orig_argv), environ)]
