@@ -67,7 +67,8 @@ class VRNN(SequenceModel):
         return heads["phi_mu"], heads["phi_sig"]
 
     def _prior(self, s_tm1):
-        """prior_mu, prior_sig (B, z_dim) on h_{t-1}; None, None for the N(0, I) prior."""
+        """prior_mu, prior_sig (..., z_dim) on h_{t-1} (B, 2n) or all shifted states (T, B, 2n);
+        None, None for the N(0, I) prior."""
         if not self.prior_names:
             return None, None
         heads = self._heads(["prior_mu", "prior_sig"], self._stack(self.prior_names, [s_tm1]))
