@@ -34,8 +34,6 @@ import sys
 
 #: Environment variables that fix the thread count of the BLAS / OpenMP runtimes.
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-#: Marker that stops the re-executed process from re-executing again.
-REEXEC_MARK = "VRNN_BENCH_REEXEC"
 
 
 def _threads_from_argv(argv):
@@ -49,27 +47,23 @@ def _threads_from_argv(argv):
 
 def _set_threads_then_reexec():
     """Apply --threads to the environment before numpy loads, and glibc's huge-page tunable as the
-    console scripts do (:func:`cle.heap.relaunch_with_huge_pages`); re-exec so both take effect.
+    console scripts do (:func:`cle.heap.relaunch_with_huge_pages`); re-exec so both take effect
+    (once: the re-executed process finds both set).
 
     The process is also pinned to ``--threads`` CPUs: XLA (JAX mode) sizes its own thread pool
     from the CPUs it may run on and reads none of THREAD_VARS.
     """
-    from cle.heap import environment_with_huge_pages
+    from cle.heap import environment_with_huge_pages, relaunch
 
     threads = _threads_from_argv(sys.argv[1:])
     if threads is not None:
         allowed = sorted(os.sched_getaffinity(0))
         if int(threads) < len(allowed):
             os.sched_setaffinity(0, allowed[:int(threads)])
-    if os.environ.get(REEXEC_MARK):
-        return
     env = environment_with_huge_pages(os.environ) or dict(os.environ)
     if threads is not None:
         env.update({var: threads for var in THREAD_VARS})
-    if env == os.environ:
-        return
-    env[REEXEC_MARK] = "1"
-    os.execve(sys.executable, [sys.executable] + sys.argv, env)
+    relaunch(env)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["release_freed_memory", "HUGE_PAGES_TUNABLE", "environment_with_huge_pages",
+__all__ = ["release_freed_memory", "HUGE_PAGES_TUNABLE", "environment_with_huge_pages", "relaunch",
            "relaunch_with_huge_pages"]
 
 #: The glibc tunable (2.35 and later) that asks for transparent huge pages on the heap's big blocks.
@@ -86,19 +86,24 @@ def environment_with_huge_pages(environ, libc=None, thp_setting=THP_SETTING):
     return environment
 
 
-def relaunch_with_huge_pages():
-    """Re-execute this process with :func:`environment_with_huge_pages` (same interpreter, same
-    command line: ``sys.orig_argv``); return without doing anything when it gives None or the
-    interpreter cannot be executed again.
+def relaunch(environment):
+    """Re-execute this process (same interpreter, same command line: ``sys.orig_argv``) with
+    ``environment``; return without doing anything when it is None or equal to ``os.environ``,
+    or when the interpreter cannot be executed again.
 
     For programs (console scripts, benchmarks), at their start: nothing before it is kept.
     """
-    environment = environment_with_huge_pages(os.environ)
-    if environment is None or not sys.executable:
+    if environment is None or environment == os.environ or not sys.executable:
         return
     sys.stdout.flush()
     sys.stderr.flush()
     try:
         os.execve(sys.executable, list(sys.orig_argv), environment)
-    except OSError:  # the interpreter cannot be executed again: run on without huge pages
+    except OSError:  # the interpreter cannot be executed again: run on as it is
         return
+
+
+def relaunch_with_huge_pages():
+    """:func:`relaunch` with :func:`environment_with_huge_pages` (once: the relaunched process
+    finds the tunable set)."""
+    relaunch(environment_with_huge_pages(os.environ))

@@ -32,9 +32,7 @@ def main():
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
         click.echo(f"usage: python -m nips2015_vrnn.models.app.cli {{{','.join(COMMANDS)}}} ...")
         sys.exit(2)
-    relaunch_with_huge_pages()
-    name = sys.argv.pop(1)
-    COMMANDS[name](prog_name=f"vrnn-{name}")
+    getattr(scripts, sys.argv.pop(1))()
 
 
 def _script(name):
