@@ -13,7 +13,7 @@ RNG = np.random.default_rng(3)
 N, D, K = 9, 7, 5
 
 
-def data(dtype, sig_low=0.2, sig_high=3.0):
+def data(dtype, sig_low=0.2, sig_high=3.0, N=N, D=D, K=K):
     y = RNG.normal(size=(N, D))
     mu = RNG.normal(size=(N, D * K))
     sig = RNG.uniform(sig_low, sig_high, size=(N, D * K))
@@ -25,6 +25,7 @@ def data(dtype, sig_low=0.2, sig_high=3.0):
 def reference(y, mu, sig, coeff, g):
     """nll (N,) and (dy, dmu, dsig, dcoeff) of sum(g * nll), in float64, from the formula."""
     y, mu, sig, coeff, g = (np.asarray(v, dtype=np.float64) for v in (y, mu, sig, coeff, g))
+    (N, D), K = y.shape, coeff.shape[1]
     mu3, sig3 = mu.reshape(N, D, K), sig.reshape(N, D, K)
     with np.errstate(all="ignore"):
         u = (y[:, :, None] - mu3) / sig3
@@ -81,6 +82,19 @@ def test_float32_c_matches_the_formula_to_single_precision(c32):
     check(got, values, rtol=2e-5, atol=2e-5)
 
 
+#: (D, K) with the C code's blocks of M rows of d (M * K a multiple of 8) and the D mod M rows
+#: after them: none but the rows after (D < M), blocks only, both, M = 1, 2, 4 and 8.
+BLOCK_LAYOUTS = [(7, 5), (16, 5), (19, 3), (10, 20), (11, 20), (3, 8), (5, 8), (6, 12), (9, 6), (200, 20)]
+
+
+@pytest.mark.parametrize("d, k", BLOCK_LAYOUTS)
+def test_c_matches_the_formula_in_every_block_layout(c64, c32, d, k):
+    values = data("float64", N=4, D=d, K=k)
+    check(c64(*values), values, rtol=1e-12, atol=1e-12)
+    values = data("float32", N=4, D=d, K=k)
+    check(c32(*values), values, rtol=2e-5, atol=2e-5)
+
+
 def test_float32_log_is_accurate_over_the_whole_float_range(c32):
     """sig from 1e-37 to 1e37 (the vectorised log's range); the nll grows to ~1e4, so single precision."""
     values = data("float32")
@@ -99,6 +113,19 @@ def test_a_row_with_a_special_sigma_gives_what_the_formula_gives(c32, bad):
     np.testing.assert_array_equal(np.isnan(got[0]), np.isnan(nll))
     np.testing.assert_allclose(got[0][np.isfinite(nll)], nll[np.isfinite(nll)], rtol=2e-5)
     assert np.isfinite(got[0][[0, 1, 3]]).all()                # other rows untouched
+
+
+@pytest.mark.parametrize("where", [0, 39, 40 * 5 + 17])
+def test_a_special_sigma_inside_a_block_gives_what_the_formula_gives(c32, where):
+    """K = 20: blocks of 40 values (two rows of d); the bad value in the first, at a block's end,
+    in a later block."""
+    values = data("float32", N=3, D=11, K=20)
+    values[2][1, where] = np.nan
+    got = c32(*values)
+    assert np.isnan(got[0][1]) and np.isfinite(got[0][[0, 2]]).all()
+    values[2][1, where] = 0.0                                  # log 0 = -inf: the row's nll is +inf or nan
+    nll, _ = reference(*values)
+    np.testing.assert_array_equal(c32(*values)[0][1], nll[1])
 
 
 def test_the_python_fallback_matches_the_formula():
