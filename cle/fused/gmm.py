@@ -51,7 +51,7 @@ static inline npy_intp vrnn_gmm_group(npy_intp K) {
     return m;
 }
 
-/* Scratch elements the row functions need besides the K of acc: 4 blocks. */
+/* Scratch elements of the row functions: K for the sums, then 4 blocks. */
 static inline npy_intp vrnn_gmm_scratch(npy_intp K) { return K + 4 * vrnn_gmm_group(K) * K; }
 
 /* yb[r*K + k] = y[r] for the M rows of one block (y repeated K times). */
