@@ -16,7 +16,7 @@ Gradient, with upstream ``g`` (N,) and the responsibilities ``w_k = softmax_k(a)
 The C code makes one pass over (mu, sig) for the cost and one for the gradient (which recomputes
 ``a``), vectorised over blocks of M * K contiguous values, M the fewest rows of d that make a
 multiple of 8 values (K = 20: two rows, 40 values, five 8-wide registers; K components alone would
-leave a ragged remainder in every row of d), the D mod M rows after the blocks one at a time. At the
+leave a ragged remainder in every row of d), the last block shorter when M does not divide D. At the
 main VRNN config (N = 1280, D = 200, K = 20) the cost took 23 -> 9-11 ms on one Zen 3 core (over the
 K components before); the gradient is bound by writing dmu and dsig. In float32 ``log sig`` is a
 polynomial (Cephes' logf, within 1-2 ulp of the C library's) that the compiler vectorises, and a row
@@ -62,8 +62,8 @@ static inline void vrnn_gmm_spread(const T* y, npy_intp M, npy_intp K, T* yb) {
 }
 
 /* acc_k = sum_d (u_dk^2 + 2 log sig_dk + log 2pi) for one row; scratch: 2 blocks. The row is
-   walked in blocks of M * K contiguous values (partial sums per position, added up at the end),
-   then the D mod M rows left one d at a time. */
+   walked in blocks of M * K contiguous values, the last one shorter when M does not divide D
+   (partial sums per position, added up at the end). */
 template <typename T>
 static void vrnn_gmm_row_sums(const T* y, const T* mu, const T* sig, npy_intp D, npy_intp K, T* acc, T* scratch) {
     const T log2pi = (T)%(log_2pi)r;
@@ -72,13 +72,13 @@ static void vrnn_gmm_row_sums(const T* y, const T* mu, const T* sig, npy_intp D,
     T* yb = scratch + B;
     for (npy_intp i = 0; i < B; ++i) part[i] = 0;
     int bad = 0;
-    npy_intp d = 0;
-    for (; d + M <= D; d += M) {
-        vrnn_gmm_spread(y + d, M, K, yb);
+    for (npy_intp d = 0; d < D; d += M) {
+        const npy_intp rows = D - d < M ? D - d : M, L = rows * K;
+        vrnn_gmm_spread(y + d, rows, K, yb);
         const T* m = mu + d * K;
         const T* s = sig + d * K;
         #pragma omp simd reduction(|:bad)
-        for (npy_intp i = 0; i < B; ++i) {
+        for (npy_intp i = 0; i < L; ++i) {
             T u = (yb[i] - m[i]) / s[i];
             part[i] += u * u + 2 * vrnn_log(s[i]) + log2pi;
             bad |= 1 - vrnn_log_fast_ok(s[i]);
@@ -88,17 +88,6 @@ static void vrnn_gmm_row_sums(const T* y, const T* mu, const T* sig, npy_intp D,
         T total = 0;
         for (npy_intp r = 0; r < M; ++r) total += part[r * K + k];
         acc[k] = total;
-    }
-    for (; d < D; ++d) {
-        const T yd = y[d];
-        const T* m = mu + d * K;
-        const T* s = sig + d * K;
-        #pragma omp simd reduction(|:bad)
-        for (npy_intp k = 0; k < K; ++k) {
-            T u = (yd - m[k]) / s[k];
-            acc[k] += u * u + 2 * vrnn_log(s[k]) + log2pi;
-            bad |= 1 - vrnn_log_fast_ok(s[k]);
-        }
     }
     if (!bad) return;
     for (npy_intp k = 0; k < K; ++k) acc[k] = 0;
@@ -133,7 +122,8 @@ static void vrnn_gmm_nll(const T* y, const T* mu, const T* sig, const T* coeff,
 }
 
 /* The gradient, row by row: the row's sums and responsibilities as for the cost, then one pass
-   over (mu, sig) in the same blocks (t_dk u_dk kept per block, summed over k for dy_d). */
+   over (mu, sig) in the same blocks, the last one shorter (t_dk u_dk kept per block, summed over
+   k for dy_d). */
 template <typename T>
 static void vrnn_gmm_nll_grad(const T* y, const T* mu, const T* sig, const T* coeff, const T* g,
                               npy_intp N, npy_intp D, npy_intp K, T* dy, T* dmu, T* dsig, T* dcoeff, T* work) {
@@ -153,15 +143,15 @@ static void vrnn_gmm_nll_grad(const T* y, const T* mu, const T* sig, const T* co
         }
         for (npy_intp r = 0; r < M; ++r)
             for (npy_intp k = 0; k < K; ++k) wb[r * K + k] = work[k];
-        npy_intp d = 0;
-        for (; d + M <= D; d += M) {
-            vrnn_gmm_spread(yn + d, M, K, yb);
+        for (npy_intp d = 0; d < D; d += M) {
+            const npy_intp rows = D - d < M ? D - d : M, L = rows * K;
+            vrnn_gmm_spread(yn + d, rows, K, yb);
             const T* m = mun + d * K;
             const T* s = sign + d * K;
             T* dm = dmu + n * D * K + d * K;
             T* ds = dsig + n * D * K + d * K;
             #pragma omp simd
-            for (npy_intp i = 0; i < B; ++i) {
+            for (npy_intp i = 0; i < L; ++i) {
                 T inv = 1 / s[i];
                 T u = (yb[i] - m[i]) * inv;
                 T t = wb[i] * inv;
@@ -169,29 +159,11 @@ static void vrnn_gmm_nll_grad(const T* y, const T* mu, const T* sig, const T* co
                 ds[i] = t * (1 - u * u);
                 tu[i] = t * u;
             }
-            for (npy_intp r = 0; r < M; ++r) {
+            for (npy_intp r = 0; r < rows; ++r) {
                 T total = 0;
                 for (npy_intp k = 0; k < K; ++k) total += tu[r * K + k];
                 dy[n * D + d + r] = total;
             }
-        }
-        for (; d < D; ++d) {
-            const T yd = yn[d];
-            const T* m = mun + d * K;
-            const T* s = sign + d * K;
-            T* dm = dmu + n * D * K + d * K;
-            T* ds = dsig + n * D * K + d * K;
-            T total = 0;
-            #pragma omp simd reduction(+:total)
-            for (npy_intp k = 0; k < K; ++k) {
-                T inv = 1 / s[k];
-                T u = (yd - m[k]) * inv;
-                T t = work[k] * inv;
-                dm[k] = -t * u;
-                ds[k] = t * (1 - u * u);
-                total += t * u;
-            }
-            dy[n * D + d] = total;
         }
     }
 }

@@ -82,8 +82,8 @@ def test_float32_c_matches_the_formula_to_single_precision(c32):
     check(got, values, rtol=2e-5, atol=2e-5)
 
 
-#: (D, K) with the C code's blocks of M rows of d (M * K a multiple of 8) and the D mod M rows
-#: after them: none but the rows after (D < M), blocks only, both, M = 1, 2, 4 and 8.
+#: (D, K) with the C code's blocks of M rows of d (M * K a multiple of 8), the last one shorter when
+#: M does not divide D: one short block (D < M), whole blocks only, both, M = 1, 2, 4 and 8.
 BLOCK_LAYOUTS = [(7, 5), (16, 5), (19, 3), (10, 20), (11, 20), (3, 8), (5, 8), (6, 12), (9, 6), (200, 20)]
 
 
