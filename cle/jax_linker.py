@@ -21,13 +21,15 @@ long as the function lives. :func:`drop_shadowed_globals` removes them.
 A function whose updates overwrite shared variables (a training step: parameters, Adam's
 moments, the recurrent state) **donates** those variables' buffers to XLA (``jax.jit(...,
 donate_argnums=...)``): the updated values are written where the old ones were, instead of into
-new arrays while the old ones are still alive. At the main configuration that is 66 MB less at
-the peak of every step, and no fresh 66 MB for the C library's per-thread arenas to keep; see
-benchmarks/README.md. The old value of a donated variable is deleted by the call: a value got
-with ``get_value(borrow=True)`` is valid until the next call that updates the variable
-(``get_value()`` returns a copy). PyTensor gives each shared variable a buffer of its own
-(``set_value`` copies a JAX array into a NumPy one; the updates' outputs are distinct arrays), so
-no buffer is both donated and read in one call, which XLA would refuse.
+new arrays (66 MB at the main configuration) while the old ones are still alive, which at 2
+threads also came from the C library's per-thread arenas and stayed there. The benchmark's peak
+went 850 -> 815-820 MB at 1 thread and 1,020 -> 865 MB at 2, for 2-10 % of a step's time on the
+2-core Zen 3 machine; with the copies above, 6.9 -> 5.1 GB at paper size (benchmarks/README.md).
+The old value of a donated variable is deleted by the call: a value got with
+``get_value(borrow=True)`` is valid until the next call that updates the variable (``get_value()``
+returns a copy). PyTensor gives each shared variable a buffer of its own (``set_value`` copies a
+JAX array into a NumPy one; the updates' outputs are distinct arrays), so no buffer is both
+donated and read in one call, which XLA would refuse.
 """
 from pytensor.link.jax.linker import JAXLinker
 
