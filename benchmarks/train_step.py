@@ -19,6 +19,7 @@ Usage::
     python benchmarks/train_step.py --mode jax                       # PyTensor's JAX backend
     python benchmarks/train_step.py --forward-only                   # the monitor graph only
     python benchmarks/train_step.py --variant baseline               # the graph before the speed work
+    python benchmarks/train_step.py --mode jax --threads 1 --profile jax.txt   # XLA's op-by-op profile
 
 ``--threads N`` sets the BLAS / OpenMP thread count before numpy loads (the process re-executes
 itself with the environment set) and pins the process to N CPUs (XLA's thread pool follows the
@@ -113,7 +114,8 @@ def parse_args(argv=None):
     parser.add_argument("--variant", default="current", choices=["current", "baseline"],
                         help="'baseline': the graph settings before the speed work (benchmarks/baseline.py)")
     parser.add_argument("--profile", metavar="FILE", default=None,
-                        help="compile with PyTensor's profiler and write its summary to FILE")
+                        help="write a profile to FILE: in JAX mode XLA's, op by op, with each matrix "
+                             "product's GFLOP/s (cle.xla_profile); else PyTensor's (compiled with its profiler)")
     return parser.parse_args(argv)
 
 
@@ -141,6 +143,16 @@ def write_profile(fn, path, n_lines=40):
             profile.summary_class(file=handle, N=n_lines)
             profile.summary_ops(file=handle, N=n_lines)
             profile.summary_nodes(file=handle, N=n_lines)
+
+
+def write_xla_profile(fn, call, path, calls=2):
+    """Write ``cle.xla_profile``'s report of ``calls`` traced calls of the JAX-mode function ``fn``
+    (``call()`` runs one step) to ``path``, and its rows as JSON to ``path + ".json"``."""
+    from cle.xla_profile import format_report, profile_calls
+
+    report = profile_calls(fn, call, calls=calls)
+    Path(path).write_text(format_report(report, top=60) + "\n")
+    Path(path + ".json").write_text(json.dumps(report, indent=1) + "\n")
 
 
 def matmul_flops_per_frame(config):
@@ -210,7 +222,7 @@ def main(argv=None):
         from baseline import use_baseline
 
         use_baseline()
-    if args.profile:
+    if args.profile and args.mode != "jax":
         import atexit
 
         from pytensor.compile.debug import profiling
@@ -252,7 +264,9 @@ def main(argv=None):
     frames = args.T * args.batch
     passes = 1 if args.forward_only else TRAIN_PASSES
     gflop = passes * matmul_flops_per_frame(config) * frames / 1e9
-    if args.profile:
+    if args.profile and args.mode == "jax":
+        write_xla_profile(raw_fn, lambda: np.asarray(step(batches[0])[0]), args.profile)
+    elif args.profile:
         write_profile(raw_fn, args.profile)
     result = {
         "framework": "pytensor",

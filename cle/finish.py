@@ -32,7 +32,7 @@ from pytensor.tensor.rewriting.shape import ShapeFeature
 
 from cle.heap import release_freed_memory
 
-__all__ = ["finish", "shed_rewrite_state", "compile_ahead", "REWRITE_ONLY_FEATURES"]
+__all__ = ["finish", "shed_rewrite_state", "lowered", "compile_ahead", "REWRITE_ONLY_FEATURES"]
 
 #: Features of a FunctionGraph that only the graph rewrites use (ReplaceValidate is a History and
 #: a Validator). AssumptionFeature (PyTensor 3's value assumptions) is matched by name below, as
@@ -66,29 +66,38 @@ def _is_jax_function(fn):
     return isinstance(getattr(getattr(fn, "maker", None), "linker", None), JAXLinker)
 
 
-def compile_ahead(fn):
-    """XLA-compile the JAX-mode function ``fn`` for the static shapes of its inputs (shared
-    variables: their current values), then :func:`release_freed_memory`. True when compiled;
-    False for a function of another mode, or one with an input of unknown shape (it compiles at
-    its first call, as before)."""
+def lowered(fn):
+    """JAX's lowered (traced, not yet XLA-compiled) program of the JAX-mode function ``fn`` for the
+    static shapes of its inputs (shared variables: their current values); None for a function of
+    another mode, or one with an input of unknown shape (JAX compiles it per value at its calls)."""
     if not _is_jax_function(fn):
-        return False
+        return None
     import jax
 
     thunk = fn.vm
     jitted = getattr(thunk, "jit_fn", None)
     if not hasattr(jitted, "lower"):  # inputs used as static shapes: JAX compiles per value
-        return False
+        return None
     arguments = []
     for cell, variable in zip(thunk.inputs, fn.maker.fgraph.inputs, strict=True):
         value = cell[0]
         if value is None:
             shape = getattr(variable.type, "shape", None)
             if shape is None or any(dim is None for dim in shape):
-                return False
+                return None
             value = jax.ShapeDtypeStruct(shape, variable.type.dtype)
         arguments.append(value)
-    jitted.lower(*arguments).compile()
+    return jitted.lower(*arguments)
+
+
+def compile_ahead(fn):
+    """XLA-compile the JAX-mode function ``fn`` (its :func:`lowered` program), then
+    :func:`release_freed_memory`. True when compiled; False for a function of another mode, or
+    one with an input of unknown shape (it compiles at its first call, as before)."""
+    program = lowered(fn)
+    if program is None:
+        return False
+    program.compile()
     release_freed_memory()
     return True
 
