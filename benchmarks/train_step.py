@@ -115,7 +115,8 @@ def parse_args(argv=None):
                         help="'baseline': the graph settings before the speed work (benchmarks/baseline.py)")
     parser.add_argument("--profile", metavar="FILE", default=None,
                         help="write a profile to FILE: in JAX mode XLA's, op by op, with each matrix "
-                             "product's GFLOP/s (cle.xla_profile); else PyTensor's (compiled with its profiler)")
+                             "product's GFLOP/s (cle.xla_profile; use --threads 1); else PyTensor's "
+                             "(compiled with its profiler)")
     return parser.parse_args(argv)
 
 

@@ -12,7 +12,9 @@ The report (:func:`format_report`) gives, per call: the time of the products and
 work, outside and inside loops (``while`` bodies: the scans), their GFLOP/s, then the
 instructions that took longest. Times are from the traced calls, which run somewhat slower
 than untraced ones (the report gives both). Container instructions (``while``, ``call``,
-``conditional``) are not counted: their bodies' instructions are.
+``conditional``) are not counted: their bodies' instructions are. Profile with one thread
+(XLA's CPU runtime pinned to one CPU): with more, an op XLA splits over its thread pool is
+traced as its dispatch only, and the report says its times are incomplete.
 
 Usage, for a function ``fn`` compiled in JAX mode and a callable that runs one step::
 
@@ -34,6 +36,10 @@ from cle.finish import lowered
 __all__ = ["Instruction", "parse_hlo", "instruction_flops", "compiled_hlo", "trace_op_times",
            "profile_calls", "format_report"]
 
+#: Below this share of the traced call's wall time in the instructions' events, the report says
+#: the per-op times are incomplete (with several threads, XLA's event for a product split over its
+#: thread pool times the dispatch, not the work).
+MIN_COVERAGE = 0.8
 #: Instructions that only run other computations; their time is their body's.
 CONTAINER_OPCODES = frozenset({"while", "call", "conditional"})
 
@@ -207,7 +213,11 @@ def format_report(report, top=40):
         groups[key] = (ms + row["ms"], gflop + row["gflop"])
     for key, (ms, gflop) in sorted(groups.items(), key=lambda item: -item[1][0]):
         lines.append(f"{key:34s} {ms:8.1f} {ms / total_ms:6.1%} {gflop:6.2f}  {_rate(gflop, ms)}")
-    lines.append(f"{'all instructions':34s} {total_ms:8.1f}")
+    coverage = total_ms / (report["traced_s"] * 1e3)
+    lines.append(f"{'all instructions':34s} {total_ms:8.1f} ({coverage:.0%} of the traced call)")
+    if coverage < MIN_COVERAGE:
+        lines.append("  (XLA ran part of the work on other threads, where an op's event times only its dispatch:"
+                     " per-op times are incomplete; profile with one thread)")
     lines += ["", f"{'ms/call':>8s} {'runs':>5s} {'GFLOP/s':>7s}  {'opcode':10s} {'shape':18s} {'where':24s} name"]
     for row in rows[:top]:
         shape = "x".join(str(d) for d in row["shape"]) if row["shape"] is not None else "tuple"

@@ -89,3 +89,12 @@ def test_profile_of_a_scan_counts_each_product_per_iteration(restore_jax_x64):
     text = format_report(report)
     assert "products, inside loops" in text and "products, outside loops" in text
     assert in_loop[0]["name"] in text and outside[0]["name"] in text
+    assert "of the traced call" in text
+
+
+def test_the_report_says_when_the_ops_cover_too_little_of_the_call():
+    row = {"name": "dot.1", "opcode": "dot", "where": "outside loops", "shape": [4, 5], "executions": 1,
+           "ms": 1.0, "gflop": 0.001}
+    report = {"module": "m", "calls": 1, "untraced_s": [0.01], "rows": [row]}
+    assert "incomplete" not in format_report(dict(report, traced_s=0.0011))  # 91 %
+    assert "incomplete" in format_report(dict(report, traced_s=0.01))  # 10 %
