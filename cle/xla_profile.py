@@ -162,6 +162,7 @@ def profile_calls(fn, call, calls=2, untraced_calls=3):
     shape, executions per call, milliseconds per call, GFLOP per call)."""
     text = compiled_hlo(fn)
     module = re.match(r"HloModule ([\w.\-]+)", text).group(1)
+    entry = re.search(r"^ENTRY %?([\w.\-]+)", text, re.MULTILINE).group(1)
     instructions, loop_of_body = parse_hlo(text)
     untraced = []
     for _ in range(untraced_calls):
@@ -179,7 +180,7 @@ def profile_calls(fn, call, calls=2, untraced_calls=3):
         rows.append({
             "name": name,
             "opcode": instruction.opcode,
-            "where": f"loop {loop}" if loop else ("outside loops" if instruction.computation.startswith("main")
+            "where": f"loop {loop}" if loop else ("outside loops" if instruction.computation == entry
                                                    else instruction.computation),
             "shape": list(instruction.shape) if instruction.shape is not None else None,
             "executions": counts[name] / calls,
