@@ -18,3 +18,12 @@ def load_golden(name):
     if not path.exists():
         pytest.fail(f"golden file {path} is missing (it is committed in tests/golden/)", pytrace=False)
     return np.load(path, allow_pickle=False)
+
+
+def golden_file(name):
+    """The path of the golden file ``name`` (with its suffix) in tests/golden; a missing one FAILS
+    the test, as in :func:`load_golden`."""
+    path = GOLDEN_DIR / name
+    if not path.exists():
+        pytest.fail(f"golden file {path} is missing (it is committed in tests/golden/)", pytrace=False)
+    return path
