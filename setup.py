@@ -56,6 +56,7 @@ setup(
             "vrnn-monitor=nips2015_vrnn.models.app.cli:scripts.monitor",
             "vrnn-sweep=nips2015_vrnn.models.app.cli:scripts.sweep",
             "vrnn-table=nips2015_vrnn.models.app.cli:scripts.table",
+            "vrnn-import-legacy=nips2015_vrnn.models.app.cli:scripts.import_legacy",
         ],
     },
 )

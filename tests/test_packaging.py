@@ -98,8 +98,8 @@ def test_the_default_mode_is_the_first_installed_of_the_preference(monkeypatch):
 
 
 def test_every_command_has_its_console_script():
-    """setup.py's entry points are ``vrnn-<name>=...cli:scripts.<name>`` for exactly the commands of
-    ``cli.COMMANDS``, and each names a callable that exists."""
+    """setup.py's entry points are ``vrnn-<name>=...cli:scripts.<name>`` (a '-' of the name is '_' in
+    the attribute) for exactly the commands of ``cli.COMMANDS``, and each names a callable that exists."""
     import re
     from pathlib import Path
 
@@ -107,6 +107,6 @@ def test_every_command_has_its_console_script():
 
     setup = (Path(__file__).resolve().parents[1] / "setup.py").read_text()
     entries = re.findall(r'"vrnn-([\w-]+)=nips2015_vrnn\.models\.app\.cli:scripts\.(\w+)"', setup)
-    assert entries and all(script == attr for script, attr in entries)
+    assert entries and all(script.replace("-", "_") == attr for script, attr in entries)
     assert sorted(name for name, _ in entries) == sorted(cli.COMMANDS)
-    assert all(callable(getattr(cli.scripts, name)) for name, _ in entries)
+    assert all(callable(getattr(cli.scripts, attr)) for _, attr in entries)

@@ -13,6 +13,7 @@ import click
 
 from cle.heap import relaunch_with_huge_pages
 from nips2015_vrnn.models.app.cli.evaluate import evaluate
+from nips2015_vrnn.models.app.cli.import_legacy import import_legacy
 from nips2015_vrnn.models.app.cli.monitor import monitor
 from nips2015_vrnn.models.app.cli.prepare import prepare
 from nips2015_vrnn.models.app.cli.sample import sample
@@ -20,11 +21,12 @@ from nips2015_vrnn.models.app.cli.sweep import sweep
 from nips2015_vrnn.models.app.cli.table import table
 from nips2015_vrnn.models.app.cli.train import train
 
-__all__ = ["prepare", "train", "sample", "evaluate", "monitor", "sweep", "table", "COMMANDS", "main", "scripts"]
+__all__ = ["prepare", "train", "sample", "evaluate", "monitor", "sweep", "table", "import_legacy", "COMMANDS", "main",
+           "scripts"]
 
 #: Command name (``vrnn-<name>``) -> click command: the one table setup.py's scripts mirror.
 COMMANDS = {"prepare": prepare, "train": train, "sample": sample, "eval": evaluate, "monitor": monitor,
-            "sweep": sweep, "table": table}
+            "sweep": sweep, "table": table, "import-legacy": import_legacy}
 
 
 def main():
@@ -32,7 +34,7 @@ def main():
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
         click.echo(f"usage: python -m nips2015_vrnn.models.app.cli {{{','.join(COMMANDS)}}} ...")
         sys.exit(2)
-    getattr(scripts, sys.argv.pop(1))()
+    getattr(scripts, _attribute(sys.argv.pop(1)))()
 
 
 def _script(name):
@@ -44,5 +46,11 @@ def _script(name):
     return script
 
 
-#: ``scripts.<name>``: the console script ``vrnn-<name>`` (setup.py's entry points), per command.
-scripts = SimpleNamespace(**{name: _script(name) for name in COMMANDS})
+def _attribute(name):
+    """The attribute of :data:`scripts` for command ``name`` ('import-legacy' -> 'import_legacy')."""
+    return name.replace("-", "_")
+
+
+#: ``scripts.<name>``: the console script ``vrnn-<name>`` (setup.py's entry points), per command
+#: (a '-' in the name is '_' in the attribute).
+scripts = SimpleNamespace(**{_attribute(name): _script(name) for name in COMMANDS})

@@ -1,0 +1,222 @@
+"""A legacy trained model as a run directory: what ``vrnn-import-legacy`` writes.
+
+:func:`import_legacy` reads a legacy main-loop (or ``_best``) pickle with
+:func:`cle.legacy.read_mainloop` (nothing in it is run), works out its configuration
+(:mod:`~nips2015_vrnn.models.app.legacy_config`) and writes an ordinary run directory
+(:mod:`~nips2015_vrnn.models.app.rundir`) around a prepared data file:
+
+- ``config.json``: the model, the data file, its normalisation, the precision of the pickle's
+  parameters (float32 / float64) and the compile mode;
+- ``checkpoints/last`` and ``checkpoints/best``: the full training state of
+  :class:`cle.train.Training` (the trainer's own, so ``vrnn-train --resume`` restores it as any
+  other) with the pickle's parameters, its TBPTT state (``step_count``, ``rnn_tm1``) and its
+  training log; the optimizer state is Adam's initial one, because the legacy pickle holds none.
+  A document ``imported.json`` says so, and ``vrnn-train --resume`` repeats it in one line while
+  the run still continues from the imported checkpoint;
+- ``log.jsonl``: an ``import`` line, then the legacy monitoring history, one ``monitor`` line per
+  legacy monitoring step with ``"imported": true``, the legacy channel names
+  (``valid_nll_upper_bound``, ``train_kl_term`` ...) and the update at which it was taken.
+
+The legacy log does not record that update: a legacy run monitored at updates 0, F, 2F, ...
+(F = ``monitoring_freq``), which must fit the number of monitoring steps and of updates.
+Building the training state compiles the training function once (it goes to the store of
+compiled functions, where the resumed run finds it).
+"""
+import json
+import logging
+import math
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+from cle.legacy import read_mainloop
+from cle.train.checkpoint import write_checkpoint
+from cle.train.ext import EarlyStopping
+from cle.train.log import JsonLinesWriter, TrainLog
+from nips2015_vrnn.models.app import rundir
+from nips2015_vrnn.models.app.legacy_config import legacy_model_config
+from nips2015_vrnn.models.config import ConfigError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["import_legacy", "imported_note", "IMPORTED", "FLOATX_OF"]
+
+#: Stem of the checkpoint document that marks an imported checkpoint (``imported.json``).
+IMPORTED = "imported"
+#: What the import and a resume from an imported checkpoint say about the optimizer.
+NO_OPTIMIZER = "the legacy pickle holds no optimizer state: the training starts Adam afresh (moments 0, counter 0)"
+#: The run precision of the pickle's parameter dtype.
+FLOATX_OF = {"float32": "float32", "float64": "float64"}
+
+
+def import_legacy(pickle_path, out, data, corpus=None, config_file=None, overrides=None, mode="c",
+                  on_event=None):
+    """Write the run directory ``out`` for the legacy pickle ``pickle_path``.
+
+    Parameters
+    ----------
+    pickle_path : path
+        A legacy main-loop or ``_best`` pickle (see :func:`cle.legacy.read_mainloop`).
+    out : path
+        The run directory to create (must not hold a run).
+    data : path
+        The prepared data file (or its folder) that evaluation, sampling and a resumed training
+        read: an HDF5 file written by ``vrnn-prepare`` whose frames are x_dim wide.
+    corpus : str or None
+        Its format (a key of ``CORPORA``); default iamondb for handwriting models, else blizzard.
+    config_file : path or None
+        The legacy ``config.txt`` (or a JSON object of its keys).
+    overrides : dict or None
+        Typed configuration overrides (legacy key names).
+    mode : str
+        Compile mode of the run.
+    on_event : callable or None
+        The trainer's ``on_event(kind, **info)`` while the training function compiles.
+
+    Returns
+    -------
+    dict: ``run`` (RunDir), ``loop`` (LegacyMainLoop), ``ignored`` (config keys not used),
+    ``records`` (the imported monitoring records), ``state`` (names of the TBPTT variables set).
+
+    Raises
+    ------
+    cle.legacy.LegacyPickleError, ConfigError, RunError, DataError
+        One line naming the file and the problem; nothing is left in ``out`` then.
+    """
+    loop = read_mainloop(pickle_path)
+    config, ignored = legacy_model_config(loop, corpus=corpus, config_file=config_file, overrides=overrides)
+    corpus = corpus or ("iamondb" if config.data == "handwriting" else "blizzard")
+    floatX = _floatX(loop)
+    records = legacy_records(loop, config)
+    run = rundir.create_run(out, corpus, config, data, floatX=floatX, mode=mode)
+    try:
+        state = _write_checkpoints(run, loop, records, Path(pickle_path), on_event)
+        writer = JsonLinesWriter(run.log_path)
+        writer.write("import", source=str(Path(pickle_path).resolve()), legacy_name=loop.name,
+                     batch_seen=loop.batch_seen, epoch_seen=loop.epoch_seen, note=NO_OPTIMIZER)
+        for record in records:
+            writer.write("monitor", **record)
+    except BaseException:
+        rundir.discard_run(run)
+        raise
+    return {"run": run, "loop": loop, "config": config, "ignored": ignored, "records": records, "state": state}
+
+
+def _floatX(loop):
+    dtypes = sorted({str(v.dtype) for v in loop.params.values()})
+    if len(dtypes) != 1 or dtypes[0] not in FLOATX_OF:
+        raise ConfigError(f"{loop.source}: parameters of dtype {', '.join(dtypes)}; expected all float32 or all "
+                          "float64")
+    return FLOATX_OF[dtypes[0]]
+
+
+def legacy_records(loop, config):
+    """The legacy monitoring history as monitoring records (``batch_seen``, ``epoch_seen``,
+    ``imported``, the legacy channels), step i taken at update ``i * config.monitoring_freq``.
+
+    Raises
+    ------
+    ConfigError
+        When the log's steps do not fit ``monitoring_freq`` and the number of updates.
+    """
+    n = loop.n_monitoring_steps()
+    if not n:
+        return []
+    done, freq = loop.batch_seen or 0, config.monitoring_freq
+    if not (n - 1) * freq <= done < n * freq:
+        raise ConfigError(f"{loop.source}: the legacy log holds {n} monitoring steps over {done} updates, which "
+                          f"monitoring_freq={freq} does not fit; give the legacy run's monitoring_freq (--config "
+                          f"or --set monitoring_freq=N)")
+    per_epoch = done // loop.epoch_seen if loop.epoch_seen else None
+    records = []
+    for i in range(n):
+        batch_seen = i * freq
+        epoch_seen = min(batch_seen // per_epoch, loop.epoch_seen) if per_epoch else 0
+        record = OrderedDict(batch_seen=batch_seen, epoch_seen=epoch_seen, imported=True)
+        record.update((channel, values[i]) for channel, values in loop.monitor.items())
+        records.append(record)
+    return records
+
+
+def _trainlog(loop, records, width):
+    """A :class:`TrainLog` of the legacy counters, per-update outputs (rows padded with NaN to
+    ``width``: the legacy log keeps the cost only) and the imported records."""
+    trainlog = TrainLog()
+    trainlog.batch_seen, trainlog.epoch_seen = loop.batch_seen or 0, loop.epoch_seen or 0
+    rows = [[math.nan if v is None else v for v in row][:width] for row in loop.batches]
+    rows = [row + [math.nan] * (width - len(row)) for row in rows]
+    if len(rows) != trainlog.batch_seen:
+        log.warning("%s: the legacy log holds %d per-update outputs for %d updates; they are not imported",
+                    loop.source, len(rows), trainlog.batch_seen)
+        rows = [[math.nan] * width for _ in range(trainlog.batch_seen)]
+    times = [0.0 if t is None else t for t in loop.times]
+    trainlog.batches = rows
+    trainlog.times = times if len(times) == len(rows) else [0.0] * len(rows)
+    trainlog.monitor = [OrderedDict(r) for r in records]
+    return trainlog
+
+
+def _set_state(training, loop):
+    """Set the model's TBPTT variables from the pickle's state; returns their names."""
+    variables = training.model.state
+    done = []
+    for name, value in loop.state.items():
+        var = variables.get(name)
+        if var is None:
+            log.warning("%s: state variable %s has no counterpart in this model; not imported", loop.source, name)
+            continue
+        current = np.asarray(var.get_value())
+        value = np.asarray(value)
+        if value.shape != current.shape:
+            raise ConfigError(f"{loop.source}: state variable {name} is {value.shape}, the model's is "
+                              f"{current.shape}")
+        if current.dtype.kind in "iu" and not np.array_equal(value, np.round(value)):
+            raise ConfigError(f"{loop.source}: state variable {name} = {value} is not a whole number")
+        var.set_value(value.astype(current.dtype))
+        done.append(name)
+    return done
+
+
+def _write_checkpoints(run, loop, records, pickle_path, on_event):
+    """Build the run's training (compiles), put the legacy values in it and write ``last`` and ``best``."""
+    from nips2015_vrnn.models.app import trainer
+
+    model = run.build_model()
+    training = trainer.build_training(run, model, on_event=on_event)
+    model.set_param_values(loop.params)
+    state = _set_state(training, loop)
+    training.trainlog = _trainlog(loop, records, len(training.output_names))
+    _set_best(training, records, loop.batch_seen or 0)
+    arrays, documents = training.state_arrays(), training.state_documents()
+    documents[IMPORTED] = {"source": str(pickle_path.resolve()), "legacy_name": loop.name,
+                           "batch_seen": training.trainlog.batch_seen, "note": NO_OPTIMIZER}
+    for which in ("last", "best"):
+        write_checkpoint(run.checkpoint_root / which, arrays, documents)
+    return state
+
+
+def _set_best(training, records, batch_seen):
+    """EarlyStopping's best: the imported parameters' own monitored value, when the log has one."""
+    for ext in training.extension:
+        if not isinstance(ext, EarlyStopping):
+            continue
+        mine = [r for r in records if r["batch_seen"] == batch_seen and batch_seen >= ext.start]
+        value = mine[-1].get(ext.channel) if mine else None
+        if isinstance(value, float) and math.isfinite(value):
+            ext.load_state_dict({"best": value, "best_batch": batch_seen, "bad_steps": 0})
+
+
+def imported_note(checkpoint_dir):
+    """The one-line note of an imported checkpoint (it holds ``imported.json``), or None.
+
+    A checkpoint the resumed training writes has none: the note is said once.
+    """
+    path = Path(checkpoint_dir) / f"{IMPORTED}.json"
+    if not path.is_file():
+        return None
+    try:
+        source = json.loads(path.read_text(encoding="utf-8")).get("source")
+    except (OSError, ValueError, AttributeError):
+        source = None
+    return f"{checkpoint_dir} was imported from the legacy pickle {source or '(unknown)'}; {NO_OPTIMIZER}"
