@@ -39,7 +39,7 @@ import numpy as np
 from cle.errors import UserError
 
 __all__ = ["LegacyPickleError", "LegacyRecord", "LegacyAttribute", "RestrictedUnpickler", "restricted_loads",
-           "ALLOWED", "LEGACY_PACKAGES", "plain_array"]
+           "ALLOWED", "LEGACY_PACKAGES", "DtypeToken", "plain_array"]
 
 #: Top-level packages whose classes become inert records (never imported).
 LEGACY_PACKAGES = ("theano", "cle", "pygpu")
@@ -163,9 +163,9 @@ ARRAY_TYPE = _ArrayType()
 
 
 class _LoadingArray(np.ndarray):
-    """The array ``_reconstruct`` returns: its ``__setstate__`` (the pickle's BUILD) checks the
-    state (shape, a plain dtype, raw bytes) before numpy fills it. :func:`plain_array` turns it
-    into an ordinary ndarray."""
+    """The array ``_reconstruct`` and ``_frombuffer`` return: its ``__setstate__`` (the pickle's
+    BUILD) checks the state (shape, a :class:`DtypeToken`, raw bytes of the right count) before
+    numpy fills it. :func:`plain_array` turns it into an ordinary ndarray."""
 
     def __setstate__(self, state):
         if not (isinstance(state, tuple) and len(state) in (4, 5)):
@@ -173,7 +173,7 @@ class _LoadingArray(np.ndarray):
                     "expected numpy's (version, shape, dtype, is_fortran, data)")
         version, shape, dtype, fortran, data = state if len(state) == 5 else (1,) + tuple(state)
         _check_shape(shape)
-        _check_dtype(dtype)
+        dtype = _checked_dtype(dtype)
         if not isinstance(data, (bytes, bytearray, str)) or not isinstance(version, int) or \
                 not isinstance(fortran, (bool, int)):
             _refuse(f"array data is {type(data).__name__}; expected raw bytes")
@@ -182,7 +182,34 @@ class _LoadingArray(np.ndarray):
         expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         if len(data) != expected:
             _refuse(f"array of shape {tuple(shape)} {dtype} has {len(data)} data bytes; expected {expected}")
-        super().__setstate__((version, shape, dtype, bool(fortran), data))
+        super().__setstate__((version, shape, dtype, bool(fortran), bytes(data)))
+
+
+class DtypeToken:
+    """What ``numpy.dtype(code, align, copy)`` gives a pickle: a plain type code (``'f8'``) and, after
+    the pickle's BUILD, its byte order. numpy's own dtype never reaches the pickle, so the pickle
+    cannot set a dtype's state (fields, flags) in numpy's C code; :attr:`dtype` is built from the
+    checked code."""
+
+    def __init__(self, code):
+        self.code, self.byteorder = code, "="
+
+    def __setstate__(self, state):
+        # numpy writes (version, byteorder, subarray, names, fields, elsize, alignment, flags[, metadata])
+        if not (isinstance(state, tuple) and len(state) >= 2 and isinstance(state[1], str)
+                and state[1] in ("<", ">", "|", "=") and all(part is None for part in state[2:5])):
+            _refuse(f"dtype {self.code!r} state {state!r}; expected the state of a plain dtype (no subarray, "
+                    "no fields)")
+        self.byteorder = state[1]
+
+    @property
+    def dtype(self):
+        """The numpy dtype of the code in its byte order."""
+        dtype = np.dtype(self.code)
+        return dtype if self.byteorder in ("=", "|") or dtype.byteorder == "|" else dtype.newbyteorder(self.byteorder)
+
+    def __repr__(self):
+        return f"dtype({self.code!r})"
 
 
 def _check_shape(shape):
@@ -191,9 +218,14 @@ def _check_shape(shape):
         _refuse(f"array shape {shape!r}; expected a tuple of non-negative ints")
 
 
-def _check_dtype(dtype):
-    if not isinstance(dtype, np.dtype) or dtype.hasobject or dtype.kind not in PLAIN_KINDS or dtype.fields:
+def _checked_dtype(token):
+    """The numpy dtype of a :class:`DtypeToken` (anything else is refused)."""
+    if not isinstance(token, DtypeToken):
+        _refuse(f"dtype {token!r}; expected a dtype the pickle made with numpy.dtype")
+    dtype = token.dtype
+    if dtype.hasobject or dtype.kind not in PLAIN_KINDS or dtype.fields:
         _refuse(f"dtype {dtype!r}; expected a plain numeric, boolean or string dtype")
+    return dtype
 
 
 def _reconstruct(subtype, shape, dtype):
@@ -206,15 +238,15 @@ def _reconstruct(subtype, shape, dtype):
     return _LoadingArray((0,), dtype=np.uint8)
 
 
-def _dtype(spec, align=False, copy=False):
-    """``numpy.dtype(spec, align, copy)`` for a plain type code such as 'f8' (see :data:`PLAIN_KINDS`)."""
-    if isinstance(spec, bytes):
-        spec = spec.decode("latin1")
-    if not isinstance(spec, str) or not _DTYPE_SPEC.fullmatch(spec):
-        _refuse(f"dtype {spec!r}; expected a plain numeric, boolean or string type code")
+def _dtype(code, align=False, copy=False):
+    """``numpy.dtype(code, align, copy)`` for a plain type code such as 'f8' (see :data:`PLAIN_KINDS`)."""
+    if isinstance(code, bytes):
+        code = code.decode("latin1")
+    if not isinstance(code, str) or not _DTYPE_SPEC.fullmatch(code):
+        _refuse(f"dtype {code!r}; expected a plain numeric, boolean or string type code")
     if not isinstance(align, (bool, int)) or not isinstance(copy, (bool, int)):
-        _refuse(f"dtype({spec!r}, {align!r}, {copy!r}); expected boolean flags")
-    return np.dtype(spec, align=bool(align), copy=bool(copy))
+        _refuse(f"dtype({code!r}, {align!r}, {copy!r}); expected boolean flags")
+    return DtypeToken(code)
 
 
 def _bytes_of(data, what):
@@ -229,7 +261,7 @@ def _bytes_of(data, what):
 
 def _scalar(dtype, data=None):
     """``numpy.core.multiarray.scalar(dtype, raw bytes)``: one numpy scalar."""
-    _check_dtype(dtype)
+    dtype = _checked_dtype(dtype)
     raw = _bytes_of(data, "scalar")
     if len(raw) != dtype.itemsize:
         _refuse(f"scalar of {dtype} has {len(raw)} bytes; expected {dtype.itemsize}")
@@ -238,7 +270,7 @@ def _scalar(dtype, data=None):
 
 def _frombuffer(buf, dtype, shape, order):
     """``numpy.core.numeric._frombuffer`` (protocol 5 arrays): a writable copy of the buffer."""
-    _check_dtype(dtype)
+    dtype = _checked_dtype(dtype)
     _check_shape(shape)
     if order not in ("C", "F"):
         _refuse(f"array order {order!r}; expected 'C' or 'F'")
@@ -246,7 +278,7 @@ def _frombuffer(buf, dtype, shape, order):
     expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if len(raw) != expected:
         _refuse(f"array of shape {shape} {dtype} has {len(raw)} data bytes; expected {expected}")
-    return np.frombuffer(raw, dtype=dtype).reshape(shape, order=order).copy()
+    return np.frombuffer(raw, dtype=dtype).reshape(shape, order=order).copy(order="K").view(_LoadingArray)
 
 
 def _codecs_encode(text, encoding="utf-8", errors="strict"):
@@ -302,7 +334,8 @@ _NUMPY_SCALAR_TYPES = ("bool_", "int8", "int16", "int32", "int64", "uint8", "uin
 #:
 #: - numpy's array and scalar reconstructors (``_reconstruct``, ``scalar``, ``_frombuffer``,
 #:   ``dtype``) are re-implemented above: they check their arguments (shape, plain dtype, byte
-#:   count) and build arrays from raw bytes only; ``numpy.ndarray`` is a token they accept;
+#:   count) and build arrays from raw bytes only; ``numpy.ndarray`` and the dtypes are tokens
+#:   they accept (numpy's own ``__setstate__`` of a dtype is never reachable);
 #: - numpy's numeric scalar types convert numbers;
 #: - ``collections.OrderedDict``, ``list``, ``dict``, ``tuple``, ``set``, ``frozenset``,
 #:   ``slice``, ``complex``, ``object`` (as ``_reconstructor``'s base) only hold values, and
@@ -395,7 +428,7 @@ def restricted_loads(data, source="<bytes>", seen=None):
 
 
 def plain_array(value):
-    """``value`` as an ordinary ndarray when the pickle made it an array, else None."""
+    """``value`` as an ordinary ndarray in native byte order when the pickle made it an array, else None."""
     if isinstance(value, np.ndarray):
-        return np.array(value, subok=False)
+        return np.array(value, dtype=value.dtype.newbyteorder("="), subok=False)
     return None

@@ -9,7 +9,7 @@ import pytest
 from legacy_pickles import MODERN, OLD_2015, legacy_mainloop_pickle
 
 from cle.legacy import LegacyPickleError, LegacyRecord, read_mainloop, restricted_loads
-from cle.legacy.unpickle import ALLOWED, is_legacy_global
+from cle.legacy.unpickle import ALLOWED, is_legacy_global, plain_array
 
 
 class _Payload:
@@ -172,11 +172,27 @@ def test_numpy_arrays_and_scalars_of_every_protocol_read_back_equal(protocol, dt
     rng = np.random.default_rng(0)
     value = {"a": (rng.normal(size=(3, 4)) > 0 if dtype == "bool" else rng.normal(size=(3, 4)) * 9).astype(dtype),
              "f": np.asfortranarray(np.arange(6.0).reshape(2, 3)), "s": np.float64(2.5), "i": np.int64(-3),
-             "e": np.zeros((0, 5))}
+             "e": np.zeros((0, 5)), "big": np.arange(4, dtype=">i4"), "text": np.array(["ab", "cde"])}
     got = restricted_loads(pickle.dumps(value, protocol=protocol), "x.pkl")
     for key, want in value.items():
-        assert np.asarray(got[key]).dtype == want.dtype
+        assert np.asarray(got[key]).dtype.newbyteorder("=") == np.dtype(want.dtype).newbyteorder("=")
         np.testing.assert_array_equal(np.asarray(got[key]), want)
+        if isinstance(want, np.ndarray):
+            assert plain_array(got[key]).dtype.isnative and type(plain_array(got[key])) is np.ndarray
+
+
+def test_a_dtype_state_with_fields_is_refused():
+    data = b"cnumpy\ndtype\n(Vf8\nI00\nI01\ntR(K\x03V<\nN(Va\nt}NJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb."
+    with pytest.raises(LegacyPickleError, match="expected the state of a plain dtype"):
+        restricted_loads(data, "x.pkl")
+
+
+def test_an_array_needs_a_dtype_made_by_the_pickle_s_numpy_dtype():
+    """A plain ndarray's BUILD would reach numpy's C __setstate__: it gets no real dtype to use."""
+    state = b"(K\x01K\x01\x85cnumpy\nfloat64\nI00\nC\x08\x00\x00\x00\x00\x00\x00\x00\x00tb."
+    data = b"\x80\x02cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85U\x01b\x87R" + state
+    with pytest.raises(LegacyPickleError, match="expected a dtype the pickle made with numpy.dtype"):
+        restricted_loads(data, "x.pkl")
 
 
 def test_an_object_array_is_refused():
