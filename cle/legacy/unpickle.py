@@ -33,6 +33,7 @@ import collections
 import io
 import pickle
 import re
+import types
 
 import numpy as np
 
@@ -151,6 +152,8 @@ def _refuse(what):
 # ---------------------------------------------------------------- allowed globals
 class _ArrayType:
     """What the global ``numpy.ndarray`` stands for: accepted only as ``_reconstruct``'s subtype."""
+
+    __slots__ = ()
 
     def __call__(self, *args, **kwargs):
         _refuse("numpy.ndarray called directly; only numpy's own _reconstruct(ndarray, ...) is read")
@@ -330,6 +333,25 @@ _FACTORIES = (None, list, dict, set, int, float)
 #: converts a number and nothing else.
 _NUMPY_SCALAR_TYPES = ("bool_", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
                        "float16", "float32", "float64", "complex64", "complex128")
+class _Sealed:
+    """An allowed function as the pickle gets it: callable, and nothing of it can be set (a BUILD on
+    it fails), so no pickle changes what a later one gets."""
+
+    __slots__ = ("_func",)
+
+    def __init__(self, func):
+        object.__setattr__(self, "_func", func)
+
+    def __setattr__(self, name, value):
+        _refuse(f"the pickle sets {name!r} on the allowed function {self._func.__name__}")
+
+    def __call__(self, *args, **kwargs):
+        return self._func(*args, **kwargs)
+
+    def __repr__(self):
+        return f"<allowed {self._func.__name__}>"
+
+
 #: (module, name) -> what the pickle gets instead. Why each is safe:
 #:
 #: - numpy's array and scalar reconstructors (``_reconstruct``, ``scalar``, ``_frombuffer``,
@@ -342,7 +364,7 @@ _NUMPY_SCALAR_TYPES = ("bool_", "int8", "int16", "int32", "int64", "uint8", "uin
 #:   ``defaultdict`` only with a container factory;
 #: - ``_codecs.encode``, ``bytes``, ``bytearray``: latin-1 text to bytes (how protocol 2 writes bytes);
 #: - ``getattr`` and ``copy_reg._reconstructor`` act on inert records only.
-ALLOWED = {
+ALLOWED = {key: _Sealed(value) if isinstance(value, types.FunctionType) else value for key, value in {
     **{(module, "_reconstruct"): _reconstruct for module in ("numpy.core.multiarray", "numpy._core.multiarray")},
     **{(module, "scalar"): _scalar for module in ("numpy.core.multiarray", "numpy._core.multiarray")},
     **{(module, "_frombuffer"): _frombuffer for module in ("numpy.core.numeric", "numpy._core.numeric")},
@@ -358,7 +380,7 @@ ALLOWED = {
         ("list", list), ("dict", dict), ("tuple", tuple), ("set", set), ("frozenset", frozenset),
         ("slice", slice), ("complex", complex), ("object", object), ("getattr", _getattr),
         ("bytearray", _bytearray), ("bytes", _bytes))},
-}
+}.items()}
 
 
 def is_legacy_global(module, name):

@@ -127,6 +127,15 @@ def test_reconstructor_builds_legacy_records_only():
         restricted_loads(b"ccopy_reg\n_reconstructor\n(c__builtin__\nlist\nc__builtin__\nobject\nNtR.", "x")
 
 
+@pytest.mark.parametrize("target", ["numpy.core.multiarray\n_reconstruct", "__builtin__\ngetattr", "numpy\nndarray"])
+def test_allowed_globals_cannot_be_changed_by_a_pickle(target):
+    """A BUILD on an allowed function (setting its defaults, say) would last into the next read."""
+    data = f"c{target}\n(N}}(V__defaults__\n(I1\nttb.".encode()
+    with pytest.raises(LegacyPickleError):
+        restricted_loads(data, "x.pkl")
+    assert restricted_loads(b"ctheano.a\nB\n)R.", "y.pkl").legacy_path() == "theano.a.B"
+
+
 def test_persistent_ids_are_refused():
     with pytest.raises(LegacyPickleError, match="persistent id"):
         restricted_loads(b"P1\n.", "x.pkl")
