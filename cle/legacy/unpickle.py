@@ -22,7 +22,6 @@ become ``str`` with one character per byte, as numpy's own loader expects).
 
 Example
 -------
->>> import pickle
 >>> payload = b"cos\\nsystem\\n(S'true'\\ntR."
 >>> restricted_loads(payload, "payload.pkl")  # doctest: +ELLIPSIS
 Traceback (most recent call last):

@@ -228,6 +228,13 @@ def test_any_theano_or_cle_path_is_an_inert_record(path):
     assert not any(m == "theano" or m.startswith("theano.") for m in sys.modules)
 
 
+@pytest.mark.parametrize("data", [b"(itheano.gof.graph\nApply\n(dp0\nS'a'\nI1\nsb.",  # protocol 0, old-style class
+                                  b"(ctheano.gof.graph\nApply\no}U\x01aK\x01sb."])  # protocol 1 OBJ
+def test_python2_old_style_instances_are_records(data):
+    record = restricted_loads(data, "py2.pkl")
+    assert record.legacy_path() == "theano.gof.graph.Apply" and record.get("a") == 1
+
+
 def test_a_record_keeps_elements_items_and_state():
     data = b"ctheano.misc.ordered_set\nOrderedSet\n)R(K\x01K\x02e(V_k\nK\x04u}(V_x\nK\x03ub."
     record = restricted_loads(data, "x.pkl")
