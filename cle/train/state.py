@@ -4,6 +4,7 @@ state is checked against a training before anything in it changes.
 :class:`cle.train.Training` saves ``state_arrays`` + ``state_documents`` through
 :mod:`cle.train.checkpoint` and restores them with :func:`restore_plan`.
 """
+import logging
 from collections import OrderedDict
 
 import numpy as np
@@ -11,7 +12,14 @@ import numpy as np
 from cle.train.checkpoint import CheckpointError
 from cle.train.log import TrainLog
 
-__all__ = ["state_arrays", "state_documents", "restore_plan", "check_saved_documents", "BIT_GENERATORS"]
+log = logging.getLogger(__name__)
+
+__all__ = ["state_arrays", "state_documents", "restore_plan", "check_saved_documents", "BIT_GENERATORS", "NOTE"]
+
+#: A checkpoint document (``note.json``) that a program writing a checkpoint of its own (an importer
+#: of a legacy model) may add: its ``on_restore`` text is logged, one warning line, when the
+#: checkpoint is restored. The checkpoints a training writes have none, so it is said once.
+NOTE = "note"
 
 #: The bit generators an ``rng.json`` may name (numpy's own; nothing else is looked up).
 BIT_GENERATORS = {cls.__name__: cls for cls in (np.random.PCG64, np.random.PCG64DXSM,
@@ -95,6 +103,10 @@ def restore_plan(training, directory, arrays, documents):
         except (KeyError, ValueError, TypeError, AttributeError, IndexError) as err:
             raise CheckpointError(f"checkpoint {directory}: loop.json state of "
                                   f"{saved['class']} does not load ({err!r})") from None
+
+    note = documents.get(NOTE)
+    if isinstance(note, dict) and isinstance(note.get("on_restore"), str):
+        log.warning("%s: %s", directory, " ".join(note["on_restore"].split()))
 
     def apply():
         for var, value in plan:

@@ -1,9 +1,9 @@
 """A legacy trained model as a run directory: what ``vrnn-import-legacy`` writes.
 
-:func:`import_legacy` reads a legacy main-loop (or ``_best``) pickle with
-:func:`cle.legacy.read_mainloop` (nothing in it is run), works out its configuration
-(:mod:`~nips2015_vrnn.models.app.legacy_config`) and writes an ordinary run directory
-(:mod:`~nips2015_vrnn.models.app.rundir`) around a prepared data file:
+:func:`plan_import` reads a legacy main-loop (or ``_best``) pickle with
+:func:`cle.legacy.read_mainloop` (nothing in it is run) and works out its configuration
+(:mod:`~nips2015_vrnn.models.app.legacy_config`); :func:`import_legacy` then writes an ordinary
+run directory (:mod:`~nips2015_vrnn.models.app.rundir`) around a prepared data file:
 
 - ``config.json``: the model, the data file, its normalisation, the precision of the pickle's
   parameters (float32 / float64) and the compile mode;
@@ -11,8 +11,8 @@
   :class:`cle.train.Training` (the trainer's own, so ``vrnn-train --resume`` restores it as any
   other) with the pickle's parameters, its TBPTT state (``step_count``, ``rnn_tm1``) and its
   training log; the optimizer state is Adam's initial one, because the legacy pickle holds none.
-  A document ``imported.json`` says so, and ``vrnn-train --resume`` repeats it in one line while
-  the run still continues from the imported checkpoint;
+  Their ``note.json`` (:data:`cle.train.state.NOTE`) says so, and restoring one repeats it in one
+  warning line (``vrnn-train --resume``; the checkpoints the resumed training writes have none);
 - ``log.jsonl``: an ``import`` line, then the legacy monitoring history, one ``monitor`` line per
   legacy monitoring step with ``"imported": true``, the legacy channel names
   (``valid_nll_upper_bound``, ``train_kl_term`` ...) and the update at which it was taken.
@@ -22,85 +22,111 @@ The legacy log does not record that update: a legacy run monitored at updates 0,
 Building the training state compiles the training function once (it goes to the store of
 compiled functions, where the resumed run finds it).
 """
-import json
 import logging
 import math
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 from pathlib import Path
 
 import numpy as np
 
+from cle.backend import Backend
 from cle.legacy import read_mainloop
 from cle.train.checkpoint import write_checkpoint
 from cle.train.ext import EarlyStopping
 from cle.train.log import JsonLinesWriter, TrainLog
+from cle.train.state import NOTE
 from nips2015_vrnn.models.app import rundir
 from nips2015_vrnn.models.app.legacy_config import legacy_model_config
 from nips2015_vrnn.models.config import ConfigError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["import_legacy", "imported_note", "IMPORTED", "FLOATX_OF"]
+__all__ = ["ImportPlan", "plan_import", "import_legacy", "legacy_records", "FLOATX_OF"]
 
-#: Stem of the checkpoint document that marks an imported checkpoint (``imported.json``).
-IMPORTED = "imported"
 #: What the import and a resume from an imported checkpoint say about the optimizer.
 NO_OPTIMIZER = "the legacy pickle holds no optimizer state: the training starts Adam afresh (moments 0, counter 0)"
 #: The run precision of the pickle's parameter dtype.
 FLOATX_OF = {"float32": "float32", "float64": "float64"}
 
 
-def import_legacy(pickle_path, out, data, corpus=None, config_file=None, overrides=None, mode="c",
-                  on_event=None):
-    """Write the run directory ``out`` for the legacy pickle ``pickle_path``.
+class ImportPlan(namedtuple("ImportPlan", ["source", "loop", "config", "corpus", "floatX", "records", "ignored"])):
+    """What :func:`plan_import` read and worked out: the pickle's path, its
+    :class:`~cle.legacy.LegacyMainLoop`, the :class:`ModelConfig`, the corpus format, the precision
+    of its parameters, the monitoring records and the config keys not used."""
+
+
+def plan_import(pickle_path, corpus=None, config_file=None, overrides=None):
+    """Read the legacy pickle and work out its run (nothing is written, nothing compiles).
 
     Parameters
     ----------
     pickle_path : path
         A legacy main-loop or ``_best`` pickle (see :func:`cle.legacy.read_mainloop`).
+    corpus : str or None
+        The format of the data the run will read (a key of ``CORPORA``); default iamondb for
+        handwriting models, else blizzard.
+    config_file : path or None
+        The legacy ``config.txt`` (or a JSON object of its keys).
+    overrides : dict or None
+        Typed configuration overrides (legacy key names).
+
+    Returns
+    -------
+    ImportPlan
+
+    Raises
+    ------
+    cle.legacy.LegacyPickleError, ConfigError
+        One line naming the file and the problem.
+    """
+    loop = read_mainloop(pickle_path)
+    config, ignored = legacy_model_config(loop, corpus=corpus, config_file=config_file, overrides=overrides)
+    corpus = corpus or ("iamondb" if config.data == "handwriting" else "blizzard")
+    return ImportPlan(Path(pickle_path), loop, config, corpus, _floatX(loop), legacy_records(loop, config), ignored)
+
+
+def import_legacy(plan, out, data, backend=None, on_event=None):
+    """Write the run directory ``out`` of :func:`plan_import`'s ``plan``.
+
+    Parameters
+    ----------
+    plan : ImportPlan
     out : path
         The run directory to create (must not hold a run).
     data : path
         The prepared data file (or its folder) that evaluation, sampling and a resumed training
         read: an HDF5 file written by ``vrnn-prepare`` whose frames are x_dim wide.
-    corpus : str or None
-        Its format (a key of ``CORPORA``); default iamondb for handwriting models, else blizzard.
-    config_file : path or None
-        The legacy ``config.txt`` (or a JSON object of its keys).
-    overrides : dict or None
-        Typed configuration overrides (legacy key names).
-    mode : str
-        Compile mode of the run.
+    backend : cle.backend.Backend or None
+        Compiles the training function (its mode is recorded as the run's); default
+        ``Backend(floatX=plan.floatX)``, the C mode. Its ``floatX`` must be the plan's.
     on_event : callable or None
         The trainer's ``on_event(kind, **info)`` while the training function compiles.
 
     Returns
     -------
-    dict: ``run`` (RunDir), ``loop`` (LegacyMainLoop), ``ignored`` (config keys not used),
-    ``records`` (the imported monitoring records), ``state`` (names of the TBPTT variables set).
+    dict: ``run`` (RunDir), ``state`` (names of the TBPTT variables set).
 
     Raises
     ------
-    cle.legacy.LegacyPickleError, ConfigError, RunError, DataError
+    RunError, DataError, ConfigError
         One line naming the file and the problem; nothing is left in ``out`` then.
     """
-    loop = read_mainloop(pickle_path)
-    config, ignored = legacy_model_config(loop, corpus=corpus, config_file=config_file, overrides=overrides)
-    corpus = corpus or ("iamondb" if config.data == "handwriting" else "blizzard")
-    floatX = _floatX(loop)
-    records = legacy_records(loop, config)
-    run = rundir.create_run(out, corpus, config, data, floatX=floatX, mode=mode)
+    backend = backend or Backend(floatX=plan.floatX)
+    if backend.floatX != plan.floatX:
+        raise ConfigError(f"{plan.source}: the parameters are {plan.floatX}, the backend compiles {backend.floatX}")
+    run = rundir.create_run(out, plan.corpus, plan.config, data, floatX=plan.floatX, mode=backend.mode,
+                            matmul_precision=backend.matmul_precision)
     try:
-        state = _write_checkpoints(run, loop, records, Path(pickle_path), on_event)
+        state = _write_checkpoints(run, plan, backend, on_event)
         writer = JsonLinesWriter(run.log_path)
-        writer.write("import", source=str(Path(pickle_path).resolve()), legacy_name=loop.name,
-                     batch_seen=loop.batch_seen, epoch_seen=loop.epoch_seen, note=NO_OPTIMIZER)
-        for record in records:
+        writer.write("import", source=str(plan.source.resolve()), legacy_name=plan.loop.name,
+                     batch_seen=plan.loop.batch_seen, epoch_seen=plan.loop.epoch_seen, note=NO_OPTIMIZER)
+        for record in plan.records:
             writer.write("monitor", **record)
     except BaseException:
         rundir.discard_run(run)
         raise
-    return {"run": run, "loop": loop, "config": config, "ignored": ignored, "records": records, "state": state}
+    return {"run": run, "state": state}
 
 
 def _floatX(loop):
@@ -178,19 +204,21 @@ def _set_state(training, loop):
     return done
 
 
-def _write_checkpoints(run, loop, records, pickle_path, on_event):
+def _write_checkpoints(run, plan, backend, on_event):
     """Build the run's training (compiles), put the legacy values in it and write ``last`` and ``best``."""
     from nips2015_vrnn.models.app import trainer
 
-    model = run.build_model()
+    loop = plan.loop
+    model = run.build_model(backend)
     training = trainer.build_training(run, model, on_event=on_event)
     model.set_param_values(loop.params)
     state = _set_state(training, loop)
-    training.trainlog = _trainlog(loop, records, len(training.output_names))
-    _set_best(training, records, loop.batch_seen or 0)
+    training.trainlog = _trainlog(loop, plan.records, len(training.output_names))
+    _set_best(training, plan.records, loop.batch_seen or 0)
     arrays, documents = training.state_arrays(), training.state_documents()
-    documents[IMPORTED] = {"source": str(pickle_path.resolve()), "legacy_name": loop.name,
-                           "batch_seen": training.trainlog.batch_seen, "note": NO_OPTIMIZER}
+    source = str(plan.source.resolve())
+    documents[NOTE] = {"imported_from": source, "legacy_name": loop.name, "batch_seen": training.trainlog.batch_seen,
+                       "on_restore": f"imported from the legacy pickle {source}; {NO_OPTIMIZER}"}
     for which in ("last", "best"):
         write_checkpoint(run.checkpoint_root / which, arrays, documents)
     return state
@@ -205,18 +233,3 @@ def _set_best(training, records, batch_seen):
         value = mine[-1].get(ext.channel) if mine else None
         if isinstance(value, float) and math.isfinite(value):
             ext.load_state_dict({"best": value, "best_batch": batch_seen, "bad_steps": 0})
-
-
-def imported_note(checkpoint_dir):
-    """The one-line note of an imported checkpoint (it holds ``imported.json``), or None.
-
-    A checkpoint the resumed training writes has none: the note is said once.
-    """
-    path = Path(checkpoint_dir) / f"{IMPORTED}.json"
-    if not path.is_file():
-        return None
-    try:
-        source = json.loads(path.read_text(encoding="utf-8")).get("source")
-    except (OSError, ValueError, AttributeError):
-        source = None
-    return f"{checkpoint_dir} was imported from the legacy pickle {source or '(unknown)'}; {NO_OPTIMIZER}"

@@ -17,16 +17,12 @@ Example
 'max_updates=40, epoch=2'
 """
 import json
-import logging
 import os
 from collections import namedtuple
 
 from cle.train.checkpoint import read_checkpoint
-from nips2015_vrnn.models.app.legacy_import import imported_note
 from nips2015_vrnn.models.app.rundir import CONFIG_FILE, RunDir, RunError
 from nips2015_vrnn.models.app.runlog import read_log
-
-log = logging.getLogger(__name__)
 
 __all__ = ["Limits", "plan_resume", "trim_log"]
 
@@ -75,9 +71,6 @@ def plan_resume(run, max_updates=None, epochs=None):
         When the checkpoint already reached a limit (the message says how to extend the run).
     """
     done, epochs_done, mid_epoch, _ = _checkpoint_position(run)
-    note = imported_note(run.checkpoint_dir("last"))
-    if note:
-        log.warning(note)  # an imported legacy model: its optimizer state starts afresh
     limits = Limits(run.record.get("max_updates") if max_updates is None else max_updates,
                     run.config.epoch if epochs is None else epochs)
     if limits.max_updates is not None and done >= limits.max_updates:

@@ -11,7 +11,7 @@ import pytest
 from golden_data import golden_file, load_golden
 from numerics import FLOAT64_RTOL, rel_err
 
-from cle import backend
+from cle.backend import Backend
 from cle.legacy import read_mainloop
 from nips2015_vrnn.models import build_model
 from nips2015_vrnn.models.app.legacy_config import legacy_model_config
@@ -25,20 +25,11 @@ def reference():
     return load_golden("legacy_blizzard_tiny_reference")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def c_mode():
-    """The golden comparisons compile in the C mode, whatever the default."""
-    previous = backend.mode_name()
-    backend.set_mode("c")
-    yield
-    backend.set_mode(previous)
-
-
 @pytest.fixture(scope="module")
 def model():
     loop = read_mainloop(golden_file(PICKLES[0]))
     config, _ = legacy_model_config(loop, config_file=golden_file("legacy_blizzard_tiny_config.json"))
-    return build_model(config, dtype="float64")
+    return build_model(config, backend=Backend(mode="c", floatX="float64"))  # the golden comparisons are C's
 
 
 @pytest.fixture(scope="module", params=PICKLES)

@@ -3,7 +3,7 @@ import time
 
 import click
 
-from cle import backend
+from cle.backend import MODES
 from nips2015_vrnn.datasets.lookup import CORPORA
 from nips2015_vrnn.models.app.cli.common import DEFAULT_MODE_HELP, setup_logging, user_errors, verbose_option
 
@@ -41,18 +41,27 @@ Example:
               help="The legacy config.txt ('key value' lines) or a JSON object of the same keys.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override one configuration key (repeatable; legacy key names).")
-@click.option("--mode", type=click.Choice(list(backend.MODES)), default=None,
+@click.option("--mode", type=click.Choice(list(MODES)), default=None,
               help=f"PyTensor backend of the run ({DEFAULT_MODE_HELP}).")
 @verbose_option
 @user_errors
 def import_legacy(pickle_path, out, data, corpus, config_file, sets, mode, verbose):
-    from nips2015_vrnn.models.app import configure
-    from nips2015_vrnn.models.app.legacy_import import import_legacy as run_import
+    from nips2015_vrnn.models.app import configure, legacy_import
     from nips2015_vrnn.models.app.progress import CompileProgress
+    from nips2015_vrnn.models.compiled import program_backend
 
     setup_logging(verbose)
-    overrides = configure.parse_overrides(sets)
     began = time.perf_counter()
+    plan = legacy_import.plan_import(pickle_path, corpus=corpus, config_file=config_file,
+                                     overrides=configure.parse_overrides(sets))
+    loop, config = plan.loop, plan.config
+    click.echo(f"read {pickle_path}: {len(loop.params)} parameters ({loop.n_param_values()} values), "
+               f"{loop.batch_seen} updates, {loop.epoch_seen} epochs, {loop.n_monitoring_steps()} monitoring steps")
+    click.echo(f"model: {config.model_name}, x_dim={config.x_dim} z_dim={config.z_dim} rnn_dim={config.rnn_dim} "
+               f"depth={config.depth} k={config.num_k} batch_size={config.batch_size}, {plan.floatX}")
+    if plan.ignored:
+        click.echo(f"config keys not used: {', '.join(plan.ignored)}")
+    backend = program_backend(mode=mode, floatX=plan.floatX).start_process()
     compiling = CompileProgress().start()
 
     def on_event(kind, **info):
@@ -60,20 +69,13 @@ def import_legacy(pickle_path, out, data, corpus, config_file, sets, mode, verbo
             compiling.stage(info["name"])
 
     try:
-        result = run_import(pickle_path, out, data, corpus=corpus, config_file=config_file, overrides=overrides,
-                            mode=mode or backend.default_mode(), on_event=on_event)
+        result = legacy_import.import_legacy(plan, out, data, backend=backend, on_event=on_event)
     finally:
         compiling.stop()
-    run, loop, config = result["run"], result["loop"], result["config"]
-    click.echo(f"read {pickle_path}: {len(loop.params)} parameters ({loop.n_param_values()} values), "
-               f"{loop.batch_seen} updates, {loop.epoch_seen} epochs, {loop.n_monitoring_steps()} monitoring steps")
-    click.echo(f"model: {config.model_name}, x_dim={config.x_dim} z_dim={config.z_dim} rnn_dim={config.rnn_dim} "
-               f"depth={config.depth} k={config.num_k} batch_size={config.batch_size}, {run.floatX}")
+    run = result["run"]
     if result["state"]:
         click.echo(f"TBPTT state: {', '.join(result['state'])}")
-    if result["ignored"]:
-        click.echo(f"config keys not used: {', '.join(result['ignored'])}")
-    click.echo(f"wrote {run.path} in {time.perf_counter() - began:.1f} s (no optimizer state in the legacy "
-               "pickle: a resumed training starts Adam afresh)")
+    click.echo(f"wrote {run.path} ({backend.describe()}) in {time.perf_counter() - began:.1f} s; no optimizer "
+               "state in the legacy pickle: a resumed training starts Adam afresh")
     click.echo(f"next: vrnn-eval {run.path}   vrnn-sample {run.path}   vrnn-train --resume {run.path} "
                f"--epochs {max(config.epoch, loop.epoch_seen or 0) + 1}")
