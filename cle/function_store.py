@@ -65,7 +65,8 @@ from cle.finish import finish
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FunctionStore", "default_store", "STORE_ENV", "source_digest"]
+__all__ = ["FunctionStore", "default_store", "compile_with_store", "STORE_ENV", "STORED_MODES",
+           "source_digest"]
 
 #: Where the store lives (a folder), or ``off`` to compile every time.
 STORE_ENV = "VRNN_FUNCTION_CACHE"
@@ -74,7 +75,10 @@ FORMAT = 1
 #: Libraries whose version is part of every key.
 LIBRARIES = ("pytensor", "numpy", "scipy", "jax", "jaxlib")
 #: Environment variables that change how graphs are built or compiled.
-GRAPH_ENV = ("PYTENSOR_FLAGS", "VRNN_SCAN_FORCED_REPLACE")
+GRAPH_ENV = ("PYTENSOR_FLAGS",)
+#: Modes whose compiled functions are kept in the store (in JAX mode the rewritten graph is
+#: stored and re-traced when loaded; XLA's own persistent cache keeps the programs).
+STORED_MODES = ("c", "jax")
 #: gzip level of the pickles: the stored slots are mostly zeros; speed matters more than size.
 COMPRESSION = 1
 #: Entries not loaded for this long are deleted when an entry is written (loading one marks it used).
@@ -129,6 +133,34 @@ def default_directory():
 def default_store(source_roots=()):
     """The store at :func:`default_directory` (a store that compiles every time when it is off)."""
     return FunctionStore(default_directory(), source_roots=source_roots)
+
+
+def compile_with_store(backend, spec, live, build):
+    """The function of ``spec`` compiled by ``backend`` (a :class:`cle.backend.Backend`): loaded
+    from ``backend.store`` when it holds it, else ``build()`` and stored. The one place a store
+    key is made: the caller's ``spec`` with the backend's (:meth:`~cle.backend.Backend.spec`).
+
+    Parameters
+    ----------
+    backend : cle.backend.Backend
+    spec : dict (JSON-serialisable)
+        Everything of the caller's that decides the graph (configuration, which function).
+    live : dict name -> SharedVariable
+        The caller's shared variables (see :meth:`FunctionStore.compile`).
+    build : callable () -> (pytensor Function, extra)
+        Compiles the function (called inside ``backend.compiling()``).
+
+    Returns
+    -------
+    (function, extra, loaded): ``loaded`` is True when the function came from the store.
+    """
+    store = backend.store
+    with backend.compiling():
+        if store is None or not store.enabled or backend.mode not in STORED_MODES:
+            fn, extra = build()
+            return fn, extra, False
+        fn, extra = store.compile(dict(spec, backend=backend.spec()), live, build)
+        return fn, extra, store.last_event == "loaded"
 
 
 class _Pickler(pickle.Pickler):

@@ -33,7 +33,7 @@ donated and read in one call, which XLA would refuse.
 """
 from pytensor.link.jax.linker import JAXLinker
 
-__all__ = ["XLA_CPU_OPTIONS", "JAXLinkerWithOptions", "drop_shadowed_globals", "updated_inputs"]
+__all__ = ["XLA_CPU_OPTIONS", "JAXLinkerWithOptions", "PreciseJit", "drop_shadowed_globals", "updated_inputs"]
 
 #: XLA debug options of every JAX-mode function compiled for a CPU: no YNNPACK fusions, XLA's
 #: older elementwise code generator.
@@ -57,12 +57,43 @@ def updated_inputs(fgraph):
     return tuple(sorted(set(getattr(fgraph, "update_mapping", {}).values())))
 
 
+class PreciseJit:
+    """A ``jax.jit``-ed function traced, lowered and called with JAX's default matrix-product
+    precision set to ``precision`` (``jax.default_matmul_precision``): the products of the program
+    it compiles run in that precision whatever the process's default ('highest': full float32,
+    where JAX's own default lets GPU tensor cores use TF32). The precision is part of JAX's cache
+    key, so a call finds the program :meth:`lower` compiled."""
+
+    def __init__(self, jitted, precision):
+        self.jitted, self.precision = jitted, precision
+        #: The converted Python function, as ``jax.jit`` exposes it.
+        self.__wrapped__ = getattr(jitted, "__wrapped__", None)
+
+    def __call__(self, *args):
+        import jax
+
+        with jax.default_matmul_precision(self.precision):
+            return self.jitted(*args)
+
+    def lower(self, *args):
+        """``jitted.lower(*args)`` in the products' precision."""
+        import jax
+
+        with jax.default_matmul_precision(self.precision):
+            return self.jitted.lower(*args)
+
+
 class JAXLinkerWithOptions(JAXLinker):
     """``JAXLinker`` whose ``jax.jit`` carries :data:`XLA_CPU_OPTIONS` when JAX's backend is the
-    CPU and donates the buffers of the updated shared variables (:func:`updated_inputs`), and whose
-    converted graph keeps no copies of the shared values (:func:`drop_shadowed_globals`); a
-    function with inputs used as static shapes (``scalar_shape_inputs``) is jitted as PyTensor
-    does."""
+    CPU, runs its products in ``matmul_precision`` (JAX's name: 'highest', 'tensorfloat32',
+    'bfloat16'; :class:`PreciseJit`) and donates the buffers of the updated shared variables
+    (:func:`updated_inputs`), and whose converted graph keeps no copies of the shared values
+    (:func:`drop_shadowed_globals`); a function with inputs used as static shapes
+    (``scalar_shape_inputs``) is jitted as PyTensor does."""
+
+    def __init__(self, *args, matmul_precision="highest", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.matmul_precision = matmul_precision
 
     def fgraph_convert(self, fgraph, input_storage, storage_map, **kwargs):
         function = super().fgraph_convert(fgraph, input_storage=input_storage, storage_map=storage_map, **kwargs)
@@ -75,4 +106,5 @@ class JAXLinkerWithOptions(JAXLinker):
         if self.scalar_shape_inputs:
             return super().jit_compile(fn)
         options = XLA_CPU_OPTIONS if jax.default_backend() == "cpu" else {}
-        return jax.jit(fn, donate_argnums=updated_inputs(self.fgraph), compiler_options=dict(options))
+        jitted = jax.jit(fn, donate_argnums=updated_inputs(self.fgraph), compiler_options=dict(options))
+        return PreciseJit(jitted, getattr(self, "matmul_precision", "highest"))

@@ -20,29 +20,28 @@ Typical use::
     lb = model.lower_bound(x_test)                  # (N,) nats per sequence
     ll = model.importance_sampled_loglik(x_test, n_samples=40)
     frames = model.generate(n_steps=40, n_sequences=4, seed=0)
+
+The names below are imported from their modules at first use, so importing this package (as the
+console scripts do before they start) imports neither PyTensor nor the model code.
 """
-from nips2015_vrnn.models.config import ModelConfig, load_config_txt, parse_config_lines
-from nips2015_vrnn.models.network import count_params, param_shapes
-from nips2015_vrnn.models.presets import PRESETS, get_preset, preset_names
-from nips2015_vrnn.models.rnn import RNN, build_rnn
-from nips2015_vrnn.models.vrnn import VRNN, build_vrnn
+import importlib
 
-__all__ = ["ModelConfig", "load_config_txt", "parse_config_lines", "count_params", "param_shapes", "PRESETS",
-           "get_preset", "preset_names", "RNN", "VRNN", "build_rnn", "build_vrnn", "build_model", "BUILDERS"]
+#: Public name -> the module of this package that defines it.
+_EXPORTS = {
+    "ModelConfig": "config", "load_config_txt": "config", "parse_config_lines": "config",
+    "count_params": "network", "param_shapes": "network",
+    "PRESETS": "presets", "get_preset": "presets", "preset_names": "presets",
+    "RNN": "rnn", "build_rnn": "rnn", "VRNN": "vrnn", "build_vrnn": "vrnn",
+    "build_model": "build", "BUILDERS": "build",
+}
+__all__ = list(_EXPORTS)
 
 
-#: Model family -> its builder (the one table of families; ModelConfig.family names a key).
-BUILDERS = {"vrnn": build_vrnn, "rnn": build_rnn}
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def build_model(config, dtype=None):
-    """The model of ``config`` (a :class:`ModelConfig` or a preset name): a VRNN or an RNN.
-
-    ``dtype`` ('float32' / 'float64') defaults to :func:`cle.backend.floatX`.
-
-    >>> build_model(get_preset('iamondb/rnn_gauss', rnn_dim=3, x2s_dim=2, p_x_dim=2)).config.model_name
-    'RNN-Gauss'
-    """
-    if isinstance(config, str):
-        config = get_preset(config)
-    return BUILDERS[config.family](config, dtype=dtype)
+def __dir__():
+    return sorted(list(globals()) + __all__)

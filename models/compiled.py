@@ -3,13 +3,15 @@
 A :class:`Graph` is what a model's graph builder returns (inputs, named outputs, shared-variable
 updates); a :class:`CompiledFunction` is its compiled form with the output names;
 :class:`FunctionCache` keeps both per key so each graph of a model is built and compiled once
-per process.
+per process, by the model's :class:`cle.backend.Backend` (and from its store of compiled
+functions when it has one).
 
 Example
 -------
 >>> import pytensor.tensor as pt
+>>> from cle.backend import Backend
 >>> x = pt.dvector('x')
->>> cache = FunctionCache('demo', 'float64')
+>>> cache = FunctionCache('demo', Backend(floatX='float64'))
 >>> fn = cache.function('double', lambda: Graph([x], OrderedDict(y=2 * x), OrderedDict()))
 >>> fn.named([1.0])['y'].tolist()
 [2.0]
@@ -22,27 +24,30 @@ from collections import OrderedDict, namedtuple
 from pathlib import Path
 
 import cle
-from cle import backend
-from cle.function_store import FunctionStore, default_directory
+from cle import backend as backends
+from cle.function_store import compile_with_store
 from nips2015_vrnn.models.config import BOOKKEEPING_FIELDS
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Graph", "CompiledFunction", "FunctionCache", "model_function_cache", "persistent_store",
-           "graph_spec", "shared_variables"]
+__all__ = ["Graph", "CompiledFunction", "FunctionCache", "model_function_cache", "program_backend",
+           "graph_spec", "shared_variables", "SOURCE_ROOTS"]
 
 #: The packages whose source builds the graphs (their digest keys the persistent store).
 SOURCE_ROOTS = (Path(cle.__file__).parent, Path(__file__).parent)
 #: ModelConfig fields that change no graph: the run's bookkeeping, and the learning rate and seed
 #: (values of shared variables). ``m_batch_size`` stays: it shapes the monitor graph in JAX mode.
 GRAPH_NEUTRAL_FIELDS = tuple(f for f in BOOKKEEPING_FIELDS if f != "m_batch_size") + ("lr",)
-#: Modes whose compiled functions are kept in the persistent store (in JAX mode the rewritten
-#: graph is stored and re-traced when loaded; XLA's own persistent cache keeps the programs).
-STORED_MODES = ("c", "jax")
-_stores = {}
 
 #: A symbolic graph ready to compile: its inputs, named outputs and shared-variable updates.
 Graph = namedtuple("Graph", ["inputs", "outputs", "updates"])
+
+
+def program_backend(mode=None, floatX=None, matmul_precision=None):
+    """The :class:`cle.backend.Backend` of a program using these models: the given settings (or
+    the commands' defaults) and the persistent store keyed by this project's source."""
+    return backends.Backend.for_program(mode=mode, floatX=floatX, matmul_precision=matmul_precision,
+                                        source_roots=SOURCE_ROOTS)
 
 
 class CompiledFunction:
@@ -67,30 +72,35 @@ class CompiledFunction:
 
 
 class FunctionCache:
-    """Graphs and compiled functions of one model, each built once, in the model's precision.
+    """Graphs and compiled functions of one model, each built once, by one backend.
 
     Parameters
     ----------
     label : str
         Names the compiled functions (``<label>:<key>``) and the log lines.
-    dtype : {'float32', 'float64'}
-        Precision every graph is built and compiled in.
-    store : (cle.function_store.FunctionStore, dict, callable) or None
-        A persistent store of compiled functions, the spec of the model (what decides its graphs)
-        and a callable returning its shared variables by name: each function is then loaded from
-        the store when it holds it (keyed by the spec, the function's key, the mode and dtype),
-        else compiled and stored. None: compiled in every process.
+    backend : cle.backend.Backend
+        Compiles every function; graphs are built in its ``floatX``. With a store, each function
+        is loaded from it when it holds it (keyed by ``model_spec``, the function's key and the
+        backend), else compiled and stored.
+    model_spec : dict or None
+        What decides the model's graphs (:func:`graph_spec`).
+    live : callable or None
+        Returns the model's shared variables by name (:func:`shared_variables`).
     """
 
-    def __init__(self, label, dtype, store=None):
-        self.label, self.dtype = label, dtype
-        self.store = store
+    def __init__(self, label, backend, model_spec=None, live=None):
+        self.label, self.backend = label, backend
+        self.model_spec, self.live = model_spec, live
         self._graphs, self._functions = {}, {}
 
+    @property
+    def dtype(self):
+        return self.backend.floatX
+
     def graph(self, key, build):
-        """The Graph ``build()`` returns, built once (inside ``precision(dtype)``)."""
+        """The Graph ``build()`` returns, built once (inside ``precision(floatX)``)."""
         if key not in self._graphs:
-            with backend.precision(self.dtype):
+            with backends.precision(self.dtype):
                 self._graphs[key] = build()
         return self._graphs[key]
 
@@ -98,41 +108,24 @@ class FunctionCache:
         """The Graph of ``graph_fn()`` compiled once; outputs in the Graph's order."""
         if key not in self._functions:
             start = time.perf_counter()
-            loaded = False
-            if self.store is None or backend.mode_name() not in STORED_MODES:
-                fn, names = self._compile(key, graph_fn)
-            else:
-                store, model_spec, live = self.store
-                spec = {"model": model_spec, "function": repr(key), "dtype": self.dtype,
-                        "mode": backend.mode_name()}
-                with backend.compiling(self.dtype):
-                    fn, names = store.compile(spec, live(), lambda: self._compile(key, graph_fn))
-                loaded = store.last_event == "loaded"
+            spec = {"model": self.model_spec, "function": repr(key)}
+            live = self.live() if self.live is not None else {}
+            fn, names, loaded = compile_with_store(self.backend, spec, live,
+                                                   lambda: self._compile(key, graph_fn))
             log.info("%s %s %s in %.1f s", "loaded" if loaded else "compiled", self.label, key,
                      time.perf_counter() - start)
             self._functions[key] = CompiledFunction(fn, names, loaded=loaded)
         return self._functions[key]
 
     def _compile(self, key, graph_fn):
-        with backend.precision(self.dtype):
+        with backends.precision(self.dtype):
             graph = graph_fn()
             for name, var in graph.outputs.items():
                 if var.name is None:
                     var.name = name
-            fn = backend.function(graph.inputs, list(graph.outputs.values()),
-                                  updates=graph.updates, name=f"{self.label}:{key}")
+            fn = backends.function(graph.inputs, list(graph.outputs.values()), updates=graph.updates,
+                                   backend=self.backend, name=f"{self.label}:{key}")
         return fn, list(graph.outputs)
-
-
-def persistent_store():
-    """This process's store of compiled functions (:mod:`cle.function_store`), one per folder;
-    None when ``VRNN_FUNCTION_CACHE=off`` or the selected mode is not one of STORED_MODES."""
-    directory = default_directory()
-    if directory is None or backend.mode_name() not in STORED_MODES:
-        return None
-    if directory not in _stores:
-        _stores[directory] = FunctionStore(directory, source_roots=SOURCE_ROOTS)
-    return _stores[directory]
 
 
 def graph_spec(model):
@@ -153,8 +146,5 @@ def shared_variables(model):
 
 
 def model_function_cache(model, label):
-    """The :class:`FunctionCache` of ``model``, with the persistent store unless it is off."""
-    store = persistent_store()
-    if store is None:
-        return FunctionCache(label, model.dtype)
-    return FunctionCache(label, model.dtype, store=(store, graph_spec(model), lambda: shared_variables(model)))
+    """The :class:`FunctionCache` of ``model``, by its backend."""
+    return FunctionCache(label, model.backend, graph_spec(model), lambda: shared_variables(model))

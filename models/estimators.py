@@ -20,7 +20,6 @@ from collections import OrderedDict
 
 import numpy as np
 
-from cle import backend
 from nips2015_vrnn.models.outputs import sample_noise_shapes
 
 __all__ = ["Estimators", "logmeanexp", "IS_COLUMNS_PER_CALL"]
@@ -72,7 +71,7 @@ class Estimators:
         chunk including the last.
         """
         n_here = chunk[0].shape[1]
-        if not backend.needs_static_shapes():
+        if not self.backend.static_shapes:
             return [np.asarray(v, dtype=np.float64) for v in self.sequence_fn()(*chunk, *eps)]
         padded = [_pad_columns(a, n_columns) for a in list(chunk) + list(eps)]
         fn = self.shaped(chunk[0].shape[0], n_columns).sequence_fn()

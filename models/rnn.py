@@ -35,8 +35,8 @@ class RNN(SequenceModel):
 
     family = "rnn"
 
-    def __init__(self, config, layers, dtype=None):
-        super().__init__(config, layers, dtype=dtype)
+    def __init__(self, config, layers, dtype=None, backend=None):
+        super().__init__(config, layers, dtype=dtype, backend=backend)
         self.x_names = stack_names("x", config.depth)
         self.theta_names = stack_names("theta", config.depth)
         self.head_names = HEAD_NAMES[config.output]
@@ -72,7 +72,8 @@ class RNN(SequenceModel):
         return x_t, self.layers["rnn"].fprop([[x_feat], [s_tm1]], self.params)
 
 
-def build_rnn(config, dtype=None):
+def build_rnn(config, dtype=None, backend=None):
     """An :class:`RNN` for ``config`` with freshly initialised parameters (seed ``config.seed``),
-    in ``dtype`` (default :func:`cle.backend.floatX`)."""
-    return RNN(config, build_layers(config), dtype=dtype)
+    compiled by ``backend`` (default ``cle.backend.Backend()``, the C mode), in ``dtype``
+    (default: the backend's ``floatX``)."""
+    return RNN(config, build_layers(config), dtype=dtype, backend=backend)

@@ -21,7 +21,8 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
-from cle import backend
+from cle.backend import Backend, precision
+from cle.utils.scan import scan
 from nips2015_vrnn.models import params as param_io
 from nips2015_vrnn.models.compiled import Graph, model_function_cache
 from nips2015_vrnn.models.estimators import Estimators
@@ -42,7 +43,9 @@ class SequenceModel(Estimators):
     config : ModelConfig
     layers : OrderedDict name -> layer (legacy order)
     dtype : {'float32', 'float64'} or None
-        Precision of the parameters and of every graph (default :func:`cle.backend.floatX`).
+        Precision of the parameters and of every graph (default: ``backend.floatX``).
+    backend : cle.backend.Backend or None
+        Compiles every graph of the model (default ``Backend()``: the C mode, float32, no store).
 
     Attributes
     ----------
@@ -55,15 +58,18 @@ class SequenceModel(Estimators):
     family = None
     latent_dim = 0
 
-    def __init__(self, config, layers, dtype=None):
+    def __init__(self, config, layers, dtype=None, backend=None):
         if config.family != self.family:
             raise ValueError(f"{type(self).__name__} needs config.family {self.family!r}; "
                              f"got {config.family!r}")
         self.config = config
-        self.dtype = dtype or backend.floatX()
+        self.backend = backend or Backend()
+        if dtype is not None:
+            self.backend = self.backend.replace(floatX=dtype)
+        self.dtype = self.backend.floatX
         self.layers = layers
         self.params = OrderedDict()
-        with backend.precision(self.dtype):
+        with precision(self.dtype):
             for layer in layers.values():
                 for name, value in layer.initialize().items():
                     value = np.asarray(value, dtype=self.dtype)
@@ -96,7 +102,7 @@ class SequenceModel(Estimators):
         if key not in self._static_copies:
             clone = copy.copy(self)
             clone.static_shape, clone._static_copies = key, {}
-            with backend.precision(self.dtype):
+            with precision(self.dtype):
                 clone.x = pt.tensor("x", dtype=self.dtype, shape=key + (self.config.x_dim,))
                 clone.mask = None if self.mask is None else pt.tensor("mask", dtype=self.dtype, shape=key)
             clone._cache = model_function_cache(clone, f"{self.config.model_name}[{key[0]}x{key[1]}]")
@@ -104,14 +110,14 @@ class SequenceModel(Estimators):
         return self._static_copies[key]
 
     def shaped(self, n_steps, n_seq):
-        """The model whose compiled functions run (n_steps, n_seq) inputs in the selected mode:
+        """The model whose compiled functions run (n_steps, n_seq) inputs in the model's mode:
         :meth:`static` ``(n_steps, n_seq)`` where the backend needs static shapes (JAX), else
         this model (one compiled function for every shape).
 
         Compile what will run through here: a function of the dynamic model compiled in JAX mode
         is never called, and its unknown shapes leave broadcast checks JAX cannot keep.
         """
-        return self.static(n_steps, n_seq) if backend.needs_static_shapes() else self
+        return self.static(n_steps, n_seq) if self.backend.static_shapes else self
 
     # ------------------------------------------------------------------ small helpers
     def __repr__(self):
@@ -269,8 +275,8 @@ class SequenceModel(Estimators):
         def step(*args):
             return self._generate_step(OrderedDict(zip(names, args[:-1])), args[-1])
 
-        x, _ = pytensor.scan(step, sequences=list(noise.values()), outputs_info=[None, s_0],
-                             name=f"{self.family}_generate", return_updates=False)
+        x, _ = scan(step, sequences=list(noise.values()), outputs_info=[None, s_0],
+                    name=f"{self.family}_generate")
         return Graph(list(noise.values()), OrderedDict([("x", x)]), OrderedDict())
 
     # ------------------------------------------------------------------ compiled functions
@@ -288,8 +294,7 @@ class SequenceModel(Estimators):
         """
         def build():
             graph = self.training_graph(eps_input)
-            with backend.scan_gradient():
-                grads = pytensor.grad(graph.outputs["nll_upper_bound"], list(self.params.values()))
+            grads = pytensor.grad(graph.outputs["nll_upper_bound"], list(self.params.values()))
             outputs = OrderedDict(graph.outputs)
             outputs.update((f"grad__{name}", g) for name, g in zip(self.params, grads))
             return Graph(graph.inputs, outputs, OrderedDict())

@@ -41,8 +41,8 @@ class VRNN(SequenceModel):
 
     family = "vrnn"
 
-    def __init__(self, config, layers, dtype=None):
-        super().__init__(config, layers, dtype=dtype)
+    def __init__(self, config, layers, dtype=None, backend=None):
+        super().__init__(config, layers, dtype=dtype, backend=backend)
         depth = config.depth
         self.x_names = stack_names("x", depth)
         self.z_names = stack_names("z", depth)
@@ -152,10 +152,10 @@ class VRNN(SequenceModel):
         return x_t, self.layers["rnn"].fprop([[x_feat, z_feat], [s_tm1]], self.params)
 
 
-def build_vrnn(config, dtype=None):
+def build_vrnn(config, dtype=None, backend=None):
     """A :class:`VRNN` for ``config`` with freshly initialised parameters (seed ``config.seed``).
 
-    Parameters are created in ``dtype`` (default :func:`cle.backend.floatX`); every graph of the
-    model is built and compiled in that precision.
+    Every graph of the model is compiled by ``backend`` (default ``cle.backend.Backend()``, the C
+    mode); parameters and graphs are in ``dtype`` (default: the backend's ``floatX``).
     """
-    return VRNN(config, build_layers(config), dtype=dtype)
+    return VRNN(config, build_layers(config), dtype=dtype, backend=backend)

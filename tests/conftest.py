@@ -11,9 +11,11 @@ them instead of compiling (most of the suite's time is compiling); the folders o
 are deleted when they have not been used for a day. Set VRNN_FUNCTION_CACHE to choose the folder
 yourself (``off``: compile everything; the tests of the store itself use their own folders).
 
-The tests run in the C mode unless they choose another (or VRNN_MODE is set): the user's default
-is JAX when it is installed (``cle.backend.default_mode``), which the JAX tests and the slow
-end-to-end tests (they clear VRNN_MODE) exercise; the golden comparisons are C's.
+Nothing here chooses a compile mode: the tests run in the mode a user's install gives. Library
+calls compile by ``cle.backend.Backend()`` (the C mode) unless a test passes another backend; the
+commands compile in ``cle.backend.program_default_mode()`` (JAX when installed) unless a test
+gives ``--mode``. JAX's x64 switch is per process: the fixtures ``jax_float32`` and
+``jax_float64`` set it for a test (as a program does at its start) and restore it after.
 """
 import os
 import shutil
@@ -46,16 +48,29 @@ def tests_store_directory():
 
 
 def pytest_configure(config):
-    os.environ.setdefault("VRNN_MODE", "c")
     if "VRNN_FUNCTION_CACHE" not in os.environ:
         os.environ["VRNN_FUNCTION_CACHE"] = str(tests_store_directory())
 
 
-@pytest.fixture
-def restore_jax_x64():
-    """JAX's x64 mode as it was before the test: a float64 JAX graph switches it on for the whole
-    process, and a float32 JAX graph traced later with it on gets float64 scan carries."""
+def _jax_process(floatX):
+    """JAX's x64 switch set for ``floatX`` graphs (as ``cle.backend.start_jax`` does at a program's
+    start), restored after the test."""
     jax = pytest.importorskip("jax")
+    from cle.backend import start_jax
+
     x64 = jax.config.jax_enable_x64
+    start_jax(floatX)
     yield
     jax.config.update("jax_enable_x64", x64)
+
+
+@pytest.fixture
+def jax_float64():
+    """A test of float64 JAX-mode graphs (JAX's x64 mode on, restored after)."""
+    yield from _jax_process("float64")
+
+
+@pytest.fixture
+def jax_float32():
+    """A test of float32 JAX-mode graphs (JAX's x64 mode off, restored after)."""
+    yield from _jax_process("float32")

@@ -4,10 +4,12 @@ Not a test: a builder shared by the golden tests (forward pass here, training st
 Import it from any test as ``from legacy_wiring import build_legacy_vrnn_gmm`` (``tests/`` is on
 ``sys.path`` because pytest inserts the rootdir of ``tests/conftest.py``).
 
-The wiring is the legacy Blizzard VRNN-GMM script's, which computed the golden files
-(``tests/golden/README.md``): x features for all frames, a scan over t (eps as a sequence)
-holding the encoder, the prior, z features and the LSTM, then the decoder on the SHIFTED state
-``[s_0, s_1 .. s_{T-1}]``, a GMM reconstruction per frame (rows t*B + b) and KL(q || p) per (t, b).
+The wiring is the legacy Blizzard VRNN-GMM script's (``theano.scan`` ported as
+``cle.utils.scan.scan``: PyTensor's scan, its gradient reading the forward step back), which
+computed the golden files (``tests/golden/README.md``): x features for all frames, a scan over t
+(eps as a sequence) holding the encoder, the prior, z features and the LSTM, then the decoder on
+the SHIFTED state ``[s_0, s_1 .. s_{T-1}]``, a GMM reconstruction per frame (rows t*B + b) and
+KL(q || p) per (t, b).
 """
 from collections import OrderedDict
 
@@ -20,6 +22,7 @@ from cle.layers import InitCell
 from cle.layers.feedforward import FullyConnectedLayer
 from cle.layers.recurrent import LSTM
 from cle.utils import init_tparams
+from cle.utils.scan import scan
 
 #: Added after softplus in every standard-deviation layer, so sigma stays > 0.
 SIG_CONS = 1e-4
@@ -127,8 +130,8 @@ def build_legacy_vrnn_gmm(dims, x, eps, s_0=None, params=None):
         s_t = L["rnn"].fprop([[x_t, z_feat], [s_tm1]], tparams)
         return s_t, phi_mu, phi_sig, prior_mu, prior_sig, z_feat
 
-    (s, phi_mu, phi_sig, prior_mu, prior_sig, z_feat) = pytensor.scan(
-        step, sequences=[x_feat, eps], outputs_info=[s_0, None, None, None, None, None], return_updates=False)
+    (s, phi_mu, phi_sig, prior_mu, prior_sig, z_feat) = scan(
+        step, sequences=[x_feat, eps], outputs_info=[s_0, None, None, None, None, None])
 
     s_shifted = pt.concatenate([s_0[None], s[:-1]], axis=0)
     theta = L["theta_1"].fprop([z_feat, s_shifted], tparams)

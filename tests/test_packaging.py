@@ -56,45 +56,59 @@ def test_importing_the_project_changes_nothing_in_pytensor(tmp_path, flags):
     assert result.stdout.split() == [flags.split("=")[1] if flags else "float64"]
 
 
-#: The mode a fresh interpreter picks with no VRNN_MODE: JAX when the jax extra is installed.
-DEFAULT_MODE = "jax" if importlib.util.find_spec("jax") else "c"
+#: The mode a command picks with no VRNN_MODE and no --mode: JAX when the jax extra is installed.
+PROGRAM_MODE = "jax" if importlib.util.find_spec("jax") else "c"
 
 
-@pytest.mark.parametrize("env, expected", [({}, ["float32", DEFAULT_MODE]),
-                                           ({"VRNN_FLOATX": "float64", "VRNN_MODE": "numba"},
-                                            ["float64", "numba"]),
+@pytest.mark.parametrize("env, expected", [({}, ["c", "float32", "highest", PROGRAM_MODE]),
+                                           ({"VRNN_MODE": "C"}, ["c", "float32", "highest", "c"]),
                                            ({"PYTENSOR_FLAGS": "floatX=float64"},
-                                            ["float64", DEFAULT_MODE])])
-def test_the_project_precision_and_mode_follow_the_environment(tmp_path, env, expected):
-    result = _python("import cle.backend as B; print(B.floatX(), B.mode_name())", tmp_path, **env)
+                                            ["c", "float32", "highest", PROGRAM_MODE])])
+def test_the_library_compiles_in_c_and_commands_follow_the_environment(tmp_path, env, expected):
+    code = ("import cle.backend as B; b = B.Backend()\n"
+            "print(b.mode, b.floatX, b.matmul_precision, B.Backend.for_program().mode)")
+    result = _python(code, tmp_path, **env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == expected
 
 
-def test_scan_gradient_substitution_is_skipped_only_inside_the_block():
-    import importlib
+def test_compiling_changes_nothing_in_pytensor_or_jax(tmp_path):
+    pytest.importorskip("jax")
+    code = (
+        "import importlib, warnings, jax, pytensor, pytensor.tensor as pt\n"
+        "import cle.backend as B\n"
+        "B.start_jax('float32')  # the program's start\n"
+        "s = importlib.import_module('pytensor.scan.op')\n"
+        "before = (pytensor.config.floatX, s.forced_replace, pt.zeros, jax.config.jax_enable_x64,\n"
+        "          jax.config.jax_compilation_cache_dir, jax.config.jax_default_matmul_precision,\n"
+        "          len(warnings.filters))\n"
+        "from cle.utils.scan import scan\n"
+        "x = pt.tensor('x', dtype='float32', shape=(3, 2))\n"
+        "h = scan(lambda x_t, h: pt.tanh(x_t + h), sequences=[x], outputs_info=[pt.zeros((2,), dtype='float32')])\n"
+        "g = pytensor.grad(h.sum(), x)\n"
+        "B.function([x], [h, g], backend=B.Backend(mode='jax'))\n"
+        "B.function([x], [h, g], backend=B.Backend(mode='c'))\n"
+        "after = (pytensor.config.floatX, s.forced_replace, pt.zeros, jax.config.jax_enable_x64,\n"
+        "         jax.config.jax_compilation_cache_dir, jax.config.jax_default_matmul_precision,\n"
+        "         len(warnings.filters))\n"
+        "assert before == after, (before, after)\n"
+        "print('ok')\n"
+    )
+    result = _python(code, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["ok"]
 
-    from cle.backend import scan_gradient
 
-    module = importlib.import_module("pytensor.scan.op")  # pytensor.scan is a function in PyTensor 3
-    original = module.forced_replace
-    with scan_gradient():
-        assert module.forced_replace is not original
-    assert module.forced_replace is original
-    with scan_gradient(forced_replace=True):
-        assert module.forced_replace is original
-
-
-def test_the_default_mode_is_the_first_installed_of_the_preference(monkeypatch):
+def test_the_program_default_mode_is_the_first_installed_of_the_preference(monkeypatch):
     import cle.backend as B
 
     monkeypatch.delenv("VRNN_MODE", raising=False)
     monkeypatch.setattr(B, "installed", lambda name: name != "jax")
-    assert B.default_mode() == "c"
+    assert B.program_default_mode() == "c"
     monkeypatch.setattr(B, "installed", lambda name: True)
-    assert B.default_mode() == "jax"
+    assert B.program_default_mode() == "jax"
     monkeypatch.setenv("VRNN_MODE", "C")
-    assert B.default_mode() == "c"
+    assert B.program_default_mode() == "c"
 
 
 def test_every_command_has_its_console_script():

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytensor.tensor as pt
 
-from cle.backend import compiling, function, precision, scan_gradient
+from cle.backend import Backend, function, precision
+from cle.function_store import compile_with_store
 from cle.train.checkpoint import CheckpointWriteError, read_checkpoint, write_checkpoint
 from cle.train.ext import Checkpoint, MonitoringError
 from cle.train.log import JsonLinesWriter, Progress, TrainLog
@@ -55,8 +56,10 @@ class Training:
     ``ext_grad`` extensions (clipping), ``optimizer.get_updates``, then
     ``ext_regularize_post_grad`` extensions (weight norm). The update order is: the model's
     own updates (e.g. TBPTT state), then the optimizer's (per param its slots and the param,
-    then the counter). It is compiled once, through :func:`cle.backend.function`, as
-    ``cost_fn(*batch) -> list of output values``.
+    then the counter). It is compiled once by ``backend`` (:func:`cle.backend.function`), as
+    ``cost_fn(*batch) -> list of output values``. Gradients through ``scan`` are PyTensor's
+    unless the scan was built with :func:`cle.utils.scan.scan`, whose gradient reads the forward
+    step back instead of recomputing it.
 
     Per batch, as in the legacy ``run_epoch``: ``ext_monitor``, the update, ``ext_schedule``,
     ``ext_save``; per epoch: ``ext_schedule``, ``ext_term``; when an extension ends the
@@ -79,23 +82,24 @@ class Training:
     progress : bool, None or a progress object
         Show progress on stderr; None: only when stderr is a terminal. An object with the
         methods of :class:`cle.train.log.Progress` (``update``, ``close``) is used instead.
-    mode : str or None
-        Compile mode name for :func:`cle.backend.function`.
-    function_store : (cle.function_store.FunctionStore, dict) or None
-        A store of compiled functions and the spec of this training function (everything of
-        the caller's that decides its graph): the function is loaded from the store when it holds
-        it (the model's variables and the optimizer's settings bound, its slots adopted), else
-        compiled and stored. None: compiled every time.
+    backend : cle.backend.Backend or None
+        Compiles the training function (default ``Backend()``: the C mode, which compiles any
+        graph); its precision is the cost's dtype. With a store (``backend.store``) and a
+        ``store_spec``, the function is loaded from the store when it holds it (the model's
+        variables and the optimizer's settings bound, its slots adopted), else compiled and stored.
+    store_spec : dict or None
+        Everything of the caller's that decides the training graph (JSON-ready), for the store;
+        None: compiled every time.
     """
 
     def __init__(self, name, data, model, optimizer, cost, outputs, extension=None,
-                 trainlog=None, run_dir=None, config=None, progress=None, mode=None,
-                 function_store=None):
+                 trainlog=None, run_dir=None, config=None, progress=None, backend=None,
+                 store_spec=None):
         self.name = name
         self.data = data
         self.model = model
-        self.mode = mode
-        self.function_store = function_store
+        self.backend = (backend or Backend()).replace(floatX=cost.dtype)
+        self.store_spec = store_spec
         self.optimizer = optimizer
         self.inputs = model.inputs
         self.cost = cost
@@ -118,45 +122,44 @@ class Training:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             self._jsonl = JsonLinesWriter(self.run_dir / LOG_FILE)
         start = time.perf_counter()
+        #: True when the training function came from the backend's store of compiled functions.
+        self.loaded = False
         self._train_fn = self._compiled_training_function()
         log.info("compiled the training function in %.1f s", time.perf_counter() - start)
 
     # ------------------------------------------------------------------ graph
     def _compiled_training_function(self):
-        """:meth:`build_training_graph`, or its compiled function from ``function_store``."""
-        if self.function_store is None:
+        """:meth:`build_training_graph`, or its compiled function from the backend's store."""
+        if self.store_spec is None or self.backend.store is None:
             return self.build_training_graph()
-        store, spec = self.function_store
         live = OrderedDict((f"param:{k}", v) for k, v in self.model.param_dict.items())
         live.update((f"state:{k}", v) for k, v in self.model.state.items())
         live.update((f"optimizer:{k}", v) for k, v in self.optimizer.state.items())
         settings = {k: v for k, v in self.optimizer.settings().items() if k != "lr"}  # lr: a live input
-        spec = {"function": "training", "name": self.name, "caller": spec, "live": list(live),
-                "outputs": self.output_names, "mode": self.mode,
+        spec = {"function": "training", "name": self.name, "caller": self.store_spec, "live": list(live),
+                "outputs": self.output_names,
                 "optimizer": [type(self.optimizer).__name__, settings, self.optimizer.lr_scalers],
                 "graph_extensions": [[type(e).__name__, e.name, _settings_of(e)] for e in self.extension
                                      if e.name in GRAPH_HOOKS]}
-        with compiling(self.cost.dtype, self.mode):
-            fn, optimizer_state = store.compile(spec, live, lambda: (self.build_training_graph(),
-                                                                       self.optimizer.state))
+        fn, optimizer_state, self.loaded = compile_with_store(
+            self.backend, spec, live, lambda: (self.build_training_graph(), self.optimizer.state))
         self.optimizer.state = optimizer_state
         return fn
 
     def build_training_graph(self):
         """Compile ``inputs -> outputs + [gradient norm]`` with all updates (see class doc)."""
-        with precision(self.cost.dtype):
+        with precision(self.backend.floatX):
             self.updates = OrderedDict(self.model.updates)
             self.run_extension("ext_regularize_pre_grad")
             params = self.model.params
-            with scan_gradient():
-                self.grads = OrderedDict(zip(params, pt.grad(self.cost, params)))
+            self.grads = OrderedDict(zip(params, pt.grad(self.cost, params)))
             # The norm of the raw gradients; GradientClipping replaces it by the norm it clips.
             self.grad_norm = pt.sqrt(sum((g ** 2).sum() for g in self.grads.values()))
             self.run_extension("ext_grad")
             self.updates.update(self.optimizer.get_updates(self.grads))
             self.run_extension("ext_regularize_post_grad")
             return function(self.inputs, self.outputs + [self.grad_norm], updates=self.updates,
-                            mode=self.mode, name=f"{self.name}_cost_fn")
+                            backend=self.backend, name=f"{self.name}_cost_fn")
 
     def cost_fn(self, *batch):
         """One update on ``batch``; returns the outputs' values (the legacy ``cost_fn``).

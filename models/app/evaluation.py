@@ -20,7 +20,6 @@ import time
 
 import numpy as np
 
-from cle import backend
 from nips2015_vrnn.datasets.lookup import CORPORA
 from nips2015_vrnn.models.app import outputs
 from nips2015_vrnn.models.app.host_batches import pad_time, static_steps
@@ -109,6 +108,7 @@ def evaluate_run(run, model, split="test", n_samples=40, seed=0, limit=None, pro
     dict: ``split``, ``model``, ``preset``, ``checkpoint``, ``n_sequences``, ``n_samples``,
     ``lower_bound`` and ``loglik_is`` (means over sequences), their standard errors
     ``lower_bound_sem`` / ``loglik_is_sem``, ``paper`` (Table 1 numbers or None), ``seconds``,
+    ``backend`` (mode, floatX and matmul_precision of the computation),
     ``per_sequence`` (``lower_bound`` and ``loglik_is`` of each sequence, in split order).
     """
     if split not in ("train", "valid", "test"):
@@ -123,7 +123,7 @@ def evaluate_run(run, model, split="test", n_samples=40, seed=0, limit=None, pro
         chunks = _chunks(data, model.config.m_batch_size, limit)
         total = chunks[-1][1]
         # Static shapes (JAX): every masked chunk padded to the split's longest line, one compile.
-        n_steps = static_steps(data) if backend.needs_static_shapes() else None
+        n_steps = static_steps(data) if model.backend.static_shapes else None
         for start, end in chunks:
             batch = data.slices(start, end)
             mask = batch[1] if len(batch) > 1 else None
@@ -148,6 +148,7 @@ def evaluate_run(run, model, split="test", n_samples=40, seed=0, limit=None, pro
         "seed": int(seed), "lower_bound": float(bounds.mean()), "lower_bound_sem": sem(bounds),
         "loglik_is": float(estimates.mean()), "loglik_is_sem": sem(estimates),
         "paper": paper_row(preset), "seconds": time.perf_counter() - began,
+        "backend": model.backend.spec(),
         "per_sequence": {"lower_bound": bounds.tolist(), "loglik_is": estimates.tolist()},
     }
     log.info("%s on %s (%d sequences): lower bound %.2f, IS log-likelihood %.2f", result["model"],

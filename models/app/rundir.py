@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cle import backend
+from cle.backend import DEFAULT_MATMUL_PRECISION, MATMUL_PRECISIONS, Backend, check_mode
 from cle.errors import UserError
 from cle.train.checkpoint import CheckpointError, find_checkpoint, read_checkpoint
 from nips2015_vrnn.datasets.lookup import CORPORA, find_data_file, normalisation_of, open_split
@@ -25,6 +25,7 @@ from nips2015_vrnn.models import build_model
 from nips2015_vrnn.models.app.capacity import check_fits_memory
 from nips2015_vrnn.models.app.configure import paper_preset_of
 from nips2015_vrnn.models.app.runlog import LOG_FILE
+from nips2015_vrnn.models.compiled import program_backend
 from nips2015_vrnn.models.config import ConfigError, ModelConfig
 
 __all__ = ["RunDir", "RunError", "create_run", "discard_run", "load_model", "check_frame_width",
@@ -66,7 +67,9 @@ class RunDir:
     ``config.json`` holds: ``format``, ``corpus`` ('blizzard' / 'iamondb'), ``demo``, ``preset``
     (the paper preset the model equals, or None), ``model`` (every :class:`ModelConfig` field),
     ``data_path`` (the prepared HDF5 file), ``normalisation`` (X_mean, X_std of the training data),
-    ``floatX``, ``mode`` (compile mode), ``max_updates``, ``created``.
+    ``floatX``, ``mode`` (compile mode), ``matmul_precision`` (of float32 products; 'highest'
+    when absent), ``max_updates``, ``created``. :meth:`backend` makes the program's
+    :class:`cle.backend.Backend` from it.
     """
 
     def __init__(self, path):
@@ -91,11 +94,15 @@ class RunDir:
                                "writes it)")
             if not valid(self.record[key]):
                 raise RunError(f"{config_path}: {key} is {self.record[key]!r}; expected {expected}")
+        if self.matmul_precision not in MATMUL_PRECISIONS:
+            raise RunError(f"{config_path}: matmul_precision is {self.matmul_precision!r}; expected "
+                           f"one of {', '.join(MATMUL_PRECISIONS)}")
 
     corpus = property(lambda self: self.record["corpus"])
     data_path = property(lambda self: Path(self.record["data_path"]))
     floatX = property(lambda self: self.record["floatX"])
     mode = property(lambda self: self.record["mode"])
+    matmul_precision = property(lambda self: self.record.get("matmul_precision", DEFAULT_MATMUL_PRECISION))
     checkpoint_root = property(lambda self: self.path / "checkpoints")
     samples_dir = property(lambda self: self.path / "samples")
 
@@ -131,22 +138,35 @@ class RunDir:
         """The dataset of ``split`` in the run's precision."""
         return open_split(self.corpus, self.data_path, split, self.floatX)
 
-    def set_mode(self, mode, save=True):
-        """Use compile mode ``mode`` for this run (checkpoints are backend-neutral, so a run may
-        continue, sample and evaluate in another backend); ``save`` records it in ``config.json``."""
-        record = dict(self.record, mode=backend.check_mode(mode))
-        if save:
-            _write_record(self.path, record)
+    def record_mode(self, mode):
+        """Record compile mode ``mode`` in ``config.json`` (checkpoints are backend-neutral, so a
+        run may continue, sample and evaluate in another backend)."""
+        record = dict(self.record, mode=check_mode(mode))
+        _write_record(self.path, record)
         self.record = record
 
-    def build_model(self):
-        """The model of ``config.json`` (initial parameters), in the run's precision and mode."""
-        backend.set_mode(self.mode)
-        return build_model(self.config, dtype=self.floatX)
+    def record_matmul_precision(self, matmul_precision):
+        """Record ``matmul_precision`` (of :data:`cle.backend.MATMUL_PRECISIONS`) in ``config.json``."""
+        Backend(mode=self.mode, floatX=self.floatX, matmul_precision=matmul_precision)  # checked
+        record = dict(self.record, matmul_precision=matmul_precision)
+        _write_record(self.path, record)
+        self.record = record
+
+    def backend(self, mode=None):
+        """The :class:`cle.backend.Backend` of a program working on this run: the run's mode
+        (or ``mode``), precision and matrix-product precision, with the persistent store."""
+        return program_backend(mode=mode or self.mode, floatX=self.floatX,
+                               matmul_precision=self.matmul_precision)
+
+    def build_model(self, backend=None):
+        """The model of ``config.json`` (initial parameters), compiled by ``backend`` (default
+        :meth:`backend`) in the run's precision."""
+        backend = backend or self.backend()
+        return build_model(self.config, backend=backend.replace(floatX=self.floatX))
 
 
 def create_run(path, corpus, config, data_path, floatX="float32", mode="c", demo=False,
-               max_updates=None):
+               max_updates=None, matmul_precision=DEFAULT_MATMUL_PRECISION):
     """Make the run directory ``path`` and write its ``config.json``; returns the :class:`RunDir`.
 
     Raises
@@ -161,6 +181,7 @@ def create_run(path, corpus, config, data_path, floatX="float32", mode="c", demo
     data_path = find_data_file(corpus, data_path)
     check_fits_memory(config, floatX)
     check_frame_width(config, corpus, data_path)
+    Backend(mode=mode, floatX=floatX, matmul_precision=matmul_precision)  # checked before writing
     record = {
         "format": RUN_FORMAT,
         "corpus": corpus,
@@ -170,7 +191,8 @@ def create_run(path, corpus, config, data_path, floatX="float32", mode="c", demo
         "data_path": str(data_path),
         "normalisation": normalisation_of(corpus, data_path),
         "floatX": floatX,
-        "mode": backend.check_mode(mode),
+        "mode": check_mode(mode),
+        "matmul_precision": matmul_precision,
         "max_updates": max_updates,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
@@ -220,7 +242,7 @@ def discard_run(run):
     return True
 
 
-def load_model(run, checkpoint="best"):
+def load_model(run, checkpoint="best", backend=None):
     """The run's model with the parameters of ``checkpoints/<checkpoint>`` (verified on read).
 
     Raises
@@ -231,7 +253,7 @@ def load_model(run, checkpoint="best"):
     directory, arrays, _ = read_checkpoint(run.checkpoint_dir(checkpoint))
     if "params" not in arrays:
         raise CheckpointError(f"checkpoint {directory}: params.npz is missing")
-    model = run.build_model()
+    model = run.build_model(backend)
     try:
         model.set_param_values(arrays["params"])
     except ValueError as err:

@@ -12,9 +12,12 @@ Engines (:func:`run_sweep`): ``local`` runs the cells here one after another; ``
 task per cell to a ``dask.distributed`` cluster (a ``LocalCluster`` of ``workers`` processes with
 one thread each, or the scheduler at ``address``). Dask is the optional extra ``cluster``.
 
-BLAS / OpenMP threads: each cell's commands get ``OMP_NUM_THREADS`` (and the OpenBLAS / MKL
-equivalents) = ``threads`` when given; a LocalCluster shares this machine's cores among its
-workers. The PyTensor compile cache stays shared (PyTensor locks it).
+Threads: ``threads`` means the same in every mode. Each cell's commands get ``OMP_NUM_THREADS``
+(and the OpenBLAS / MKL equivalents) = ``threads``, for the C mode's BLAS, and run pinned to
+``threads`` CPUs of their own (:func:`cell_cpus`), from which XLA (JAX mode) sizes its thread
+pool (it reads none of the variables). A LocalCluster shares this machine's cores among its
+workers: worker ``i`` gets CPUs ``i * threads ...``. The PyTensor compile cache stays shared
+(PyTensor locks it).
 """
 import json
 import logging
@@ -45,7 +48,7 @@ from nips2015_vrnn.models.app.sweepdir import (
 log = logging.getLogger(__name__)
 
 __all__ = ["ENGINES", "THREAD_VARIABLES", "CLUSTER_HINT", "run_cell", "run_sweep", "train_command",
-           "eval_command", "default_threads"]
+           "eval_command", "default_threads", "cell_cpus"]
 
 #: How the cells are run: here one after another, or as tasks of a dask.distributed cluster.
 ENGINES = ("local", "dask")
@@ -109,17 +112,48 @@ def _die_with_parent():  # pragma: no cover  (runs in the child between fork and
         pass
 
 
-def _run(args, log_path, pid_path, threads):
-    """Run ``python -m <cli> *args`` with output to ``log_path``; returns the exit status."""
+def cell_cpus(threads, slot=0, allowed=None):
+    """The CPUs a cell with ``threads`` threads runs on when it is the ``slot``-th of the cells
+    sharing this machine: ``threads`` consecutive CPUs of ``allowed`` (default: those this process
+    may use) from ``slot * threads``, wrapping around; None when ``threads`` is None (inherit)."""
+    if not threads:
+        return None
+    allowed = sorted(os.sched_getaffinity(0) if allowed is None else allowed)
+    start = (int(slot) * threads) % len(allowed)
+    return sorted({allowed[(start + i) % len(allowed)] for i in range(min(threads, len(allowed)))})
+
+
+def _worker_slot():
+    """This process's slot among the cells running at once: the Dask worker's name when it is a
+    number (a LocalCluster names its workers 0, 1, ...), else 0."""
+    try:
+        from distributed import get_worker
+        name = get_worker().name
+    except (ImportError, ValueError):
+        return 0
+    return name if isinstance(name, int) else 0
+
+
+def _run(args, log_path, pid_path, threads, slot=0):
+    """Run ``python -m <cli> *args`` with output to ``log_path``, with ``threads`` BLAS threads and
+    pinned to :func:`cell_cpus` ``(threads, slot)``; returns the exit status."""
     env = dict(os.environ)
     if threads:
         env.update({name: str(threads) for name in THREAD_VARIABLES})
-    preexec = _die_with_parent if sys.platform.startswith("linux") else None
+    cpus = cell_cpus(threads, slot) if hasattr(os, "sched_setaffinity") else None
+    linux = sys.platform.startswith("linux")
+
+    def preexec():  # pragma: no cover  (runs in the child between fork and exec)
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+        if linux:
+            _die_with_parent()
     with open(log_path, "a", encoding="utf-8") as out:
         out.write(f"$ {' '.join(args)}\n")
         out.flush()
         process = subprocess.Popen([sys.executable, "-m", CLI_MODULE, *args], stdout=out,
-                                   stderr=subprocess.STDOUT, env=env, preexec_fn=preexec)
+                                   stderr=subprocess.STDOUT, env=env,
+                                   preexec_fn=preexec if cpus or linux else None)
         write_json(pid_path, {"pid": process.pid, "command": args[0]})
         try:
             return process.wait()
@@ -181,7 +215,8 @@ def run_cell(task):
     ----------
     task : dict
         ``sweep`` (the sweep directory, absolute), ``spec`` (the :class:`SweepSpec` as a dict),
-        ``model``, ``seed``, ``threads`` (BLAS threads, or None to inherit).
+        ``model``, ``seed``, ``threads`` (threads per cell, or None to inherit: see the module
+        doc), optionally ``slot`` (default: the Dask worker's number, else 0).
 
     Returns
     -------
@@ -190,6 +225,7 @@ def run_cell(task):
     and ``lower_bound`` / ``loglik_is`` when done.
     """
     began = time.perf_counter()
+    slot = task.get("slot", _worker_slot())
     spec = SweepSpec(**task["spec"])
     sweep, model, seed = Path(task["sweep"]), task["model"], task["seed"]
     name = cell_name(model, seed)
@@ -218,12 +254,12 @@ def run_cell(task):
                 result["steps"].append("discarded a run without checkpoint")
             log_path = sweep / LOGS / f"{name}.train.log"
             status = _run(train_command(spec, model, seed, run_path, resume), log_path, pid_path,
-                          task.get("threads"))
+                          task.get("threads"), slot)
             if status != 0:
                 return finish(_failure("train", status, log_path))
             result["steps"].append("resumed" if resume else "trained")
         log_path = sweep / LOGS / f"{name}.eval.log"
-        status = _run(eval_command(spec, run_path), log_path, pid_path, task.get("threads"))
+        status = _run(eval_command(spec, run_path), log_path, pid_path, task.get("threads"), slot)
         if status != 0:
             return finish(_failure("eval", status, log_path))
         result["steps"].append("evaluated")
@@ -299,7 +335,8 @@ def run_sweep(path, spec, engine="local", workers=None, address=None, threads=No
     address : str or None
         Dask: the scheduler to join, e.g. ``tcp://10.0.0.1:8786`` (instead of ``workers``).
     threads : int or None
-        BLAS / OpenMP threads per cell (default: inherited; ``cores // workers`` in a LocalCluster).
+        Threads per cell, in every mode (BLAS / OpenMP threads and the CPUs XLA runs on; default:
+        inherited; ``cores // workers`` in a LocalCluster).
     on_result : callable or None
         ``on_result(result, done, total)`` as each cell finishes (see :func:`run_cell`).
 

@@ -10,7 +10,7 @@ validation numbers after a resume equal the uninterrupted run's.
 import logging
 import time
 
-from cle import backend
+from cle.backend import precision
 from cle.data import Iterator
 from cle.train import Training
 from cle.train.checkpoint import read_checkpoint
@@ -22,7 +22,7 @@ from nips2015_vrnn.models.app.host_batches import HostBatches, static_steps
 from nips2015_vrnn.models.app.progress import frames_per_sequence
 from nips2015_vrnn.models.app.rundir import RunError, check_frame_width
 from nips2015_vrnn.models.app.runlock import run_lock
-from nips2015_vrnn.models.compiled import graph_spec, persistent_store
+from nips2015_vrnn.models.compiled import graph_spec
 from nips2015_vrnn.models.sequence_model import COST_CHANNELS
 
 log = logging.getLogger(__name__)
@@ -57,11 +57,12 @@ class _Channel:
 
 
 def build_training(run, model, on_event=None, progress=None):
-    """The :class:`cle.train.Training` of ``run`` for ``model`` (compiles the graphs).
+    """The :class:`cle.train.Training` of ``run`` for ``model`` (compiles the graphs, by the
+    model's backend).
 
     ``on_event(kind, **info)`` is called with kind 'stage' (``name``: what is compiled next),
     'compiled' (``seconds``; ``loaded``: the training function came from the persistent store of
-    compiled functions, :func:`~nips2015_vrnn.models.compiled.persistent_store`) and 'monitor'
+    compiled functions) and 'monitor'
     (``record``).
     """
     config = model.config
@@ -80,7 +81,7 @@ def build_training(run, model, on_event=None, progress=None):
         log.warning("batch_size %d differs from the %d streams of %s: the carried LSTM state will "
                     "join unrelated audio", config.batch_size, train_data.batch_size, run.data_path)
     # JAX: static shapes and noise drawn on the host from the model's generators (see host_batches).
-    host_noise = backend.needs_static_shapes()
+    host_noise = model.backend.static_shapes
     train_model = monitor_model = model
     if host_noise:
         n_steps = static_steps(train_data, valid_data)
@@ -110,20 +111,18 @@ def build_training(run, model, on_event=None, progress=None):
     cle_model.add_state(model.monitor_rng)  # checkpointed: monitoring after a resume is exact
     if model.latent_dim:
         cle_model.add_state(model.train_rng)  # checkpointed whichever backend draws from it
-    store = persistent_store()
-    function_store = None if store is None else (store, {"model": graph_spec(train_model),
-                                                         "eps_input": host_noise})
-    with backend.precision(model.dtype):
+    with precision(model.dtype):
         training = Training(config.model_name, train_iter, cle_model, Adam(lr=config.lr),
                             outputs[0], outputs, extension=extensions, run_dir=run.path,
-                            config=run.record, progress=progress, function_store=function_store)
-    loaded = store is not None and store.last_event == "loaded"
-    notify("compiled", seconds=time.perf_counter() - began, loaded=loaded)
+                            config=run.record, progress=progress, backend=model.backend,
+                            store_spec={"model": graph_spec(train_model), "eps_input": host_noise})
+    notify("compiled", seconds=time.perf_counter() - began, loaded=training.loaded)
     return training
 
 
-def train_run(run, max_updates=None, resume=False, on_event=None, progress=None):
-    """Train (or, with ``resume``, continue) the run; returns the :class:`Training` at the end.
+def train_run(run, backend=None, max_updates=None, resume=False, on_event=None, progress=None):
+    """Train (or, with ``resume``, continue) the run, compiling by ``backend`` (default: the
+    run's, :meth:`RunDir.backend`); returns the :class:`Training` at the end.
 
     ``max_updates`` counts all updates of the run (resumed ones included). SIGINT / SIGTERM
     save ``checkpoints/last`` and raise :class:`cle.train.TrainingInterrupted`; any other
@@ -133,15 +132,15 @@ def train_run(run, max_updates=None, resume=False, on_event=None, progress=None)
     if max_updates is not None and max_updates < 1:
         raise RunError(f"max_updates must be >= 1; got {max_updates}")
     with run_lock(run.path):
-        return _train_locked(run, max_updates, resume, on_event, progress)
+        return _train_locked(run, backend, max_updates, resume, on_event, progress)
 
 
-def _train_locked(run, max_updates, resume, on_event, progress):
+def _train_locked(run, backend, max_updates, resume, on_event, progress):
     check_fits_memory(run.config, run.floatX)
     if resume:
         directory, _, documents = read_checkpoint(run.checkpoint_dir("last"))
         check_saved_documents(directory, documents)  # fail before compiling on a bad checkpoint
-    model = run.build_model()
+    model = run.build_model(backend)
     training = build_training(run, model, on_event=on_event, progress=progress)
     if resume:
         training.load_checkpoint(run.checkpoint_dir("last"))
@@ -156,6 +155,6 @@ def _train_locked(run, max_updates, resume, on_event, progress):
         total = total if max_updates is None else min(total, max_updates)
         progress.attach(training, total_updates=total,
                         frames_per_update=model.config.batch_size * frames_per_sequence(training.data.data))
-    with backend.precision(model.dtype):
+    with precision(model.dtype):
         training.run(max_updates=max_updates)
     return training

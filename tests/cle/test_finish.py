@@ -79,7 +79,7 @@ def backend_compiles():
     jax.monitoring.unregister_event_duration_listener(listener)
 
 
-def test_a_jax_function_is_compiled_when_made_not_at_its_first_call(backend_compiles, restore_jax_x64):
+def test_a_jax_function_is_compiled_when_made_not_at_its_first_call(backend_compiles, jax_float64):
     x, w, outputs = scan_graph(shape=(7, 3))
     with B.precision("float64"):
         fn = B.function([x], outputs, mode="jax")
@@ -94,17 +94,17 @@ def test_a_jax_function_is_compiled_when_made_not_at_its_first_call(backend_comp
 
 
 def test_a_jax_function_with_an_input_of_unknown_shape_compiles_at_its_first_call(backend_compiles,
-                                                                                  restore_jax_x64):
+                                                                                  jax_float32):
     x = pt.vector("x", dtype="float32")  # JAX compiles per shape: nothing to compile ahead
     with B.precision("float32"):
-        fn = B.function([x], (x ** 2).sum(), mode="jax")
+        fn = pytensor.function([x], (x ** 2).sum(), mode=B.get_compile_mode("jax"))
     assert compile_ahead(fn) is False
     assert backend_compiles == []
     assert float(fn(np.arange(4, dtype="float32"))) == 14.0
     assert len(backend_compiles) >= 1
 
 
-def test_jax_functions_carry_the_projects_xla_options(restore_jax_x64):
+def test_jax_functions_carry_the_projects_xla_options(jax_float32):
     """cle.jax_linker: on a CPU the project's JAX functions are compiled without YNNPACK fusions
     (a plain jax.jit of the same computation has them, where this XLA uses YNNPACK at all)."""
     jax = pytest.importorskip("jax")

@@ -148,7 +148,7 @@ def test_the_gradient_is_what_pytensor_differentiates():
     check([reference(*values)[0]] + got, values, rtol=1e-12, atol=1e-12)
 
 
-def test_jax_mode_matches_the_formula(restore_jax_x64):
+def test_jax_mode_matches_the_formula(jax_float64):
     values = data("float64")
     check(compiled("float64", "jax")(*values), values, rtol=1e-12, atol=1e-12)
 

@@ -72,7 +72,7 @@ def test_the_gradient_times_the_upstream_gradient(c32):
     np.testing.assert_allclose(c32(x, g)[1], g * reference(x)[1], rtol=4e-7)
 
 
-def test_the_python_fallback_and_jax_mode_match(restore_jax_x64):
+def test_the_python_fallback_and_jax_mode_match(jax_float64):
     x = pt.matrix("x", dtype="float64")
     g = pt.matrix("g", dtype="float64")
     fallback = pytensor.function([x, g], [softplus(x), SoftplusGrad()(x, g)], mode="FAST_COMPILE")

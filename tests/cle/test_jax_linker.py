@@ -32,7 +32,7 @@ def converted_graph(fn):
     return fn.vm.jit_fn.__wrapped__
 
 
-def test_a_jax_function_keeps_no_copy_of_its_shared_values_and_uses_the_current_ones(restore_jax_x64):
+def test_a_jax_function_keeps_no_copy_of_its_shared_values_and_uses_the_current_ones(jax_float32):
     jax = pytest.importorskip("jax")
     rng = np.random.default_rng(0)
     w = pytensor.shared(rng.standard_normal((300, 200)).astype("float32"), name="w")
@@ -76,7 +76,7 @@ def reference_step(data, w, b):
     return (pre ** 2).sum(), w - 0.1 * data.T @ d, b - 0.1 * d.sum(axis=0)
 
 
-def test_updated_shared_buffers_are_donated_and_the_values_stay_right(restore_jax_x64):
+def test_updated_shared_buffers_are_donated_and_the_values_stay_right(jax_float32):
     """The updates are written into the old buffers: an old value held with borrow=True is gone
     after the call (as documented), a copy from get_value() is not, and the numbers are right."""
     pytest.importorskip("jax")
@@ -101,7 +101,7 @@ def test_updated_shared_buffers_are_donated_and_the_values_stay_right(restore_ja
     np.testing.assert_array_equal(w_numpy, w0)  # JAX copied the user's numpy array; never wrote it
 
 
-def test_a_function_without_updates_donates_nothing(restore_jax_x64):
+def test_a_function_without_updates_donates_nothing(jax_float32):
     pytest.importorskip("jax")
     w = pytensor.shared(np.ones((6, 5), dtype="float32"), name="w")
     b = pytensor.shared(np.zeros(5, dtype="float32"), name="b")
@@ -114,7 +114,7 @@ def test_a_function_without_updates_donates_nothing(restore_jax_x64):
     assert not held.is_deleted() and w.get_value(borrow=True) is held
 
 
-def test_two_updates_from_one_expression_get_buffers_of_their_own(restore_jax_x64):
+def test_two_updates_from_one_expression_get_buffers_of_their_own(jax_float32):
     """Both variables are donated at every call; each must hold a buffer of its own for that."""
     pytest.importorskip("jax")
     a = pytensor.shared(np.ones(5, dtype="float32"), name="a")

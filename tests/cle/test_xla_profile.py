@@ -57,7 +57,7 @@ def test_a_c_mode_function_has_no_xla_program():
         compiled_hlo(fn)
 
 
-def test_profile_of_a_scan_counts_each_product_per_iteration(restore_jax_x64):
+def test_profile_of_a_scan_counts_each_product_per_iteration(jax_float32):
     pytest.importorskip("jax")
     steps, batch, width, rows, inner, cols = 7, 16, 64, 96, 48, 80
     rng = np.random.default_rng(0)

@@ -5,45 +5,38 @@ compiling them; what they compute, and the parameters and state they read, are t
 second model, equal to what a model compiled without the store gives.
 """
 import numpy as np
-import pytest
 from model_helpers import speech_batches, tiny_config
 
-from cle.function_store import STORE_ENV
+from cle.backend import Backend
+from cle.function_store import STORE_ENV, FunctionStore
 from nips2015_vrnn.models import build_model
-from nips2015_vrnn.models.compiled import graph_spec, persistent_store, shared_variables
+from nips2015_vrnn.models.compiled import SOURCE_ROOTS, graph_spec, shared_variables
 
 PRESET = "blizzard/vrnn_gmm"
 T, B, X = 6, 3, 4
 
 
-def _model(seed=1):
+def _model(seed=1, store=None):
     return build_model(tiny_config(PRESET, x_dim=X, z_dim=2, num_k=2, batch_size=B, seed=seed),
-                       dtype="float64")
+                       backend=Backend(floatX="float64", store=store))
 
 
-@pytest.fixture()
-def store_dir(monkeypatch, tmp_path):
-    monkeypatch.setenv(STORE_ENV, str(tmp_path))
-    return tmp_path
-
-
-def test_a_later_model_loads_its_functions_and_computes_with_its_own_parameters(store_dir, monkeypatch):
+def test_a_later_model_loads_its_functions_and_computes_with_its_own_parameters(tmp_path):
     x = speech_batches(1, T, B, X, seed=4)[0]
-    first = _model()
-    first.generate_fn()
+    store = FunctionStore(tmp_path, source_roots=SOURCE_ROOTS)
+    first = _model(store=store)
+    assert not first.generate_fn().loaded
     first.monitor_fn()
-    store = persistent_store()
-    assert store.last_event == "compiled" and len(list(store_dir.glob("*.pkl.gz"))) == 2
+    assert store.last_event == "compiled" and len(list(tmp_path.glob("*.pkl.gz"))) == 2
 
-    later = _model()
+    later = _model(store=store)
     later.set_param_values({k: v * 1.5 for k, v in later.get_param_values().items()})
     generated = later.generate(5, 2, seed=7)
-    assert store.last_event == "loaded"
+    assert later.generate_fn().loaded
     monitored = later.monitor_fn()(x)
-    assert store.last_event == "loaded"
+    assert later.monitor_fn().loaded
 
-    monkeypatch.setenv(STORE_ENV, "off")
-    direct = _model()
+    direct = _model(store=None)
     direct.set_param_values(later.get_param_values())
     np.testing.assert_array_equal(generated, direct.generate(5, 2, seed=7))
     for got, expected in zip(monitored, direct.monitor_fn()(x)):
@@ -76,16 +69,15 @@ import json, sys
 import numpy as np
 sys.path.insert(0, {helpers!r})
 from model_helpers import speech_batches, tiny_config
-from cle import backend
 from nips2015_vrnn.models import build_model
-from nips2015_vrnn.models.compiled import persistent_store
-backend.set_mode("jax")
+from nips2015_vrnn.models.compiled import program_backend
+backend = program_backend(mode="jax").start_process()
 model = build_model(tiny_config({preset!r}, x_dim={X}, z_dim=2, num_k=2, batch_size={B}),
-                    dtype="float32").static({T}, {B})
+                    backend=backend).static({T}, {B})
 x = speech_batches(1, {T}, {B}, {X}, seed=4)[0].astype("float32")
 eps = np.random.default_rng(5).standard_normal(({T}, {B}, 2)).astype("float32")
 values = model.monitor_fn(eps_input=True)(x, eps)
-print(json.dumps({{"event": persistent_store().last_event,
+print(json.dumps({{"event": backend.store.last_event,
                   "values": [np.asarray(v).astype(float).tolist() for v in values]}}))
 """
 

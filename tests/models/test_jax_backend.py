@@ -28,18 +28,15 @@ def _train(mode):
     from cle.train.opt import Adam
     from cle.train.training import Training
 
-    model = build_model(tiny_config("blizzard/vrnn_gmm", x_dim=X, z_dim=Z, num_k=2, depth=2, batch_size=B))
+    model = build_model(tiny_config("blizzard/vrnn_gmm", x_dim=X, z_dim=Z, num_k=2, depth=2, batch_size=B),
+                        backend=backend.Backend(mode=mode))
     if mode == "jax":
         model.x = pt.tensor("x", dtype=model.dtype, shape=(T, B, X))
     graph = model.training_graph(eps_input=True)
     cost = graph.outputs["nll_upper_bound"]
-    previous = backend.mode_name()
-    backend.set_mode(mode)
-    try:
-        training = Training(f"jax-check-{mode}", [], model.as_cle_model(eps_input=True), Adam(1e-2), cost, [cost],
-                            extension=[GradientClipping(batch_size=B, check_nan=1), WeightNorm()], progress=False)
-    finally:
-        backend.set_mode(previous)
+    training = Training(f"jax-check-{mode}", [], model.as_cle_model(eps_input=True), Adam(1e-2), cost, [cost],
+                        extension=[GradientClipping(batch_size=B, check_nan=1), WeightNorm()], progress=False,
+                        backend=model.backend)
     rng = np.random.default_rng(5)
     xs = [x.astype(model.dtype) for x in speech_batches(N_STEPS, T, B, X, seed=3)]
     costs, norms = [], []
@@ -53,10 +50,9 @@ def _train(mode):
 
 @pytest.fixture(scope="module")
 def both_backends():
-    # A float32 graph traced while JAX's x64 mode is on (a float64 graph compiled earlier in the
-    # process switched it on) gets float64 scan carries: these float32 runs trace with it off.
+    # float32 JAX graphs: JAX's x64 mode off for them, as a float32 program sets it at its start.
     x64 = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", False)
+    backend.start_jax("float32")
     try:
         return _train("c"), _train("jax")
     finally:

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 from model_helpers import handwriting_batches, speech_batches, tiny_config
 
-from cle import backend
+from cle.backend import Backend, start_jax
 from nips2015_vrnn.models import build_model
 
 T, B, X, Z = 5, 3, 4, 2
@@ -42,17 +42,21 @@ RTOL32 = 1e-4
 
 @pytest.fixture(scope="module", autouse=True)
 def restore_x64():
-    """The float64 graphs here switch JAX's x64 mode on; later float32 graphs need it off again."""
+    """JAX's x64 switch as it was before this module (each comparison sets it for its precision,
+    as a program does at its start)."""
     x64 = jax.config.jax_enable_x64
     yield
     jax.config.update("jax_enable_x64", x64)
 
 
-def _model(preset, dtype):
+def _model(preset, dtype, mode="c"):
     overrides = dict(z_dim=Z, num_k=2, batch_size=B, m_batch_size=B, depth=1)
     if preset.startswith("blizzard"):
         overrides.update(x_dim=X)
-    return build_model(tiny_config(preset, **overrides), dtype=dtype)
+    backend = Backend(mode=mode, floatX=dtype)
+    if mode == "jax":
+        start_jax(dtype)
+    return build_model(tiny_config(preset, **overrides), backend=backend)
 
 
 def _inputs(model, seed=3):
@@ -68,26 +72,21 @@ def _inputs(model, seed=3):
 
 def _numbers(preset, dtype, mode, only_state=False):
     """Everything compared, computed with a fresh model compiled in ``mode``."""
-    model = _model(preset, dtype)
-    previous = backend._state["mode"]
-    backend.set_mode(mode)
-    try:
-        shaped = model.static(T, B) if mode == "jax" else model
-        data, eps = _inputs(model)
-        if only_state:
-            cost = shaped.cost_fn(eps_input=True)
-            cost(*data, *eps)
-            cost(*data, *eps)
-            return {"state": np.asarray(model.rnn_tm1.get_value(), dtype=np.float64)}
-        out = {}
-        out["grad"] = [np.asarray(v, dtype=np.float64) for v in shaped.grad_fn(eps_input=True)(*data, *eps)]
-        if dtype == "float64":
-            out["generated"] = np.asarray(model.generate(4, 2, seed=7), dtype=np.float64)
-            mask = data[1] if len(data) == 2 else None
-            out["is"] = model.importance_sampled_loglik(data[0], mask, n_samples=3, seed=11, max_columns=4)
-            out["bound"] = model.lower_bound(data[0], mask, seed=11, batch_size=2)
-    finally:
-        backend._state["mode"] = previous
+    model = _model(preset, dtype, mode)
+    shaped = model.static(T, B) if mode == "jax" else model
+    data, eps = _inputs(model)
+    if only_state:
+        cost = shaped.cost_fn(eps_input=True)
+        cost(*data, *eps)
+        cost(*data, *eps)
+        return {"state": np.asarray(model.rnn_tm1.get_value(), dtype=np.float64)}
+    out = {}
+    out["grad"] = [np.asarray(v, dtype=np.float64) for v in shaped.grad_fn(eps_input=True)(*data, *eps)]
+    if dtype == "float64":
+        out["generated"] = np.asarray(model.generate(4, 2, seed=7), dtype=np.float64)
+        mask = data[1] if len(data) == 2 else None
+        out["is"] = model.importance_sampled_loglik(data[0], mask, n_samples=3, seed=11, max_columns=4)
+        out["bound"] = model.lower_bound(data[0], mask, seed=11, batch_size=2)
     return out
 
 
@@ -126,15 +125,9 @@ def test_jax_float64_importance_sampling_and_bound_match_c(float64_pair):
 
 @pytest.mark.slow
 def test_jax_float32_cost_and_gradients_match_c():
-    """float32 graphs traced with JAX's x64 mode off, as in a float32 run (with it on, left by a
-    float64 graph of the same process, PyTensor's JAX scan gets float64 carries and fails)."""
+    """float32 graphs traced with JAX's x64 mode off, as in a float32 run."""
     c = _numbers("blizzard/vrnn_gmm", "float32", "c")
-    x64 = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", False)
-    try:
-        j = _numbers("blizzard/vrnn_gmm", "float32", "jax")
-    finally:
-        jax.config.update("jax_enable_x64", x64)
+    j = _numbers("blizzard/vrnn_gmm", "float32", "jax")
     np.testing.assert_allclose(j["grad"][0], c["grad"][0], rtol=RTOL32)
     # Gradients at the rounding level (the KL biases of a fresh model, ~1e-8) are compared on the
     # scale of the whole gradient: float32 rounding of the cost is all they are made of.

@@ -1,8 +1,9 @@
-"""Training builds the scan gradient without PyTensor's forced_replace (fewer products per step).
+"""A model's gradient through scan, as Training builds it with a plain ``pytensor.grad``, reads the
+forward step back: far fewer products per backward step than PyTensor's own Scan gives.
 
 The graph is inspected before compilation (compiling would take minutes): the backward scan of the
-VRNN built inside ``cle.backend.scan_gradient`` holds far fewer matrix products than the one built
-with PyTensor's substitution (``VRNN_SCAN_FORCED_REPLACE=1``), and PyTensor is left as it was.
+VRNN (built on :class:`cle.utils.scan.ReusingScan`) holds far fewer matrix products than the one
+of the same model built on PyTensor's ``Scan``, and PyTensor is left as it was.
 """
 import importlib
 
@@ -11,6 +12,7 @@ from pytensor.scan.op import Scan
 from pytensor.tensor.math import Dot
 
 import cle.train.training as training_module
+import cle.utils.scan as scan_module
 from cle.train import Training
 from cle.train.opt import Adam
 from nips2015_vrnn.models import build_model, get_preset
@@ -19,9 +21,12 @@ TINY = dict(x_dim=4, z_dim=2, rnn_dim=4, x2s_dim=4, z2s_dim=4, q_z_dim=4, p_z_di
             batch_size=2, depth=2)
 
 
-def scan_products(monkeypatch):
-    """Matrix products inside the scans of the training graph Training builds (not compiled)."""
+def scan_products(monkeypatch, reusing=True):
+    """Matrix products inside the scans of the training graph Training builds (not compiled);
+    ``reusing=False`` builds the model's scans as PyTensor's own ``Scan``."""
     captured = {}
+    if not reusing:
+        monkeypatch.setattr(scan_module, "_as_reusing", lambda outputs: outputs)
 
     def capture(inputs, outputs, updates=None, **kwargs):
         captured["outputs"] = list(outputs) + list(updates.values())
@@ -38,13 +43,12 @@ def scan_products(monkeypatch):
     return sorted(counts)
 
 
-def test_training_builds_the_scan_gradient_without_forced_replace(monkeypatch):
+def test_training_builds_the_scan_gradient_that_reads_the_forward_step_back(monkeypatch):
     scan_op = importlib.import_module("pytensor.scan.op")
     original = scan_op.forced_replace
     fast = scan_products(monkeypatch)
     assert scan_op.forced_replace is original
-    monkeypatch.setenv("VRNN_SCAN_FORCED_REPLACE", "1")
-    slow = scan_products(monkeypatch)
+    slow = scan_products(monkeypatch, reusing=False)
     assert len(fast) == len(slow) == 2            # the forward scan and its gradient
     assert fast[0] == slow[0]                     # same forward step
     assert fast[1] * 2 < slow[1], (fast, slow)    # the backward step: far fewer products

@@ -92,7 +92,8 @@ class Monitoring(Extension):
         if not self.data or not self.ddout:
             return channels
         if self.monitor_fn is None:
-            self.monitor_fn = function(mainloop.inputs, self.ddout, name="monitor_fn")
+            self.monitor_fn = function(mainloop.inputs, self.ddout, backend=mainloop.backend,
+                                       name="monitor_fn")
         names = [getattr(ch, "name", None) or f"ch{i}" for i, ch in enumerate(self.ddout)]
         for data in self.data:
             values = [np.asarray(self.monitor_fn(*batch)[:len(names)], dtype=np.float64)

@@ -1,7 +1,6 @@
 """``vrnn-eval``: a trained run evaluated as in the paper's Table 1."""
 import click
 
-from cle import backend
 from nips2015_vrnn.models.app.cli.common import (
     compiled_line,
     mode_option,
@@ -44,9 +43,8 @@ def evaluate(run_dir, split, samples, checkpoint, limit, seed, force, mode, verb
 
     setup_logging(verbose)
     run = RunDir(run_dir)
-    if mode:
-        run.set_mode(mode, save=False)
-    model = load_model(run, checkpoint)
+    backend = run.backend(mode).start_process()
+    model = load_model(run, checkpoint, backend)
     if not force:
         outputs.claim(outputs.eval_path(run, split, checkpoint))
     warning = outputs.untrained_warning(run, checkpoint)
@@ -54,7 +52,8 @@ def evaluate(run_dir, split, samples, checkpoint, limit, seed, force, mode, verb
         click.echo(warning, err=True)
     click.echo(f"{model.config.model_name} from checkpoints/{checkpoint} on the {split} split, "
                f"{samples} importance samples")
-    if backend.needs_static_shapes():
+    click.echo(f"backend: {backend.describe()}")
+    if backend.static_shapes:
         # One function per static shape (lower bound, importance sampling), compiled at first use.
         click.echo("the per-sequence functions compile at their first batch (static shapes)")
     else:

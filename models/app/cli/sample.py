@@ -47,10 +47,9 @@ def sample(run_dir, n, steps, seed, checkpoint, force, mode, verbose):
 
     setup_logging(verbose)
     run = RunDir(run_dir)
-    if mode:
-        run.set_mode(mode, save=False)
+    backend = run.backend(mode).start_process()
     out_dir = outputs.samples_dir(run, checkpoint, seed)
-    model = load_model(run, checkpoint)
+    model = load_model(run, checkpoint, backend)
     outputs.claim(out_dir, force)
     warning = outputs.untrained_warning(run, checkpoint)
     if warning:

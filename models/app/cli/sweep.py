@@ -93,7 +93,8 @@ Examples:
 @click.option("--workers", type=click.IntRange(min=1), help="Dask: start a cluster of N worker processes here.")
 @click.option("--address", help="Dask: join the scheduler at this address (tcp://HOST:PORT).")
 @click.option("--threads", type=click.IntRange(min=1),
-              help="BLAS threads per run (default: inherited; cores / workers with --workers).")
+              help="Threads per run in every mode: BLAS threads, and CPUs of its own that XLA sizes "
+                   "its pool from (default: inherited; cores / workers with --workers).")
 @verbose_option
 @user_errors
 def sweep(corpus, out, data, demo_corpus, models, seeds, sets, max_updates, eval_samples, eval_limit, split,

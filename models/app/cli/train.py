@@ -27,11 +27,12 @@ ECHOED = COST_CHANNELS + tuple(f"valid_{name}" for name in COST_CHANNELS)
 _QUIET_FIELDS = ("data_path", "save_path", "pkl_name", "trial", "debug")
 
 
-def _echo_config(run):
+def _echo_config(run, backend):
     config = run.config
     click.echo(f"run directory: {run.path}")
     click.echo(f"model: {config.model_name} ({run.record.get('preset') or 'custom configuration'}), "
-               f"data: {run.data_path}, {run.floatX}, mode {run.mode}")
+               f"data: {run.data_path}")
+    click.echo(f"backend: {backend.describe()}")
     items = [f"{k}={v}" for k, v in config.as_dict().items() if k not in _QUIET_FIELDS]
     line = " "
     for item in items:
@@ -151,10 +152,14 @@ Examples:
               help=f"PyTensor backend ({DEFAULT_MODE_HELP}). With "
                    "--resume: continue the run in this backend (recorded in its config.json).")
 @click.option("--float64", "float64", is_flag=True, help="Train in float64 (default float32).")
+@click.option("--matmul-precision", type=click.Choice(list(backend.MATMUL_PRECISIONS)), default=None,
+              help="Precision of float32 matrix products: highest (default: full float32), tf32 or "
+                   "bfloat16 (JAX mode on a GPU: tensor cores, faster, fewer mantissa bits). "
+                   "Recorded in config.json.")
 @verbose_option
 @user_errors
 def train(corpus, out, resume, data, demo_corpus, model, config_file, sets, max_updates, epochs,
-          seed, mode, float64, verbose):
+          seed, mode, float64, matmul_precision, verbose):
     from cle.train import TrainingInterrupted
     from nips2015_vrnn.datasets import lookup
     from nips2015_vrnn.models.app import configure, rundir, trainer
@@ -164,8 +169,8 @@ def train(corpus, out, resume, data, demo_corpus, model, config_file, sets, max_
     if resume:
         if corpus or out or data or model or config_file or sets or seed is not None \
                 or float64:
-            raise click.UsageError("--resume RUN_DIR takes only --max-updates, --epochs and --mode (the "
-                                   "run's config.json fixes everything else)")
+            raise click.UsageError("--resume RUN_DIR takes only --max-updates, --epochs, --mode and "
+                                   "--matmul-precision (the run's config.json fixes everything else)")
         from nips2015_vrnn.models.app.resume import plan_resume, trim_log
         run, limits = plan_resume(rundir.RunDir(resume), max_updates=max_updates, epochs=epochs)
         max_updates = limits.max_updates
@@ -175,7 +180,11 @@ def train(corpus, out, resume, data, demo_corpus, model, config_file, sets, max_
         click.echo(f"resuming to {limits.describe()}")
         if mode and mode != run.mode:
             click.echo(f"switching the run's backend from {run.mode} to {mode}")
-            run.set_mode(mode)
+            run.record_mode(mode)
+        if matmul_precision and matmul_precision != run.matmul_precision:
+            click.echo(f"switching the run's matmul precision from {run.matmul_precision} to "
+                       f"{matmul_precision}")
+            run.record_matmul_precision(matmul_precision)
     else:
         if corpus is None:
             raise click.UsageError(f"give CORPUS ({', '.join(list(CORPORA) + ['demo'])}) or --resume RUN_DIR")
@@ -203,16 +212,20 @@ def train(corpus, out, resume, data, demo_corpus, model, config_file, sets, max_
         config = configure.resolve_config(fmt, model=model, config_file=config_file, overrides=overrides,
                                           demo=demo)
         run = rundir.create_run(out, fmt, config, data, floatX="float64" if float64 else "float32",
-                                mode=mode or backend.default_mode(), demo=demo, max_updates=max_updates)
-    _echo_config(run)
+                                mode=mode or backend.program_default_mode(), demo=demo,
+                                max_updates=max_updates,
+                                matmul_precision=matmul_precision or backend.DEFAULT_MATMUL_PRECISION)
+    program_backend = run.backend().start_process()
+    _echo_config(run, program_backend)
     click.echo("compiling (the first compile of a graph takes a while; later runs use the cache) ...")
     began = time.perf_counter()
     compiling = CompileProgress().start()
     progress = TrainProgress(run.config.monitoring_freq)
     try:
         with sigterm_as_interrupt():
-            training = trainer.train_run(run, max_updates=max_updates, resume=bool(resume),
-                                         on_event=_train_events(compiling, progress), progress=progress)
+            training = trainer.train_run(run, program_backend, max_updates=max_updates,
+                                         resume=bool(resume), on_event=_train_events(compiling, progress),
+                                         progress=progress)
     except TrainingInterrupted as stop:
         click.echo(f"\ninterrupted by {stop.signal_name} after {stop.batch_seen} updates; "
                    f"checkpoint saved to {stop.checkpoint}")

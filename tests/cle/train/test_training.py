@@ -12,7 +12,7 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
-from cle.backend import precision
+from cle.backend import Backend, precision
 from cle.data import DesignMatrix, Iterator
 from cle.function_store import FunctionStore
 from cle.models import Model
@@ -42,7 +42,7 @@ class SignalAt(Extension):
             os.kill(os.getpid(), signal.SIGINT)
 
 
-def make_training(run_dir, x_data=X, interrupt_at=None, function_store=None):
+def make_training(run_dir, x_data=X, interrupt_at=None, store=None):
     with precision("float64"):
         x = pt.matrix("x", dtype="float64")
         y = pt.matrix("y", dtype="float64")
@@ -62,7 +62,8 @@ def make_training(run_dir, x_data=X, interrupt_at=None, function_store=None):
                       Checkpoint(path=run_dir / "ckpt", freq=3), SignalAt(interrupt_at)]
         return Training("tiny", data, model, Adam(lr=0.05), cost, [cost], extension=extensions,
                         run_dir=run_dir, config={"lr": 0.05, "batch_size": BATCH}, progress=False,
-                        function_store=function_store)
+                        backend=Backend(floatX="float64", store=store),
+                        store_spec={"test": "tiny"} if store is not None else None)
 
 
 def final_state(training):
@@ -183,11 +184,11 @@ def test_non_finite_gradients_are_counted_and_survived(tmp_path):
 def test_a_training_function_loaded_from_the_store_trains_exactly_as_compiled(uninterrupted, tmp_path):
     """The second Training loads its function (its variables bound, Adam's slots adopted): the whole
     run, learning-rate decay and checkpoints included, ends in the uninterrupted run's state."""
-    store = (FunctionStore(tmp_path / "store"), {"test": "tiny"})
-    first = make_training(tmp_path / "first", function_store=store)
-    assert store[0].last_event == "compiled"
-    loaded = make_training(tmp_path / "loaded", function_store=store)
-    assert store[0].last_event == "loaded"
+    store = FunctionStore(tmp_path / "store")
+    first = make_training(tmp_path / "first", store=store)
+    assert store.last_event == "compiled" and not first.loaded
+    loaded = make_training(tmp_path / "loaded", store=store)
+    assert store.last_event == "loaded" and loaded.loaded
     assert first._train_fn is not loaded._train_fn
     loaded.run()
     expected, got = final_state(uninterrupted), final_state(loaded)

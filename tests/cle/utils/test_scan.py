@@ -1,6 +1,9 @@
-"""cle.utils.scan.scan_keeping_products: the same values and gradients as PyTensor's own scan and
-scan gradient, and a backward step that multiplies no weight the way the forward step does (it
-reads the forward products back instead of recomputing them)."""
+"""cle.utils.scan: ``scan`` (a ReusingScan) and ``scan_keeping_products`` give the same values and
+gradients as PyTensor's own scan and scan gradient; the backward step of ``scan`` reads the
+forward outputs back (by identity), and with the products kept it multiplies no weight the way
+the forward step does. Nothing in PyTensor is changed for it."""
+import importlib
+
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
@@ -8,8 +11,7 @@ from pytensor.graph.traversal import io_toposort
 from pytensor.scan.op import Scan
 from pytensor.tensor.math import Dot
 
-import cle.backend as B
-from cle.utils.scan import scan_keeping_products, step_products
+from cle.utils.scan import ReusingScan, scan, scan_keeping_products, step_products
 
 RNG = np.random.default_rng(11)
 T, BATCH, N_IN, N_HID = 5, 3, 4, 6
@@ -21,7 +23,7 @@ WEIGHTS = {name: RNG.normal(scale=0.5, size=shape) for name, shape in
 MODE = "FAST_COMPILE"
 
 
-def build(scan_fn, forced_replace):
+def build(scan_fn):
     """Cost and gradients of a two-product-deep recurrence, with its params (shared) and x."""
     x = pt.tensor3("x", dtype="float64")
     h0 = pt.matrix("h0", dtype="float64")
@@ -37,8 +39,7 @@ def build(scan_fn, forced_replace):
     else:
         h, extra = scan_fn(step, sequences=[x], outputs_info=[h0, None], name="test_scan")
     cost = pt.sum(h ** 2) + pt.sum(extra)
-    with B.scan_gradient(forced_replace=forced_replace):
-        grads = pytensor.grad(cost, [params[name] for name in sorted(params)] + [h0])
+    grads = pytensor.grad(cost, [params[name] for name in sorted(params)] + [h0])
     return [x, h0], [cost, h, extra] + grads
 
 
@@ -49,13 +50,34 @@ def backward_scan(outputs):
 
 
 def test_values_and_gradients_equal_pytensors_own_scan_and_scan_gradient():
-    inputs, reference = build(pytensor.scan, forced_replace=True)
-    kept_inputs, kept = build(scan_keeping_products, forced_replace=False)
+    inputs, reference = build(pytensor.scan)
     expected = pytensor.function(inputs, reference, mode=MODE)(X, H0)
-    got = pytensor.function(kept_inputs, kept, mode=MODE)(X, H0)
-    assert len(got) == len(expected) == 3 + len(WEIGHTS) + 1
-    for g, e in zip(got, expected):
-        np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-12)
+    for scan_fn in (scan, scan_keeping_products):
+        kept_inputs, kept = build(scan_fn)
+        got = pytensor.function(kept_inputs, kept, mode=MODE)(X, H0)
+        assert len(got) == len(expected) == 3 + len(WEIGHTS) + 1
+        for g, e in zip(got, expected):
+            np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-12)
+
+
+def test_the_backward_step_of_scan_is_far_smaller_than_pytensors():
+    """PyTensor's substitution searches per (input, output) and misses the product of a product
+    once the first substitution rebuilt it: its backward step recomputes and duplicates."""
+    _, own = build(pytensor.scan)
+    _, reusing = build(scan)
+    assert type(backward_scan(own)) is Scan
+    sizes = [len(backward_scan(outputs).fgraph.apply_nodes) for outputs in (own, reusing)]
+    dots = [sum(isinstance(n.op, Dot) for n in backward_scan(outputs).fgraph.apply_nodes)
+            for outputs in (own, reusing)]
+    assert dots[1] < dots[0] and sizes[1] < sizes[0], (dots, sizes)
+
+
+def test_scan_builds_a_reusing_scan_and_leaves_pytensor_as_it_was():
+    scan_op = importlib.import_module("pytensor.scan.op")  # pytensor.scan is a function
+    original = scan_op.forced_replace, pt.zeros, Scan.pullback
+    _, outputs = build(scan)
+    assert any(isinstance(n.op, ReusingScan) for n in io_toposort([], outputs))
+    assert (scan_op.forced_replace, pt.zeros, Scan.pullback) == original
 
 
 def test_the_backward_step_reads_the_forward_products_instead_of_recomputing_them():
@@ -66,8 +88,8 @@ def test_the_backward_step_reads_the_forward_products_instead_of_recomputing_the
         weights = set(op.inner_non_seqs(op.inner_inputs))
         return [n for n in op.fgraph.apply_nodes if isinstance(n.op, Dot) and n.inputs[1] in weights]
 
-    _, plain = build(pytensor.scan, forced_replace=False)
-    _, kept = build(scan_keeping_products, forced_replace=False)
+    _, plain = build(scan)
+    _, kept = build(scan_keeping_products)
     assert len(forward_like_products(plain)) == len(WEIGHTS)    # each forward product recomputed
     assert forward_like_products(kept) == []
 
