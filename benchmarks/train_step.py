@@ -115,7 +115,7 @@ def parse_args(argv=None):
                         help="'baseline': the graph settings before the speed work (benchmarks/baseline.py)")
     parser.add_argument("--profile", metavar="FILE", default=None,
                         help="write a profile to FILE: in JAX mode XLA's, op by op, with each matrix "
-                             "product's GFLOP/s (cle.xla_profile; use --threads 1); else PyTensor's "
+                             "product's GFLOP/s (benchmarks/xla_profile.py; use --threads 1); else PyTensor's "
                              "(compiled with its profiler)")
     return parser.parse_args(argv)
 
@@ -147,9 +147,10 @@ def write_profile(fn, path, n_lines=40):
 
 
 def write_xla_profile(fn, call, path, calls=2):
-    """Write ``cle.xla_profile``'s report of ``calls`` traced calls of the JAX-mode function ``fn``
-    (``call()`` runs one step) to ``path``, and its rows as JSON to ``path + ".json"``."""
-    from cle.xla_profile import format_report, profile_calls
+    """Write ``benchmarks/xla_profile.py``'s report of ``calls`` traced calls of the JAX-mode function
+    ``fn`` (``call()`` runs one step) to ``path``, and its rows as JSON to ``path + ".json"``."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from xla_profile import format_report, profile_calls
 
     report = profile_calls(fn, call, calls=calls)
     Path(path).write_text(format_report(report, top=60) + "\n")

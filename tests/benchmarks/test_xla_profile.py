@@ -1,13 +1,13 @@
-"""cle.xla_profile: the op-by-op profile of a JAX-mode function finds its matrix products, inside
+"""benchmarks/xla_profile.py: the op-by-op profile of a JAX-mode function finds its matrix products, inside
 and outside a scan, with FLOP counts worked out here from the shapes."""
 
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import pytest
+from xla_profile import compiled_hlo, format_report, instruction_flops, parse_hlo, profile_calls
 
 import cle.backend as B
-from cle.xla_profile import compiled_hlo, format_report, instruction_flops, parse_hlo, profile_calls
 
 HLO = """HloModule jit_small, entry_computation_layout={(f32[4,3]{1,0}, f32[3,5]{1,0})->f32[4,5]{1,0}}
 
