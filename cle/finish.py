@@ -7,18 +7,18 @@ function :class:`cle.function_store.FunctionStore` loads:
    rewritten ``FunctionGraph`` (``fn.maker.fgraph``), and with it the features the rewrites
    attached: the history of every replacement, every node they removed, the symbolic shape of
    every variable ever seen, the merge tables, and ``clients`` entries of variables no longer in
-   the graph. At the VRNN's main configuration that is about 180,000 Python objects (nodes of
-   graphs long replaced) beside a graph of about 2,000 nodes, kept as long as the function lives
-   and pickled with it into the compiled-function store. Running, re-linking and copying a
+   the graph. For a model's training function these objects (nodes of graphs long replaced)
+   outnumber the graph's own nodes many times over, and they are kept as long as the function
+   lives and pickled with it into the compiled-function store. Running, re-linking and copying a
    function need none of it; the in-place ordering (``DestroyHandler``) is kept.
 2. **A JAX-mode function is XLA-compiled now**, for the static shapes of its inputs, instead of
    at its first call: the compile time is part of "compiling" (where progress and logs report
    it), not of the first training step. The first call finds the traced and compiled program
    in JAX's caches (JAX's compile events show no trace and no compile during calls).
 3. **The memory XLA's compiler freed is handed back to the operating system**
-   (:func:`cle.heap.release_freed_memory`): compiling keeps several hundred MB of freed memory
-   in the C library's per-thread arenas, which would otherwise stay in the process (RSS) for
-   its whole life and sit under every later peak.
+   (:func:`cle.heap.release_freed_memory`): compiling leaves freed memory in the C library's
+   per-thread arenas, which would otherwise stay in the process (RSS) for its whole life and sit
+   under every later peak.
 
 Nothing global is changed: each step acts on the function it is given (and the C library's free
 lists).

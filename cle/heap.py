@@ -1,19 +1,19 @@
 """The C library's heap (glibc): freed memory handed back, huge pages for big blocks.
 
-Two measured facts about a training process (main VRNN config, JAX mode on a CPU):
+Two facts about a training process (JAX mode on a CPU; the measurements are in
+benchmarks/README.md):
 
-1. **Compiling leaves freed memory in the heap.** XLA's compiler frees several hundred MB that
-   glibc keeps in its per-thread arenas for the life of the process, under every later peak.
+1. **Compiling leaves freed memory in the heap.** XLA's compiler frees memory that glibc keeps in
+   its per-thread arenas for the life of the process, under every later peak.
    :func:`release_freed_memory` (``malloc_trim(0)``) hands it back; :mod:`cle.finish` calls it
    after each XLA compile.
 2. **Every call faults in its temporaries afresh.** XLA's CPU runtime allocates a call's
-   temporaries as one block (182 MB for the training function); glibc serves any block above
-   its mmap threshold (at most 32 MB) with a fresh ``mmap`` and unmaps it when freed, so each
-   training step touched 44,500 new 4 KiB pages: 120-170 ms of kernel time in a 600-950 ms
-   step (``ru_minflt``, ``ru_stime``; strace showed the one mmap/munmap pair per call).
-   glibc's ``glibc.malloc.hugetlb=1`` tunable marks such blocks for transparent huge pages
-   (``madvise(MADV_HUGEPAGE)``): 2 MiB pages, about 600 faults per step (1 thread: 945 -> 833 ms
-   per step; 2 threads: 596 -> 546 ms; peak RSS +15 to +25 MB).
+   temporaries as one block, larger than glibc's mmap threshold (at most 32 MB) for a training
+   function; glibc serves such a block with a fresh ``mmap`` and unmaps it when freed, so each
+   training step faults in every 4 KiB page of it again, in kernel time (``ru_minflt``,
+   ``ru_stime``; strace shows one mmap/munmap pair per call). glibc's ``glibc.malloc.hugetlb=1``
+   tunable marks such blocks for transparent huge pages (``madvise(MADV_HUGEPAGE)``): 2 MiB
+   pages, 512 times fewer faults, for a slightly higher peak RSS.
 
 glibc reads its tunables when a process starts, so a program that wants huge pages re-executes
 itself once with the tunable added (:func:`relaunch_with_huge_pages`; the console scripts do).

@@ -2,34 +2,29 @@
 the shared values, and the buffers of updated shared variables donated to their updates.
 
 XLA on a CPU hands matrix products (and the elementwise work fused into them) to YNNPACK by
-default. At the VRNN's main configuration on a 2-core Zen 3 (AVX2) machine the training step
-was 7-8 % faster at 1 thread and 12-35 % at 2 without it (benchmarks/README.md, measured back to
-back); :data:`XLA_CPU_OPTIONS` turns it off. XLA's newer elementwise code generator ("fusion
-emitters") made the same step slower than its older one: with ``xla_cpu_use_fusion_emitters``
-off, 823 -> 725 ms at 1 thread and 547 -> 513 ms at 2 (medians of 10 steps, same machine, the
-same cost to the last bit). The options travel with each compiled function
-(``jax.jit(..., compiler_options=...)``), so nothing in JAX or XLA is set for the process, and
-they are part of XLA's cache key.
+default, and generates elementwise code with its newer "fusion emitters". At the VRNN's main
+configuration the training step is faster with neither (the same cost to the last bit; the
+timings are in benchmarks/README.md): :data:`XLA_CPU_OPTIONS` turns both off. The options travel
+with each compiled function (``jax.jit(..., compiler_options=...)``), so nothing in JAX or XLA is
+set for the process, and they are part of XLA's cache key.
 
 PyTensor's conversion of a graph to a Python function also stores, in that function's globals, a
 JAX copy of the value of every variable whose storage holds one when it converts (its own
 comment: "This is converting shared variables ... doubling the memory footprint"): every shared
-variable, though each is a parameter of the function and never read from its globals. At the
-VRNN's main configuration that is 185 arrays, 64 MB (the parameters and Adam's moments), kept as
-long as the function lives. :func:`drop_shadowed_globals` removes them.
+variable, though each is a parameter of the function and never read from its globals (for a
+training step, a second copy of the parameters and Adam's moments), kept as long as the function lives.
+:func:`drop_shadowed_globals` removes them.
 
 A function whose updates overwrite shared variables (a training step: parameters, Adam's
 moments, the recurrent state) **donates** those variables' buffers to XLA (``jax.jit(...,
 donate_argnums=...)``): the updated values are written where the old ones were, instead of into
-new arrays (66 MB at the main configuration) while the old ones are still alive, which at 2
-threads also came from the C library's per-thread arenas and stayed there. The benchmark's peak
-went 850 -> 815-820 MB at 1 thread and 1,020 -> 865 MB at 2, for 2-10 % of a step's time on the
-2-core Zen 3 machine; with the copies above, 6.9 -> 5.1 GB at paper size (benchmarks/README.md).
-The old value of a donated variable is deleted by the call: a value got with
-``get_value(borrow=True)`` is valid until the next call that updates the variable (``get_value()``
-returns a copy). PyTensor gives each shared variable a buffer of its own (``set_value`` copies a
-JAX array into a NumPy one; the updates' outputs are distinct arrays), so no buffer is both
-donated and read in one call, which XLA would refuse.
+new arrays while the old ones are still alive (with several threads such new arrays also come from
+the C library's per-thread arenas, and stay there): a lower peak memory for a small share of a
+step's time (benchmarks/README.md). The old value of a donated variable is deleted by the call: a
+value got with ``get_value(borrow=True)`` is valid until the next call that updates the variable
+(``get_value()`` returns a copy). PyTensor gives each shared variable a buffer of its own
+(``set_value`` copies a JAX array into a NumPy one; the updates' outputs are distinct arrays), so
+no buffer is both donated and read in one call, which XLA would refuse.
 """
 from pytensor.link.jax.linker import JAXLinker
 

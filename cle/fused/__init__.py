@@ -2,8 +2,9 @@
 
 PyTensor compiles elementwise graphs into loops that call scalar ``log`` / ``exp`` and keep every
 intermediate array for the gradient. For a cost evaluated on (frames x dims x components) values
-those loops were a fifth of a C-mode training step; an op here computes the same formula in one
-pass over its inputs, vectorised, and its gradient in another, storing nothing in between.
+those loops are a large part of a C-mode training step (benchmarks/README.md); an op here computes
+the same formula in one pass over its inputs, vectorised, and its gradient in another, storing
+nothing in between.
 Each op also has a NumPy ``perform`` (Python linker) and a JAX implementation (JAX mode, where
 XLA fuses the same formula itself).
 """

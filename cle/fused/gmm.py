@@ -16,9 +16,9 @@ Gradient, with upstream ``g`` (N,) and the responsibilities ``w_k = softmax_k(a)
 The C code makes one pass over (mu, sig) for the cost and one for the gradient (which recomputes
 ``a``), vectorised over blocks of M * K contiguous values, M the fewest rows of d that make a
 multiple of 8 values (K = 20: two rows, 40 values, five 8-wide registers; K components alone would
-leave a ragged remainder in every row of d), the last block shorter when M does not divide D. At the
-main VRNN config (N = 1280, D = 200, K = 20) the cost took 15.5-22.2 -> 8.3-12.3 ms on one Zen 3 core (over the
-K components before); the gradient is bound by writing dmu and dsig. In float32 ``log sig`` is a
+leave a ragged remainder in every row of d), the last block shorter when M does not divide D; a
+block of whole rows keeps the compiler's vector loop free of a per-row remainder (the timings are
+in benchmarks/README.md). The gradient is bound by writing dmu and dsig. In float32 ``log sig`` is a
 polynomial (Cephes' logf, within 1-2 ulp of the C library's) that the compiler vectorises, and a row
 holding a ``sig`` that is not a positive normal float (0, negative, NaN, inf, subnormal) is
 recomputed with the C library's ``log``, so such values give exactly what the formula gives (NaN,

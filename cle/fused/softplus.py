@@ -1,8 +1,9 @@
 """``softplus(x) = log(1 + exp(x))`` and its gradient ``g * sigmoid(x)`` as vectorised C loops.
 
-PyTensor's C code for softplus calls the scalar ``exp`` and ``log1p`` per element; on the
-decoder's sigma layer of the main benchmark config (1280 x 4000 values) that loop was about a
-tenth of a C-mode training step. In float32 these ops compute::
+PyTensor's C code for softplus calls the scalar ``exp`` and ``log1p`` per element, which the
+compiler cannot vectorise; the decoder's sigma layer applies it to every (frame, unit) value of a
+batch, so that loop is a visible part of a C-mode training step (benchmarks/README.md). In
+float32 these ops compute::
 
     t = exp(-|x|)                        (Cephes' expf; 0 for |x| > 87.3365, where exp(-|x|) < 1.2e-38)
     softplus(x) = max(x, 0) + log1p(t)   (log1p(t) = log(u) t / (u - 1), u = 1 + t; t when u == 1)
