@@ -255,14 +255,29 @@ def start_jax(floatX, xla_cache=None):
     """At a program's start, before any JAX-mode graph: JAX's x64 mode on exactly when
     ``floatX`` is float64, and XLA's persistent cache in ``xla_cache`` (a folder) unless the user
     set JAX's ``jax_compilation_cache_dir``. The only function here that changes JAX for the
-    process; library calls only check (:func:`check_jax_process`)."""
+    process; library calls only check (:func:`check_jax_process`).
+
+    ``xla_cache`` is made 0700 and used only when it and everything in it is the user's own
+    (:func:`cle.private_dir.unsafe_tree`: XLA loads machine code from it); otherwise one warning
+    line, and XLA compiles every program afresh."""
     jax = importlib.import_module("jax")
     # PyTensor's JAX dispatch sets x64 from config.floatX when it is first imported: import it
     # first, so that it cannot undo the setting later.
     importlib.import_module("pytensor.link.jax.dispatch")
     jax.config.update("jax_enable_x64", floatX == "float64")
     if xla_cache is not None and not jax.config.jax_compilation_cache_dir:
-        Path(xla_cache).mkdir(mode=0o700, parents=True, exist_ok=True)
+        from cle.private_dir import private_folder, unsafe_tree
+        try:
+            # XLA's programs are machine code: used only from a folder no other user could write
+            # (cle.private_dir); XLA writes its files by the umask, which a private folder makes moot.
+            reason = unsafe_tree(private_folder(xla_cache), repair_files=True)
+        except OSError as err:
+            reason = f"{xla_cache} cannot be made ({err.strerror})"
+        if reason:
+            log.warning("XLA's persistent cache %s refused: %s; XLA compiles afresh (another user "
+                        "could have written its programs: remove it, or set VRNN_FUNCTION_CACHE "
+                        "to a folder of your own)", xla_cache, reason)
+            return
         jax.config.update("jax_compilation_cache_dir", str(xla_cache))
         jax.config.update("jax_persistent_cache_min_compile_time_secs", XLA_CACHE_MIN_COMPILE_S)
 

@@ -21,9 +21,21 @@ On disk (``$VRNN_FUNCTION_CACHE``, else ``$XDG_CACHE_HOME/vrnn-pytensor/function
     <key>.pkl.gz   the pickled {'maker', 'extra'} (gzip)
     <key>.json     spec, environment, the pickle's SHA-256 and size, when it was written
 
-Both are written to temporary names and renamed. An entry is found by its key (so its spec and
-environment are the caller's) and loaded only when the pickle's digest matches its JSON; an
-entry that fails any check or fails to load is deleted and the function compiled again.
+Both are written to temporary names and renamed, mode 0600 in folders of mode 0700 (whatever the
+umask). An entry is found by its key (so its spec and environment are the caller's) and loaded
+only when the pickle's digest matches its JSON; an entry that fails any check or fails to load is
+deleted and the function compiled again.
+
+Threat model: loading an entry unpickles it, and unpickling runs code: whoever can write an entry
+(and recompute its SHA-256, which detects damage, not authorship) runs code as the next user of
+the store. So an entry is loaded only from a folder nobody else could have written
+(:mod:`cle.private_dir`, OpenSSH's rule): the store folder owned by the user and not writable by
+group or others (a shared folder, a sticky 1777 folder, a folder made under umask 000 all fail),
+no symbolic link, the folders above it not replaceable by another user, and each file a regular
+file of the user's, not writable by group or others, checked on the open file. A store that fails
+is refused in one warning line, and every function is compiled afresh and nothing is stored
+there; an entry that fails is refused, deleted and compiled again. Nothing is ever repaired into
+trust. Not covered: another process of the same user, or root (they can change the code itself).
 Loading an entry touches its JSON; entries not loaded for MAX_IDLE_DAYS, and temporaries a
 killed writer left, are deleted when the next entry is written. Deleting the folder is always safe.
 Only this store's own files are unpickled: run directories and checkpoints stay arrays + JSON.
@@ -62,6 +74,7 @@ import pytensor
 from pytensor.compile.sharedvalue import SharedVariable
 
 from cle.finish import finish
+from cle.private_dir import UnsafeFileError, open_private, private_folder, unsafe_folder, write_private
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +214,8 @@ class FunctionStore:
         self.source_roots = tuple(str(r) for r in source_roots)
         #: What the last :meth:`compile` did: 'loaded', 'compiled' (and stored), 'unstored'.
         self.last_event = None
+        #: Why the store's folder is not trusted (the warning given once), or None.
+        self.refused = None
 
     @property
     def enabled(self):
@@ -248,14 +263,37 @@ class FunctionStore:
     def _paths(self, key):
         return self.directory / f"{key}.pkl.gz", self.directory / f"{key}.json"
 
+    def _trusted(self):
+        """True when the store's folder is private (:func:`cle.private_dir.unsafe_folder`); the
+        first refusal is logged in one line."""
+        if not os.path.lexists(self.directory):
+            return True  # nothing to load; made private when first written
+        reason = unsafe_folder(self.directory)
+        if reason and reason != self.refused:
+            log.warning("compiled-function cache %s refused: %s; compiling afresh, nothing loaded or "
+                        "stored there (another user could have written its entries: remove it, or "
+                        "set %s to a folder of your own)", self.directory, reason, STORE_ENV)
+        self.refused = reason
+        return reason is None
+
     def _load(self, key, live):
         data_path, meta_path = self._paths(key)
-        if not (data_path.exists() and meta_path.exists()):
+        if not (os.path.lexists(data_path) and os.path.lexists(meta_path)) or not self._trusted():
             return None
         start = time.perf_counter()
         try:
-            meta = json.loads(meta_path.read_text())
-            data = data_path.read_bytes()
+            with open_private(meta_path) as file:
+                meta = json.loads(file.read())
+            with open_private(data_path) as file:
+                data = file.read()
+        except (OSError, ValueError) as err:
+            refused = isinstance(err, UnsafeFileError)
+            log.warning("compiled-function cache entry %s %s (%s); compiling again%s", data_path,
+                        "refused" if refused else "unreadable", err,
+                        " (never loaded)" if refused else "")
+            self._remove(key)
+            return None
+        try:
             if hashlib.sha256(data).hexdigest() != meta["sha256"]:
                 raise ValueError("the pickle's SHA-256 does not match its JSON")
             payload = _Unpickler(io.BytesIO(gzip.decompress(data)), live).load()
@@ -301,10 +339,12 @@ class FunctionStore:
                 "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         data_path, meta_path = self._paths(key)
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            private_folder(self.directory)
+            if not self._trusted():
+                return False
             self.prune()
-            _write_atomic(data_path, data)
-            _write_atomic(meta_path, json.dumps(meta, indent=1, default=str).encode())
+            write_private(data_path, data)
+            write_private(meta_path, json.dumps(meta, indent=1, default=str).encode())
         except OSError as err:
             log.warning("could not write the compiled-function cache entry %s (%s)", data_path, err)
             self._remove(key)
@@ -316,7 +356,7 @@ class FunctionStore:
         now = time.time() if now is None else now
         for path in self.directory.iterdir():
             try:
-                age = now - path.stat().st_mtime
+                age = now - path.lstat().st_mtime
                 if path.name.startswith(".") and ".tmp-" in path.name and age > STALE_TEMPORARY_S:
                     path.unlink()
                 elif path.suffix == ".json" and age > MAX_IDLE_DAYS * 86400:
@@ -349,12 +389,3 @@ def _shared_in(extra):
         return {id(v) for v in extra if isinstance(v, SharedVariable)}
     return set()
 
-
-def _write_atomic(path, data):
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()

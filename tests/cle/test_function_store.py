@@ -167,3 +167,107 @@ def test_entries_left_unused_and_temporaries_of_killed_writers_are_pruned(tmp_pa
     os.utime(meta, (long_ago, long_ago))
     store.prune()
     assert not list(tmp_path.iterdir())
+
+
+# ---------------------------------------------------------------- no code from a shared folder
+class _Payload:
+    """A pickle that, when loaded, writes the file ``path`` (what a planted entry would do)."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (exec, (f"open({self.path!r}, 'w').write('ran')",))
+
+
+def _plant(store, spec, payload_path):
+    """An entry for ``spec`` whose pickle runs the payload, with its digest recomputed."""
+    import gzip
+    import hashlib
+    import pickle
+
+    data = gzip.compress(pickle.dumps({"maker": _Payload(payload_path), "extra": None}))
+    key = store.key(spec)
+    (store.directory / f"{key}.pkl.gz").write_bytes(data)
+    (store.directory / f"{key}.json").write_text(json.dumps({"sha256": hashlib.sha256(data).hexdigest()}))
+    return key
+
+
+def _compile_in(store, caplog):
+    live = _variables()
+    with caplog.at_level(logging.WARNING, logger="cle.function_store"):
+        fn, _ = store.compile(SPEC, live, lambda: _build(live))
+    return fn
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o770, 0o1777, 0o722], ids=["shared", "group", "sticky", "others"])
+def test_a_planted_entry_in_a_folder_others_can_write_never_runs(tmp_path, caplog, mode):
+    folder = tmp_path / "store"
+    folder.mkdir()
+    os.chmod(folder, mode)
+    store = FunctionStore(folder)
+    payload = tmp_path / "payload-ran"
+    _plant(store, SPEC, payload)
+    fn = _compile_in(store, caplog)
+    assert not payload.exists()
+    assert store.last_event == "unstored"  # compiled afresh, and nothing stored in that folder
+    assert _steps(fn) == _steps(_build(_variables())[0])
+    refusals = [r for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refusals) == 1 and "writable by group or others" in refusals[0].getMessage()
+    assert len(list(folder.glob("*.pkl.gz"))) == 1  # only the planted one: nothing written there
+
+
+def test_a_store_made_under_umask_000_is_private_and_an_old_loose_one_is_refused(tmp_path, caplog):
+    previous = os.umask(0)
+    try:
+        store = FunctionStore(tmp_path / "made" / "store")
+        live = _variables()
+        store.compile(SPEC, live, lambda: _build(live))
+        assert store.last_event == "compiled"
+        for path in [store.directory, store.directory.parent]:
+            assert path.stat().st_mode & 0o777 == 0o700
+        assert {p.stat().st_mode & 0o777 for p in store.directory.iterdir()} == {0o600}
+        # A store an earlier version made under umask 000 (folder 0777, files 0666): refused.
+        loose = tmp_path / "loose"
+        loose.mkdir(mode=0o777)
+        payload = tmp_path / "payload-ran"
+        _plant(FunctionStore(loose), SPEC, payload)
+        old = FunctionStore(loose)
+        _compile_in(old, caplog)
+        assert not payload.exists() and old.last_event == "unstored" and "refused" in caplog.text
+    finally:
+        os.umask(previous)
+
+
+def test_a_loose_or_foreign_entry_in_a_private_store_is_refused_and_compiled_again(tmp_path, caplog):
+    store = FunctionStore(tmp_path / "store")
+    store.directory.mkdir(mode=0o700)
+    payload = tmp_path / "payload-ran"
+    key = _plant(store, SPEC, payload)
+    os.chmod(store.directory / f"{key}.pkl.gz", 0o666)
+    _compile_in(store, caplog)
+    assert not payload.exists() and store.last_event == "compiled" and "refused" in caplog.text
+    if os.geteuid() == 0:  # only root can give a file away: an entry another user owns
+        key = _plant(store, SPEC, payload)
+        os.chown(store.directory / f"{key}.pkl.gz", 12345, 12345)
+        caplog.clear()
+        _compile_in(store, caplog)
+        assert not payload.exists() and "owned by uid 12345" in caplog.text
+
+
+def test_symbolic_links_in_the_store_are_refused(tmp_path, caplog):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    payload = tmp_path / "payload-ran"
+    key = _plant(FunctionStore(elsewhere), SPEC, payload)
+    store = FunctionStore(tmp_path / "store")
+    store.directory.mkdir(mode=0o700)
+    for name in (f"{key}.pkl.gz", f"{key}.json"):
+        (store.directory / name).symlink_to(elsewhere / name)
+    _compile_in(store, caplog)
+    assert not payload.exists() and "refused" in caplog.text
+    linked = FunctionStore(tmp_path / "linked")
+    linked.directory.symlink_to(elsewhere)
+    caplog.clear()
+    _compile_in(linked, caplog)
+    assert not payload.exists() and "symbolic link" in caplog.text and linked.last_event == "unstored"
