@@ -27,7 +27,11 @@ HUGE_PAGE_COMMANDS = ("train",)
 def command(name):
     """The click command of ``vrnn-<name>`` (its module imported now)."""
     module = COMMANDS[name]
-    return getattr(importlib.import_module(f"{__name__}.{module}"), module)
+    found = getattr(importlib.import_module(f"{__name__}.{module}"), module)
+    # Importing the submodule set this package's attribute of its name to the module: the
+    # attribute is the command (as ``__all__`` says), so ``cli.train`` stays the command.
+    globals()[module] = found
+    return found
 
 
 def __getattr__(attribute):
