@@ -9,8 +9,9 @@ class Iterator:
 
     The legacy semantics: ``nbatch = (end - start) // batch_size`` batches of exactly
     ``batch_size`` examples; the remainder (fewer than ``batch_size`` examples at the end) is
-    dropped. Given ``nbatch`` instead, ``batch_size = (end - start) // nbatch`` and exactly
-    ``nbatch`` batches are yielded.
+    dropped. With ``drop_last=False`` the remainder is one more, smaller batch, so every example
+    is served once per pass. Given ``nbatch`` instead, ``batch_size = (end - start) // nbatch``
+    and exactly ``nbatch`` batches are yielded.
 
     With ``shuffle=True`` each pass visits the batches in a new random order drawn from a
     seeded numpy Generator; each batch stays a consecutive slice (the data interface serves
@@ -31,6 +32,8 @@ class Iterator:
     shuffle : bool
     seed : int or None
         Seed of the shuffling Generator.
+    drop_last : bool
+        Drop the examples that do not fill a last batch (the legacy semantics, default).
 
     Examples
     --------
@@ -40,10 +43,12 @@ class Iterator:
     [[0, 1, 2], [3, 4, 5]]
     >>> [b[0].tolist() for b in Iterator(d, nbatch=2, start=1)]
     [[1, 2, 3], [4, 5, 6]]
+    >>> [b[0].tolist() for b in Iterator(d, batch_size=3, drop_last=False)]
+    [[0, 1, 2], [3, 4, 5], [6]]
     """
 
     def __init__(self, data, batch_size=None, nbatch=None, start=0, end=None, shuffle=False,
-                 seed=None):
+                 seed=None, drop_last=True):
         if (batch_size is None) == (nbatch is None):
             raise ValueError(f"Iterator: give exactly one of batch_size and nbatch, got "
                              f"batch_size={batch_size}, nbatch={nbatch}")
@@ -64,7 +69,13 @@ class Iterator:
         self.name = getattr(data, "name", "data")
         self.start, self.end = start, end
         self.batch_size = int(batch_size)
-        self.nbatch = int(nbatch) if nbatch is not None else n_range // self.batch_size
+        self.drop_last = bool(drop_last)
+        if nbatch is not None:
+            self.nbatch = int(nbatch)
+        elif self.drop_last:
+            self.nbatch = n_range // self.batch_size
+        else:
+            self.nbatch = -(-n_range // self.batch_size)
         self.shuffle = bool(shuffle)
         self.rng = np.random.default_rng(seed)
         self.passes = 0          # completed passes
@@ -80,12 +91,24 @@ class Iterator:
         while self._next < self.nbatch:
             index = int(self._order[self._next])
             first = self.start + index * self.batch_size
-            batch = self.data.slices(first, first + self.batch_size)
+            batch = self.data.slices(first, min(first + self.batch_size, self.end))
             self._next += 1  # only once read: a failed read is retried on resume
             yield batch
         self._order = None
         self._next = 0
         self.passes += 1
+
+    def batch_sizes(self):
+        """Examples in each batch, in batch index order (the last one smaller with
+        ``drop_last=False``)."""
+        return [min(self.batch_size, self.end - self.start - i * self.batch_size)
+                for i in range(self.nbatch)]
+
+    def restart(self):
+        """Drop the open pass (its order and position, not counted as completed): the next
+        ``for`` loop begins a new pass. For a split read whole each time (monitoring)."""
+        self._order = None
+        self._next = 0
 
     def _begin_pass(self):
         if self.shuffle:

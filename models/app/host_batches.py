@@ -14,8 +14,8 @@ noise (``eps_input=True``) and wraps its iterators in :class:`HostBatches`, whic
   model's shared variable (``train_rng`` or ``monitor_rng``) when the batch is used, so the
   generator's state in a checkpoint is exactly where training stopped.
 
-The wrapper keeps the iterator interface the training loop and checkpoints use (``len``,
-``position``, ``state_dict``, ``load_state_dict``).
+The wrapper keeps the iterator interface the training loop, monitoring and checkpoints use
+(``len``, ``position``, ``batch_sizes``, ``restart``, ``state_dict``, ``load_state_dict``).
 """
 import numpy as np
 
@@ -99,6 +99,14 @@ class HostBatches:
     @property
     def position(self):
         return self.iterator.position
+
+    def batch_sizes(self):
+        """Examples in each batch of a pass (the wrapped iterator's)."""
+        return self.iterator.batch_sizes()
+
+    def restart(self):
+        """Begin a new pass at the next ``for`` loop (the wrapped iterator's)."""
+        self.iterator.restart()
 
     def state_dict(self):
         return self.iterator.state_dict()

@@ -24,7 +24,11 @@ from cle.train.checkpoint import read_checkpoint
 from nips2015_vrnn.models.app.rundir import CONFIG_FILE, RunDir, RunError
 from nips2015_vrnn.models.app.runlog import read_log
 
-__all__ = ["Limits", "plan_resume", "trim_log"]
+__all__ = ["Limits", "plan_resume", "trim_log", "RESUME_KEYS"]
+
+#: Configuration keys a resume may change (``--set``): they decide neither the model nor the
+#: optimizer's state, only how the run is monitored and saved.
+RESUME_KEYS = ("monitoring_freq", "m_batch_size", "force_saving_freq")
 
 
 class Limits(namedtuple("Limits", ["max_updates", "epochs"])):
@@ -50,8 +54,9 @@ def _checkpoint_position(run):
                        f"the run stands ({err})") from None
 
 
-def plan_resume(run, max_updates=None, epochs=None):
-    """Check that the run has updates left under its (possibly new) limits; record new limits.
+def plan_resume(run, max_updates=None, epochs=None, overrides=None):
+    """Check that the run has updates left under its (possibly new) limits; record new limits
+    and the ``overrides`` of :data:`RESUME_KEYS`.
 
     Reads only ``checkpoints/last``'s JSON files: nothing is built or compiled.
 
@@ -60,6 +65,8 @@ def plan_resume(run, max_updates=None, epochs=None):
     run : RunDir
     max_updates, epochs : int or None
         New limits (None: keep the run's).
+    overrides : dict or None
+        New values of keys of :data:`RESUME_KEYS` (typed, as ``configure.parse_overrides`` gives).
 
     Returns
     -------
@@ -68,8 +75,15 @@ def plan_resume(run, max_updates=None, epochs=None):
     Raises
     ------
     RunError
-        When the checkpoint already reached a limit (the message says how to extend the run).
+        When the checkpoint already reached a limit (the message says how to extend the run), or
+        an override names a key outside :data:`RESUME_KEYS`.
     """
+    overrides = dict(overrides or {})
+    fixed = sorted(set(overrides) - set(RESUME_KEYS))
+    if fixed:
+        raise RunError(f"--resume cannot change {', '.join(fixed)} (the model or the optimizer's "
+                       f"state depends on it); it may --set {', '.join(RESUME_KEYS)}")
+    run.config.replace(**overrides)  # checked (ConfigError) before anything is written
     done, epochs_done, mid_epoch, _ = _checkpoint_position(run)
     limits = Limits(run.record.get("max_updates") if max_updates is None else max_updates,
                     run.config.epoch if epochs is None else epochs)
@@ -79,16 +93,17 @@ def plan_resume(run, max_updates=None, epochs=None):
     if epochs_done >= limits.epochs and not mid_epoch:
         raise RunError(f"{run.path} has nothing left to do: it has finished {epochs_done} epochs "
                        f"(epoch={limits.epochs}); give --epochs above {epochs_done} to extend it")
-    if (limits.max_updates, limits.epochs) != (run.record.get("max_updates"), run.config.epoch):
-        _write_limits(run, limits)
+    changed = {k: v for k, v in overrides.items() if run.record["model"].get(k) != v}
+    if changed or (limits.max_updates, limits.epochs) != (run.record.get("max_updates"), run.config.epoch):
+        _write_limits(run, limits, changed)
         run = RunDir(run.path)
     return run, limits
 
 
-def _write_limits(run, limits):
+def _write_limits(run, limits, overrides):
     record = dict(run.record)
     record["max_updates"] = limits.max_updates
-    record["model"] = dict(record["model"], epoch=limits.epochs)
+    record["model"] = dict(record["model"], epoch=limits.epochs, **overrides)
     path = run.path / CONFIG_FILE
     tmp = run.path / f".{CONFIG_FILE}.tmp"
     tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")

@@ -56,6 +56,22 @@ class _Channel:
         self.name = name
 
 
+class _ByWidth:
+    """The monitor functions by batch width (B of the (T, B, ...) batches), called as one."""
+
+    def __init__(self, functions):
+        self.functions = functions
+        self.output_names = next(iter(functions.values())).output_names
+
+    def __call__(self, *batch):
+        return self.functions[batch[0].shape[1]](*batch)
+
+
+def _examples_in(batch):
+    """The weight of a batch in the monitored means: its number of sequences B."""
+    return batch[0].shape[1]
+
+
 def build_training(run, model, on_event=None, progress=None):
     """The :class:`cle.train.Training` of ``run`` for ``model`` (compiles the graphs, by the
     model's backend).
@@ -75,32 +91,36 @@ def build_training(run, model, on_event=None, progress=None):
                        f"fewer than batch_size {config.batch_size}; give --set batch_size=N with N <= "
                        f"{train_data.num_examples()}")
     train_iter = Iterator(train_data, batch_size=config.batch_size)
-    # A small validation split (a user's own data) is monitored in batches of its own size.
-    valid_iter = Iterator(valid_data, batch_size=min(config.m_batch_size, valid_data.num_examples()))
+    # Every validation example is monitored (speech keeps the legacy rows: whole batches only),
+    # a split smaller than m_batch_size in one batch of its own size.
+    valid_iter = Iterator(valid_data, batch_size=min(config.m_batch_size, valid_data.num_examples()),
+                          drop_last=config.data == "speech")
     if getattr(train_data, "batch_size", config.batch_size) != config.batch_size and config.reset_freq > 0:
         log.warning("batch_size %d differs from the %d streams of %s: the carried LSTM state will "
                     "join unrelated audio", config.batch_size, train_data.batch_size, run.data_path)
     # JAX: static shapes and noise drawn on the host from the model's generators (see host_batches).
     host_noise = model.backend.static_shapes
-    train_model = monitor_model = model
+    train_model = model
     if host_noise:
         n_steps = static_steps(train_data, valid_data)
         train_iter = HostBatches(train_iter, model.train_rng, model.latent_dim, model.dtype, n_steps)
         valid_iter = HostBatches(valid_iter, model.monitor_rng, model.latent_dim, model.dtype, n_steps)
         train_model = model.static(n_steps, config.batch_size)
-        monitor_model = model.static(n_steps, config.m_batch_size)
     began = time.perf_counter()
     notify("stage", name="the model graph")
     graph = train_model.training_graph(eps_input=host_noise)
     outputs = [out.copy(name=name) for name, out in graph.outputs.items() if name in COST_CHANNELS]
     notify("stage", name="the monitoring function")
-    monitor_fn = monitor_model.monitor_fn(eps_input=host_noise)
+    # One monitor function per batch width that occurs (static shapes: each compiled for it).
+    widths = sorted(set(valid_iter.batch_sizes()))
+    monitor_fn = _ByWidth({width: (model.static(n_steps, width) if host_noise else model)
+                           .monitor_fn(eps_input=host_noise) for width in widths})
     channels = [_Channel(name) for name in monitor_fn.output_names]
     extensions = [
         GradientClipping(scaler=CLIP_NORM, batch_size=config.batch_size, check_nan=1),
         EpochCount(config.epoch),
         Monitoring(freq=config.monitoring_freq, ddout=channels, data=[valid_iter], monitor_fn=monitor_fn,
-                   at_end=True),
+                   at_end=True, batch_weight=_examples_in),
         EarlyStopping(BEST_CHANNEL, start=1),
         MonitorEcho(lambda record: notify("monitor", record=record)),
         Checkpoint(path=run.checkpoint_root, freq=config.force_saving_freq),

@@ -28,9 +28,15 @@ class Monitoring(Extension):
     """Every ``freq`` updates: log the training outputs' means and evaluate ``ddout`` on ``data``.
 
     Each channel ``ch`` of ``ddout`` is averaged over the batches of every iterator in ``data``
-    and recorded as ``<data name>_<ch name>`` (e.g. ``valid_nll_upper_bound``); the means of the
-    training function's outputs over the last ``freq`` batches are recorded under their own
-    names. A NaN or a mean above :data:`EXPLOSION_THRESHOLD` raises :class:`MonitoringError`.
+    (weighted by ``batch_weight(batch)``, e.g. the batch's number of examples, so a smaller last
+    batch counts for what it holds) and recorded as ``<data name>_<ch name>`` (e.g.
+    ``valid_nll_upper_bound``); the means of the training function's outputs over the last
+    ``freq`` batches are recorded under their own names. A NaN or a mean above
+    :data:`EXPLOSION_THRESHOLD` raises :class:`MonitoringError`.
+
+    Every evaluation reads each iterator in ``data`` from the start of a new pass, whatever
+    position an interrupted evaluation left (so nothing of theirs is checkpointed, and a run that
+    failed while monitoring resumes).
 
     Parameters
     ----------
@@ -44,11 +50,13 @@ class Monitoring(Extension):
         Also monitor when the loop ends off the ``freq`` grid (``max_updates`` reached, last
         epoch done, a stop request; not on SIGINT / SIGTERM), so a run's last parameters are
         always monitored. The legacy class did not (default False).
+    batch_weight : callable or None
+        ``batch -> weight`` of a batch in the means; None: every batch counts the same (legacy).
     """
 
     name = "ext_monitor"
 
-    def __init__(self, freq, ddout=None, data=None, monitor_fn=None, at_end=False):
+    def __init__(self, freq, ddout=None, data=None, monitor_fn=None, at_end=False, batch_weight=None):
         if int(freq) != freq or freq < 1:
             raise ValueError(f"Monitoring: freq must be an integer >= 1, got {freq}")
         self.freq = int(freq)
@@ -56,6 +64,7 @@ class Monitoring(Extension):
         self.data = tolist(data) if data is not None else []
         self.monitor_fn = monitor_fn
         self.at_end = bool(at_end)
+        self.batch_weight = batch_weight
 
     def exec(self, mainloop):
         trainlog = mainloop.trainlog
@@ -96,22 +105,28 @@ class Monitoring(Extension):
                                        name="monitor_fn")
         names = [getattr(ch, "name", None) or f"ch{i}" for i, ch in enumerate(self.ddout)]
         for data in self.data:
-            values = [np.asarray(self.monitor_fn(*batch)[:len(names)], dtype=np.float64)
-                      for batch in data]
-            means = np.mean(values, axis=0)
+            if hasattr(data, "restart"):
+                data.restart()
+            values, weights = [], []
+            for batch in data:
+                values.append(np.asarray(self.monitor_fn(*batch)[:len(names)], dtype=np.float64))
+                weights.append(1.0 if self.batch_weight is None else float(self.batch_weight(batch)))
+            if not values:
+                raise MonitoringError(f"Monitoring: {getattr(data, 'name', 'data')} gave no batch; "
+                                      "expected at least one")
+            means = np.average(values, axis=0, weights=weights)
             for name, value in zip(names, means):
                 channels[f"{getattr(data, 'name', 'data')}_{name}"] = float(value)
         return channels
 
     def state_dict(self):
-        return {"data": [d.state_dict() if hasattr(d, "state_dict") else None for d in self.data]}
+        return {}
 
     def load_state_dict(self, state):
+        """Nothing to restore: each evaluation starts a new pass. (Older checkpoints saved the
+        iterators' positions under ``data``, a list; it is checked, then ignored.)"""
         if not isinstance(state.get("data", []), list):
             raise ValueError(f"Monitoring state 'data' must be a list, got {state['data']!r}")
-        for data, saved in zip(self.data, state.get("data", [])):
-            if saved is not None and hasattr(data, "load_state_dict"):
-                data.load_state_dict(saved)
 
 
 def _check_finite(channel, value):

@@ -142,7 +142,9 @@ Examples:
 @click.option("--config", "config_file", type=click.Path(dir_okay=False),
               help="Legacy config.txt ('key value' lines).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
-              help="Override one configuration key (repeatable).")
+              help="Override one configuration key (repeatable). With --resume: only keys that "
+                   "change neither the model nor the optimizer (monitoring_freq, m_batch_size, "
+                   "force_saving_freq).")
 @click.option("--max-updates", type=click.IntRange(min=1),
               help="Stop after this many updates in total (with --resume: a new limit).")
 @click.option("--epochs", type=click.IntRange(min=1),
@@ -167,12 +169,13 @@ def train(corpus, out, resume, data, demo_corpus, model, config_file, sets, max_
 
     setup_logging(verbose)
     if resume:
-        if corpus or out or data or model or config_file or sets or seed is not None \
-                or float64:
-            raise click.UsageError("--resume RUN_DIR takes only --max-updates, --epochs, --mode and "
-                                   "--matmul-precision (the run's config.json fixes everything else)")
+        if corpus or out or data or model or config_file or seed is not None or float64:
+            raise click.UsageError("--resume RUN_DIR takes only --max-updates, --epochs, --mode, "
+                                   "--matmul-precision and --set of a monitoring key (the run's "
+                                   "config.json fixes everything else)")
         from nips2015_vrnn.models.app.resume import plan_resume, trim_log
-        run, limits = plan_resume(rundir.RunDir(resume), max_updates=max_updates, epochs=epochs)
+        run, limits = plan_resume(rundir.RunDir(resume), max_updates=max_updates, epochs=epochs,
+                                  overrides=configure.parse_overrides(sets))
         max_updates = limits.max_updates
         if trim_log(run):
             click.echo("dropped the log's monitoring rows written after checkpoints/last "

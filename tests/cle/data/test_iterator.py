@@ -75,3 +75,17 @@ def test_a_state_for_another_layout_is_refused(data):
     state = Iterator(data, batch_size=2).state_dict()
     with pytest.raises(ValueError, match="does not match"):
         Iterator(data, batch_size=3).load_state_dict(state)
+
+
+def test_drop_last_false_keeps_the_remainder_as_a_smaller_batch(data):
+    iterator = Iterator(data, batch_size=4, drop_last=False)
+    assert [b[0].tolist() for b in iterator] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    assert len(iterator) == 3 and iterator.batch_sizes() == [4, 4, 2]
+
+
+def test_restart_begins_a_new_pass_without_counting_the_open_one(data):
+    iterator = Iterator(data, batch_size=4, drop_last=False)
+    generator = iter(iterator)
+    next(generator), next(generator)
+    iterator.restart()
+    assert iterator.position == 0 and firsts(iterator) == [0, 4, 8] and iterator.passes == 1

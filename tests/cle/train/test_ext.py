@@ -188,6 +188,39 @@ def test_monitoring_names_channels_data_underscore_channel():
     assert record["batch_seen"] == 4
 
 
+def test_monitoring_weighs_each_batch_by_batch_weight():
+    ext = Monitoring(freq=1, ddout=[pt.scalar("nll")], data=[ListData([[1.0, 3], [4.0, 1]])],
+                     monitor_fn=lambda v, n: [v], batch_weight=lambda batch: batch[1])
+    loop = monitor_loop([1.0], batch_seen=1)
+    ext.exec(loop)
+    assert loop.records[0]["valid_nll"] == pytest.approx((3 * 1.0 + 1 * 4.0) / 4)
+
+
+def test_monitoring_reads_the_whole_split_after_an_evaluation_that_failed_midway():
+    from cle.data import DesignMatrix, Iterator
+
+    valid = Iterator(DesignMatrix("valid", data=[np.arange(3.0)]), batch_size=2, drop_last=False)
+    calls = []
+
+    def flaky(x):
+        calls.append(x.tolist())
+        if len(calls) == 1:
+            raise OSError("read error")
+        return [float(x.sum())]
+
+    ext = Monitoring(freq=1, ddout=[pt.scalar("s")], data=[valid], monitor_fn=flaky,
+                     batch_weight=lambda batch: len(batch[0]))
+    with pytest.raises(OSError):
+        ext.exec(monitor_loop([1.0], batch_seen=1))
+    fresh = Monitoring(freq=1, ddout=[pt.scalar("s")], data=[valid], monitor_fn=flaky,
+                       batch_weight=lambda batch: len(batch[0]))
+    fresh.load_state_dict(ext.state_dict())
+    loop = monitor_loop([1.0], batch_seen=1)
+    fresh.exec(loop)
+    assert calls[1:] == [[0.0, 1.0], [2.0]]
+    assert loop.records[0]["valid_s"] == pytest.approx((2 * 1.0 + 1 * 2.0) / 3)
+
+
 def test_monitoring_skips_updates_that_are_not_a_multiple_of_freq():
     loop = monitor_loop([1.0, 2.0, 3.0], batch_seen=3)
     Monitoring(freq=2).exec(loop)

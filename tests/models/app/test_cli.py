@@ -251,8 +251,14 @@ def test_train_without_corpus_or_resume_is_a_usage_error():
 
 def test_resume_with_other_settings_is_a_usage_error(run_dir):
     path, _ = run_dir
-    result = invoke(cli.train, ["--resume", path, "--set", "lr=0.1"])
+    result = invoke(cli.train, ["--resume", path, "--seed", "3"])
     assert result.exit_code == 2
+
+
+def test_resume_refuses_a_set_key_the_model_or_optimizer_depends_on(run_dir):
+    path, _ = run_dir
+    result = invoke(cli.train, ["--resume", path, "--set", "lr=0.1"])
+    assert_one_line_error(result, "cannot change lr", "monitoring_freq")
 
 
 def test_resume_of_a_folder_without_a_run_is_a_one_line_error(tmp_path):

@@ -1,0 +1,75 @@
+"""A run's training assembled by ``models.app.trainer``, through the commands on a user's corpus
+of any size: 30 sequences of 5..500 frames, a validation split of 3 (fewer than m_batch_size),
+trained in JAX mode (static shapes) with the defaults but a tiny model."""
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from user_corpora import write_npy
+
+from nips2015_vrnn.models.app.cli import command
+
+#: A tiny model (compiles in seconds); batch sizes are the defaults unless a test says otherwise.
+TINY = ["rnn_dim=8", "x2s_dim=4", "z2s_dim=4", "q_z_dim=4", "p_z_dim=4", "p_x_dim=4", "z_dim=2",
+        "k=2", "monitoring_freq=2"]
+
+
+def invoke(name, *args):
+    return CliRunner().invoke(command(name), [str(a) for a in args], catch_exceptions=False)
+
+
+def sets(items):
+    return [arg for item in items for arg in ("--set", item)]
+
+
+def monitor_rows(run):
+    rows = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    return [r for r in rows if r.get("event") == "monitor"]
+
+
+@pytest.fixture(scope="module")
+def small_corpus(tmp_path_factory):
+    """30 sequences (2 values per step) of 5..500 frames as a prepared file: 24 / 3 / 3."""
+    root = tmp_path_factory.mktemp("small")
+    rng = np.random.default_rng(0)
+    lengths = [5, 500] + [int(n) for n in rng.integers(5, 501, size=28)]
+    seqs = [np.cumsum(rng.normal(size=(n, 2)), axis=0) for n in lengths]
+    out = root / "small.h5"
+    result = invoke("prepare", "sequences", write_npy(root / "src", seqs), out, "--valid-frac", 0.1,
+                    "--test-frac", 0.1)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture(scope="module")
+def jax_run(small_corpus, tmp_path_factory):
+    """3 updates in JAX mode (monitored at 0, 2, 3), then resumed to 4 with m_batch_size=2 (the
+    3 validation sequences in batches of 2 and 1)."""
+    run = tmp_path_factory.mktemp("jax") / "run"
+    first = invoke("train", "sequences", "--data", small_corpus, "--out", run, "--mode", "jax",
+                   *sets(TINY + ["batch_size=8"]), "--max-updates", 3)
+    resumed = invoke("train", "--resume", run, "--set", "m_batch_size=2", "--max-updates", 4)
+    return run, first, resumed
+
+
+def test_a_validation_split_smaller_than_m_batch_size_is_monitored_in_jax_mode(jax_run):
+    run, first, _ = jax_run
+    assert first.exit_code == 0, first.output
+    assert [r["batch_seen"] for r in monitor_rows(run)][:3] == [0, 2, 3]
+
+
+def test_resume_may_change_the_monitoring_batch_size(jax_run):
+    run, _, resumed = jax_run
+    assert resumed.exit_code == 0, resumed.output
+    config = json.loads((run / "config.json").read_text())
+    assert config["model"]["m_batch_size"] == 2
+    rows = monitor_rows(run)
+    assert rows[-1]["batch_seen"] == 4 and np.isfinite(rows[-1]["valid_nll_upper_bound"])
+
+
+def test_the_small_run_evaluates_in_jax_mode(jax_run):
+    run, _, _ = jax_run
+    result = invoke("eval", run, "--samples", 2)
+    assert result.exit_code == 0, result.output
+    assert json.loads((run / "eval_test_best.json").read_text())["n_sequences"] == 3
