@@ -82,10 +82,9 @@ def table_lines(records, channels, header=True):
 
 def plot_curves(records, channels, path, title=None):
     """Draw each channel against the update number into the picture ``path`` (needs matplotlib)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from nips2015_vrnn.models.app.plotting import pyplot
 
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     for channel in channels:
         points = [(r["batch_seen"], r[channel]) for r in records

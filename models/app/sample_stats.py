@@ -118,8 +118,8 @@ def write_statistics(run, frames, out_dir):
     tmp.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     os.replace(tmp, path)
     files = [path]
-    from nips2015_vrnn.models.app.sampling import have_matplotlib
-    if have_matplotlib():
+    from nips2015_vrnn.models.app import plotting
+    if plotting.have_matplotlib():
         files.append(_comparison_png(run, generated, training, out_dir / "comparison.png"))
     result["files"] = files
     return result
@@ -128,9 +128,9 @@ def write_statistics(run, frames, out_dir):
 def _comparison_png(run, generated, training, path, rows=3):
     """Training examples (left) beside samples (right), ``rows`` of each."""
     from nips2015_vrnn.datasets.iamondb import offsets_to_strokes
-    from nips2015_vrnn.models.app.sampling import _pyplot
+    from nips2015_vrnn.models.app import plotting
 
-    plt = _pyplot()
+    plt = plotting.pyplot()
     rows = min(rows, len(generated), len(training))
     fig, axes = plt.subplots(rows, 2, figsize=(12, 1.8 * rows), squeeze=False)
     for column, (title, items) in enumerate((("training data", training), ("samples", generated))):

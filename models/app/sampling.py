@@ -21,36 +21,20 @@ from nips2015_vrnn.datasets.audio import TARGET_RATE as RATE
 from nips2015_vrnn.datasets.audio import frames_to_waveforms
 from nips2015_vrnn.datasets.blizzard import FRAME_SIZE, SEQ_LEN
 from nips2015_vrnn.datasets.iamondb import offsets_to_strokes
+from nips2015_vrnn.models.app import plotting
+from nips2015_vrnn.models.app.sequence_samples import write_sequence_samples
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PLOT_HINT", "have_matplotlib", "write_wav", "waveform_png",
-           "strokes_svg", "write_svg", "strokes_png", "sample_run", "default_steps"]
+__all__ = ["write_wav", "waveform_png", "strokes_svg", "write_svg", "strokes_png", "sample_run",
+           "default_steps"]
 
-#: What to tell a user who wants PNG pictures without matplotlib.
-PLOT_HINT = "PNG pictures need matplotlib: pip install .[plot]"
 #: Handwriting samples: steps per generated line when none is given (a typical line length).
 HANDWRITING_STEPS = 300
 #: SVG drawing: margin around the strokes and stroke width, in the SVG's own units.
 SVG_MARGIN, SVG_STROKE_WIDTH = 10.0, 1.5
 #: SVG drawing: the longer side of the strokes' bounding box is scaled to this many units.
 SVG_SIZE = 800.0
-
-
-def have_matplotlib():
-    """True when matplotlib can be imported (PNG pictures are possible)."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def _pyplot():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
 
 
 #: Frames per generated sequence by data kind (a key of ModelConfig's DATA_KINDS): 0.5 s of
@@ -73,7 +57,7 @@ def write_wav(path, waveform, rate=RATE):
 
 def _figure_png(path, figsize, title, draw):
     """Draw into a new figure with ``draw(ax)``, title it, save it as the PNG ``path``."""
-    plt = _pyplot()
+    plt = plotting.pyplot()
     fig, ax = plt.subplots(figsize=figsize)
     draw(ax)
     if title:
@@ -169,13 +153,12 @@ def sample_run(run, model, n=10, steps=None, seed=0, out_dir=None, progress=None
         raise ValueError(f"steps must be >= 1; got {steps}")
     out_dir = Path(out_dir) if out_dir is not None else run.samples_dir
     out_dir.mkdir(parents=True, exist_ok=True)
-    png = have_matplotlib()
+    png = plotting.have_matplotlib()
     frames = np.asarray(model.generate(n_steps=steps, n_sequences=n, seed=seed))
     x_mean, x_std = run.normalisation
     files = []
     source = f"{checkpoint}, seed {seed}" if checkpoint else f"seed {seed}"
     if run.config.data == "sequences":
-        from nips2015_vrnn.models.app.sequence_samples import write_sequence_samples
         binary = run.config.output == "bernoulli"
         files = write_sequence_samples(out_dir, frames, x_mean, x_std, binary, seed=seed, png=png,
                                        progress=progress)

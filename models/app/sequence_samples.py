@@ -13,6 +13,8 @@ image       an image of the values, time across, one row per dimension (larger D
 """
 import numpy as np
 
+from nips2015_vrnn.models.app import plotting
+
 __all__ = ["MAX_LINE_PLOTS", "picture_kind", "sequence_png", "write_sequence_samples"]
 
 #: Up to this many dimensions are drawn as stacked line plots; more as an image.
@@ -34,9 +36,7 @@ def picture_kind(width, binary):
 
 def sequence_png(path, seq, kind, title=None):
     """Draw one sequence (T, D) as ``kind`` (see :func:`picture_kind`) into the PNG ``path``."""
-    from nips2015_vrnn.models.app.sampling import _pyplot
-
-    plt = _pyplot()
+    plt = plotting.pyplot()
     steps, width = seq.shape
     if kind == "lines":
         fig, axes = plt.subplots(width, 1, figsize=(8, 1.2 + 1.0 * width), sharex=True, squeeze=False)

@@ -192,10 +192,9 @@ def write_csv(table, path):
 
 def bar_chart(table, path):
     """A PNG bar chart per corpus: our ≥ and ≈ (error bars: std over seeds) against the paper's."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from nips2015_vrnn.models.app.plotting import pyplot
 
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(table.columns), figsize=(5.5 * len(table.columns), 4), squeeze=False)
     bars = (("ours ≥", "bounds", None), ("ours ≈", "estimates", None), ("paper ≥", None, "bound"),
             ("paper ≈", None, "estimate"))

@@ -32,9 +32,8 @@ Examples:
 @user_errors
 def monitor(run_dir, follow, plot, channels, list_channels):
     from nips2015_vrnn.models.app import learning_curve as curve
-    from nips2015_vrnn.models.app import runlog
+    from nips2015_vrnn.models.app import plotting, runlog
     from nips2015_vrnn.models.app.rundir import RunDir
-    from nips2015_vrnn.models.app.sampling import have_matplotlib
 
     run_path = Path(run_dir)
     log_path = RunDir(run_path).log_path
@@ -52,7 +51,7 @@ def monitor(run_dir, follow, plot, channels, list_channels):
     for line in curve.table_lines(steps, shown):
         click.echo(line)
     if plot:
-        if not have_matplotlib():
+        if not plotting.have_matplotlib():
             raise click.ClickException("--plot needs matplotlib: pip install .[plot]")
         curve.plot_curves(steps, shown, plot, title=str(run_path))
         click.echo(f"wrote {plot}")

@@ -40,10 +40,11 @@ Example:
 @user_errors
 def sample(run_dir, n, steps, seed, checkpoint, force, mode, verbose):
     from nips2015_vrnn.models.app import outputs
+    from nips2015_vrnn.models.app.plotting import PLOT_HINT
     from nips2015_vrnn.models.app.progress import CompileProgress
     from nips2015_vrnn.models.app.rundir import RunDir, load_model
     from nips2015_vrnn.models.app.sample_stats import STATS_KINDS, write_statistics
-    from nips2015_vrnn.models.app.sampling import PLOT_HINT, default_steps, sample_run
+    from nips2015_vrnn.models.app.sampling import default_steps, sample_run
 
     setup_logging(verbose)
     run = RunDir(run_dir)

@@ -24,7 +24,7 @@ Example:
 @verbose_option
 @user_errors
 def table(sweep_dirs, out, verbose):
-    from nips2015_vrnn.models.app.sampling import PLOT_HINT, have_matplotlib
+    from nips2015_vrnn.models.app.plotting import PLOT_HINT, have_matplotlib
     from nips2015_vrnn.models.app.table import collect, markdown, write_table
 
     setup_logging(verbose)

@@ -360,8 +360,8 @@ def test_sample_writes_16khz_wavs_of_half_a_second_and_pngs(run_dir, tmp_path):
 
 
 def test_sample_without_matplotlib_writes_wavs_and_says_how_to_get_pngs(run_dir, tmp_path, monkeypatch):
-    from nips2015_vrnn.models.app import sampling as sampling_io
-    monkeypatch.setattr(sampling_io, "have_matplotlib", lambda: False)
+    from nips2015_vrnn.models.app import plotting
+    monkeypatch.setattr(plotting, "have_matplotlib", lambda: False)
     path = broken_copy(run_dir[0], tmp_path, "s")
     result = invoke(cli.sample, [path, "--n", 1, "--steps", 2, "--checkpoint", "last"])
     assert result.exit_code == 0, result.output
