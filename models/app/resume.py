@@ -83,7 +83,8 @@ def plan_resume(run, max_updates=None, epochs=None, overrides=None):
     if fixed:
         raise RunError(f"--resume cannot change {', '.join(fixed)} (the model or the optimizer's "
                        f"state depends on it); it may --set {', '.join(RESUME_KEYS)}")
-    run.config.replace(**overrides)  # checked (ConfigError) before anything is written
+    if overrides:
+        run.config.replace(**overrides)  # checked (ConfigError) before anything is written
     done, epochs_done, mid_epoch, _ = _checkpoint_position(run)
     limits = Limits(run.record.get("max_updates") if max_updates is None else max_updates,
                     run.config.epoch if epochs is None else epochs)

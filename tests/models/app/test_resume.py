@@ -45,3 +45,23 @@ def test_new_limits_are_written_to_config_json(monkeypatch, tmp_path):
     assert new_run == "reread" and limits == resume.Limits(100, 4)
     saved = json.loads((tmp_path / "config.json").read_text())
     assert saved["max_updates"] == 100 and saved["model"]["epoch"] == 4
+
+
+def test_a_resume_may_set_monitoring_keys_and_they_are_written_to_config_json(monkeypatch, tmp_path):
+    from nips2015_vrnn.models.config import ModelConfig
+
+    at(monkeypatch, 40, 1, True)
+    model = {"epoch": 2, "m_batch_size": 32}
+    (tmp_path / "config.json").write_text(json.dumps({"max_updates": None, "model": model}))
+    run = types.SimpleNamespace(path=tmp_path, record={"max_updates": None, "model": model},
+                                config=ModelConfig(epoch=2))
+    monkeypatch.setattr(resume, "RunDir", lambda path: "reread")
+    resume.plan_resume(run, overrides={"m_batch_size": 3, "monitoring_freq": 7})
+    saved = json.loads((tmp_path / "config.json").read_text())["model"]
+    assert saved["m_batch_size"] == 3 and saved["monitoring_freq"] == 7
+
+
+def test_a_resume_refuses_keys_the_model_or_optimizer_depends_on(monkeypatch):
+    at(monkeypatch, 40, 1, True)
+    with pytest.raises(RunError, match="cannot change lr, rnn_dim"):
+        resume.plan_resume(fake_run(), overrides={"lr": 0.1, "rnn_dim": 3})
