@@ -217,8 +217,10 @@ class Training:
                 while self._run_epoch():
                     pass
         self._progress.close()
+        #: What ended the run: the limit reached, the extension's request, or 'finished'.
+        self.end_reason = self._stop_reason or ("finished" if self.endloop else "stopped")
         self._event("end", batch_seen=self.trainlog.batch_seen, epoch_seen=self.trainlog.epoch_seen,
-                    reason=self._stop_reason or ("finished" if self.endloop else "stopped"))
+                    reason=self.end_reason)
         return self.trainlog
 
     @contextlib.contextmanager

@@ -34,7 +34,7 @@ def parse_overrides(pairs):
     return parse_config_lines(lines, source="--set")
 
 
-def resolve_config(corpus, model=None, config_file=None, overrides=None, demo=False):
+def resolve_config(corpus, model=None, config_file=None, overrides=None, demo=False, max_updates=None):
     """The :class:`ModelConfig` of a new run: a preset, then ``config_file``, then ``overrides``.
 
     Parameters
@@ -50,6 +50,9 @@ def resolve_config(corpus, model=None, config_file=None, overrides=None, demo=Fa
         Typed overrides (see :func:`parse_overrides`), applied last.
     demo : bool
         Start from the small demo preset of ``corpus`` (``<corpus>/demo``) instead of the paper's.
+    max_updates : int or None
+        The run's update limit: when given and neither ``config_file`` nor ``overrides`` set
+        ``epoch``, the preset's epoch count does not cap it (``epoch=0``: no epoch limit).
     """
     if demo:
         config = get_preset(f"{corpus}/demo")
@@ -64,7 +67,16 @@ def resolve_config(corpus, model=None, config_file=None, overrides=None, demo=Fa
         config = load_config_txt(config_file, config)
     if overrides:
         config = config.replace(**overrides)
+    if max_updates is not None and "epoch" not in (overrides or {}) and not (
+            config_file is not None and "epoch" in _keys_of(config_file)):
+        config = config.replace(epoch=0)
     return config
+
+
+def _keys_of(config_file):
+    """The keys a legacy ``config.txt`` sets."""
+    return parse_config_lines(Path(config_file).read_text(encoding="utf-8").splitlines(),
+                              source=str(config_file))
 
 
 def paper_preset_of(corpus, config):

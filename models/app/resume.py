@@ -1,7 +1,7 @@
 """Resuming and extending a run: what is left to do (decided before anything compiles), new
 limits recorded in ``config.json``, and the log trimmed of monitoring rows the resume redoes.
 
-A run stops at its limits: ``max_updates`` (config.json) and ``model.epoch``. ``vrnn-train
+A run stops at its limits: ``max_updates`` (config.json) and ``model.epoch`` (0: none). ``vrnn-train
 --resume RUN`` continues to them; ``--max-updates N`` / ``--epochs N`` move them (past the old
 ones: the run is extended) and are written back to ``config.json`` so a later plain resume keeps
 them. When the checkpoint already reached a limit, :func:`plan_resume` raises a
@@ -32,11 +32,11 @@ RESUME_KEYS = ("monitoring_freq", "m_batch_size", "force_saving_freq")
 
 
 class Limits(namedtuple("Limits", ["max_updates", "epochs"])):
-    """A run's limits: ``max_updates`` (None: no limit) and ``epochs``."""
+    """A run's limits: ``max_updates`` (None: no limit) and ``epochs`` (0: no limit)."""
 
     def describe(self):
         parts = [] if self.max_updates is None else [f"max_updates={self.max_updates}"]
-        return ", ".join(parts + [f"epoch={self.epochs}"])
+        return ", ".join(parts + [f"epoch={self.epochs}" if self.epochs else "no epoch limit"])
 
 
 def _checkpoint_position(run):
@@ -91,7 +91,7 @@ def plan_resume(run, max_updates=None, epochs=None, overrides=None):
     if limits.max_updates is not None and done >= limits.max_updates:
         raise RunError(f"{run.path} has nothing left to do: it has {done} updates and its limit is "
                        f"max_updates={limits.max_updates}; give --max-updates above {done} to extend it")
-    if epochs_done >= limits.epochs and not mid_epoch:
+    if limits.epochs and epochs_done >= limits.epochs and not mid_epoch:
         raise RunError(f"{run.path} has nothing left to do: it has finished {epochs_done} epochs "
                        f"(epoch={limits.epochs}); give --epochs above {epochs_done} to extend it")
     changed = {k: v for k, v in overrides.items() if run.record["model"].get(k) != v}

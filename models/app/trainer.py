@@ -171,8 +171,9 @@ def _train_locked(run, backend, max_updates, resume, on_event, progress):
             on_event("resumed", batch_seen=training.trainlog.batch_seen)
     if hasattr(progress, "attach"):
         per_epoch = len(training.data)
-        total = model.config.epoch * per_epoch
-        total = total if max_updates is None else min(total, max_updates)
+        total = model.config.epoch * per_epoch or None  # epoch 0: no epoch limit
+        if max_updates is not None:
+            total = max_updates if total is None else min(total, max_updates)
         progress.attach(training, total_updates=total,
                         frames_per_update=model.config.batch_size * frames_per_sequence(training.data.data))
     with precision(model.dtype):

@@ -5,17 +5,19 @@ __all__ = ["EpochCount", "Checkpoint"]
 
 
 class EpochCount(Extension):
-    """Stop after ``num_epoch`` epochs (checked at the end of every epoch)."""
+    """Stop after ``num_epoch`` epochs (checked at the end of every epoch); 0: no epoch limit
+    (another limit, e.g. ``max_updates``, ends the run). The stop request names the limit."""
 
     name = "ext_term"
 
     def __init__(self, num_epoch):
-        if int(num_epoch) != num_epoch or num_epoch < 1:
-            raise ValueError(f"EpochCount: num_epoch must be an integer >= 1, got {num_epoch}")
+        if int(num_epoch) != num_epoch or num_epoch < 0:
+            raise ValueError(f"EpochCount: num_epoch must be an integer >= 0 (0: no limit), got {num_epoch}")
         self.num_epoch = int(num_epoch)
 
     def exec(self, mainloop):
-        if mainloop.trainlog.epoch_seen >= self.num_epoch:
+        if self.num_epoch and mainloop.trainlog.epoch_seen >= self.num_epoch:
+            mainloop.request_stop(f"epoch={self.num_epoch} reached ({mainloop.trainlog.epoch_seen} epochs)")
             mainloop.endloop = 1
 
 

@@ -146,7 +146,8 @@ Examples:
                    "change neither the model nor the optimizer (monitoring_freq, m_batch_size, "
                    "force_saving_freq).")
 @click.option("--max-updates", type=click.IntRange(min=1),
-              help="Stop after this many updates in total (with --resume: a new limit).")
+              help="Stop after this many updates in total (with --resume: a new limit). Without "
+                   "--epochs (or an epoch key), the preset's epoch count does not cap it.")
 @click.option("--epochs", type=click.IntRange(min=1),
               help="Number of epochs (the legacy 'epoch' key; with --resume: a new limit).")
 @click.option("--seed", type=click.IntRange(min=0), help="Seed of initialisation and noise.")
@@ -213,7 +214,7 @@ def train(corpus, out, resume, data, demo_corpus, model, config_file, sets, max_
             click.echo(f"demo corpus: {data}")
         overrides = {**lookup.config_overrides(fmt, lookup.find_data_file(fmt, data)), **overrides}
         config = configure.resolve_config(fmt, model=model, config_file=config_file, overrides=overrides,
-                                          demo=demo)
+                                          demo=demo, max_updates=max_updates)
         run = rundir.create_run(out, fmt, config, data, floatX="float64" if float64 else "float32",
                                 mode=mode or backend.program_default_mode(), demo=demo,
                                 max_updates=max_updates,
@@ -251,3 +252,4 @@ def train(corpus, out, resume, data, demo_corpus, model, config_file, sets, max_
                f"{time.perf_counter() - began:.1f} s ({sum(trainlog.times):.1f} s in updates)")
     click.echo(f"checkpoints: {run.checkpoint_root}/{{best,last}}, log: {run.log_path}")
     click.echo(f"next: vrnn-sample {run.path}   vrnn-eval {run.path}   vrnn-monitor {run.path}")
+    click.echo(f"stopped: {training.end_reason}")

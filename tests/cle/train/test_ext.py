@@ -161,6 +161,14 @@ def test_epoch_count_ends_the_loop_at_num_epoch():
     loop.trainlog.epoch_seen = 3
     ext.exec(loop)
     assert loop.endloop == 1
+    assert loop.stops == ["epoch=3 reached (3 epochs)"]
+
+
+def test_epoch_count_zero_is_no_epoch_limit():
+    ext, loop = EpochCount(0), fake_loop()
+    loop.trainlog.epoch_seen = 1000
+    ext.exec(loop)
+    assert loop.endloop == 0 and loop.stops == []
 
 
 class ListData(list):

@@ -65,3 +65,9 @@ def test_a_resume_refuses_keys_the_model_or_optimizer_depends_on(monkeypatch):
     at(monkeypatch, 40, 1, True)
     with pytest.raises(RunError, match="cannot change lr, rnn_dim"):
         resume.plan_resume(fake_run(), overrides={"lr": 0.1, "rnn_dim": 3})
+
+
+def test_a_run_without_an_epoch_limit_resumes_to_its_max_updates(monkeypatch):
+    at(monkeypatch, 40, 9, False)
+    run, limits = resume.plan_resume(fake_run(max_updates=100, epochs=0))
+    assert limits == resume.Limits(100, 0) and limits.describe() == "max_updates=100, no epoch limit"

@@ -27,6 +27,15 @@ def test_parse_overrides_names_an_unknown_key_on_one_line():
     assert "widht" in str(info.value) and "\n" not in str(info.value)
 
 
+def test_max_updates_alone_lifts_the_presets_epoch_limit(tmp_path):
+    assert resolve_config("iamondb", max_updates=400).epoch == 0
+    assert resolve_config("iamondb", max_updates=400, overrides={"epoch": 2}).epoch == 2
+    config_txt = tmp_path / "config.txt"
+    config_txt.write_text("epoch 3\n")
+    assert resolve_config("iamondb", max_updates=400, config_file=config_txt).epoch == 3
+    assert resolve_config("iamondb").epoch == 4
+
+
 def test_resolve_config_defaults_to_the_paper_vrnn_gmm():
     config = resolve_config("blizzard")
     assert (config.model_name, config.rnn_dim, config.num_k, config.batch_size) == ("VRNN-GMM", 4000, 20, 128)

@@ -73,3 +73,22 @@ def test_the_small_run_evaluates_in_jax_mode(jax_run):
     result = invoke("eval", run, "--samples", 2)
     assert result.exit_code == 0, result.output
     assert json.loads((run / "eval_test_best.json").read_text())["n_sequences"] == 3
+
+
+def test_max_updates_is_not_capped_by_the_presets_epoch_count(small_corpus, tmp_path):
+    # 24 training sequences in batches of 8: the preset's epoch=4 alone would stop at 12 updates.
+    run = tmp_path / "run"
+    result = invoke("train", "sequences", "--data", small_corpus, "--out", run, "--mode", "jax",
+                    *sets(TINY + ["batch_size=8", "monitoring_freq=100"]), "--max-updates", 14)
+    assert result.exit_code == 0, result.output
+    assert "stopped: max_updates=14 reached" in result.output
+    assert "done: 14 updates" in result.output
+
+
+def test_a_limit_the_user_set_stops_max_updates_first_and_is_named(small_corpus, tmp_path):
+    run = tmp_path / "run"
+    result = invoke("train", "sequences", "--data", small_corpus, "--out", run, "--mode", "jax",
+                    *sets(TINY + ["batch_size=8", "monitoring_freq=100"]), "--max-updates", 14,
+                    "--epochs", 1)
+    assert result.exit_code == 0, result.output
+    assert "stopped: epoch=1 reached" in result.output
