@@ -97,12 +97,7 @@ def restore_plan(training, directory, arrays, documents):
         except (KeyError, ValueError, TypeError, IndexError) as err:
             raise CheckpointError(f"checkpoint {directory}: iterator position in loop.json "
                                   f"does not fit this data ({err!r})") from None
-    for ext, saved in zip(training.extension, saved_exts):
-        try:
-            ext.load_state_dict(saved["state"])
-        except (KeyError, ValueError, TypeError, AttributeError, IndexError) as err:
-            raise CheckpointError(f"checkpoint {directory}: loop.json state of "
-                                  f"{saved['class']} does not load ({err!r})") from None
+    _load_extension_states(directory, training.extension, saved_exts)
 
     note = documents.get(NOTE)
     if isinstance(note, dict) and isinstance(note.get("on_restore"), str):
@@ -165,6 +160,18 @@ def _saved_extensions(directory, loop):
                               "expected {'iterator': ..., 'extensions': [{'class': str, "
                               "'state': {...}}, ...]}")
     return exts
+
+
+def _load_extension_states(directory, extensions, saved_exts):
+    """Give each extension its saved state (the checked entries of :func:`_saved_extensions`, in
+    order); a state an extension refuses (its ``load_state_dict`` checks before it changes
+    anything) is a CheckpointError naming ``loop.json`` in ``directory`` and the extension."""
+    for ext, saved in zip(extensions, saved_exts, strict=True):
+        try:
+            ext.load_state_dict(saved["state"])
+        except (KeyError, ValueError, TypeError, AttributeError, IndexError) as err:
+            raise CheckpointError(f"checkpoint {directory}: loop.json state of "
+                                  f"{saved['class']} does not load ({err!r})") from None
 
 
 def _match(directory, filename, variables, saved):

@@ -3,6 +3,7 @@ and the rng / loop / extension / iterator states. Every input gives a valid resu
 CheckpointError (a UserError) -- never another exception."""
 import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,8 +13,8 @@ from hypothesis import strategies as st
 
 from cle.data import DesignMatrix, Iterator
 from cle.train.checkpoint import CheckpointError, read_checkpoint, write_checkpoint
-from cle.train.ext import EarlyStopping, EpochCount, GradientClipping, Monitoring, WeightNorm
-from cle.train.state import _bit_generators, _saved_extensions
+from cle.train.ext import EarlyStopping, EpochCount, GradientClipping, LrLinearDecay, Monitoring, WeightNorm
+from cle.train.state import _bit_generators, _load_extension_states, _saved_extensions
 
 
 @pytest.fixture(scope="module")
@@ -107,21 +108,57 @@ def test_loop_json_gives_extension_states_or_is_refused(tmp_path, path, value):
     assert all(isinstance(e["class"], str) and isinstance(e["state"], dict) for e in exts)
 
 
-#: What Training.load_checkpoint turns into CheckpointError when a saved state does not load.
+#: What Training.load_checkpoint turns into CheckpointError when a saved iterator position does not load.
 STATE_ERRORS = (KeyError, ValueError, TypeError, AttributeError, IndexError)
+
+
+#: Where the extension states below come from (only named in messages: nothing is read).
+CHECKPOINT = Path("run") / "checkpoints" / "last"
+
+
+def fresh_extensions():
+    return (EarlyStopping("valid_nll"), EpochCount(2), Monitoring(freq=2), GradientClipping(), WeightNorm(),
+            LrLinearDecay(1, 3, 0.5))
+
+
+def as_text(state):
+    return json.dumps(state, sort_keys=True)
 
 
 @FUZZ
 @given(state=st.dictionaries(st.sampled_from(["best", "best_batch", "bad_steps", "data", "lr0", "x"]),
                              JSON, max_size=4))
-def test_extension_states_load_or_raise_what_load_checkpoint_reports(state):
-    for ext in (EarlyStopping("valid_nll"), EpochCount(2), Monitoring(freq=2), GradientClipping(),
-                WeightNorm()):
+def test_an_extension_state_loads_or_is_a_checkpoint_error_naming_loop_json(state):
+    for ext in fresh_extensions():
+        name, before = type(ext).__name__, as_text(ext.state_dict())
         try:
-            ext.load_state_dict(state)
-        except STATE_ERRORS:
+            _load_extension_states(CHECKPOINT, [ext], [{"class": name, "state": state}])
+        except CheckpointError as err:
+            message = str(err)
+            assert message.startswith(f"checkpoint {CHECKPOINT}: loop.json state of {name} does not load")
+            assert "\n" not in message
+            assert as_text(ext.state_dict()) == before  # refused before anything changed
             continue
-        json.dumps(ext.state_dict())
+        saved = ext.state_dict()
+        again = next(e for e in fresh_extensions() if type(e) is type(ext))
+        again.load_state_dict(json.loads(json.dumps(saved)))  # what a resumed run reads back
+        assert as_text(again.state_dict()) == as_text(saved)
+
+
+@pytest.mark.parametrize("state", [{"best": "1.5"}, {"best_batch": 2.5}, {"bad_steps": True}])
+def test_a_wrong_type_in_a_saved_early_stopping_state_is_a_checkpoint_error(state):
+    ext, key = EarlyStopping("valid_nll"), next(iter(state))
+    with pytest.raises(CheckpointError, match=rf"^checkpoint {CHECKPOINT}: loop.json state of EarlyStopping "
+                                              rf"does not load \(ValueError\(.saved {key} must be a number"):
+        _load_extension_states(CHECKPOINT, [ext], [{"class": "EarlyStopping", "state": state}])
+    assert ext.state_dict() == {"best": None, "best_batch": None, "bad_steps": 0}
+
+
+def test_a_saved_early_stopping_state_is_restored_exactly():
+    ext = EarlyStopping("valid_nll")
+    _load_extension_states(CHECKPOINT, [ext], [{"class": "EarlyStopping",
+                                                "state": {"best": 3.25, "best_batch": 40, "bad_steps": 2}}])
+    assert ext.state_dict() == {"best": 3.25, "best_batch": 40, "bad_steps": 2}
 
 
 @FUZZ
