@@ -37,6 +37,9 @@ __all__ = ["CheckpointError", "CheckpointWriteError", "write_checkpoint", "read_
 #: Format tag written in every manifest; loading refuses anything else.
 FORMAT = "cle-checkpoint-1"
 MANIFEST = "manifest.json"
+#: Reads of a checkpoint that a writer replaces meanwhile, and the pause before the next (times
+#: the attempt): a rewrite of ``best`` takes a fraction of a second.
+READ_ATTEMPTS, READ_RETRY_S = 5, 0.05
 
 
 class CheckpointError(UserError):
@@ -224,8 +227,46 @@ def read_checkpoint(path):
     Raises :class:`CheckpointError` naming the file and the problem when the manifest is not
     of the expected shape, a file is missing or lies outside the checkpoint, its checksum or
     size differs from the manifest, or its arrays differ from the manifest.
+
+    A checkpoint a writer replaces meanwhile (a trainer rewriting ``best``) is read again, up to
+    READ_ATTEMPTS times: the result is the old or the new checkpoint, whole, never an error.
     """
-    directory = resolve_checkpoint(path)
+    path = Path(path)
+    for attempt in range(READ_ATTEMPTS):
+        directory = resolve_checkpoint(path)
+        before = _identity(directory)
+        try:
+            return _read_verified(directory)
+        except CheckpointError:
+            # A writer replaced the checkpoint while it was read (the manifest of one, files of
+            # the other; or the folder renamed away): read it again, whole. A checkpoint that
+            # stays as it was and fails is damaged: that error goes up.
+            if attempt + 1 == READ_ATTEMPTS or _identity(directory) == before is not None:
+                raise
+            log.info("checkpoint %s changed while it was read; reading it again", directory)
+            time.sleep(READ_RETRY_S * (attempt + 1))
+            if not directory.exists():
+                path = _target_of(directory) if path == directory else path
+
+
+def _identity(directory):
+    """(device, inode, change time) of ``directory``, or None when it is gone."""
+    try:
+        st = os.stat(directory)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_ctime_ns
+
+
+def _target_of(directory):
+    """The checkpoint a temporary (``.<name>.tmp-*``) or previous (``.<name>.old``) copy stands for."""
+    name = directory.name
+    if name.startswith("."):
+        name = name[1:].split(".tmp-")[0].removesuffix(".old")
+    return directory.parent / name
+
+
+def _read_verified(directory):
     manifest, payloads = _verified_manifest(directory)
     arrays, documents = {}, {}
     for name, payload in payloads.items():

@@ -18,7 +18,7 @@ import numpy as np
 from nips2015_vrnn.models.config import ConfigError
 from nips2015_vrnn.models.network import count_params
 
-__all__ = ["check_fits_memory", "available_memory", "COPIES_PER_PARAM"]
+__all__ = ["check_fits_memory", "check_generation_fits", "available_memory", "COPIES_PER_PARAM"]
 
 #: Arrays of the parameters' size that training keeps (value, gradient, 2 Adam moments, update).
 COPIES_PER_PARAM = 5
@@ -52,4 +52,28 @@ def check_fits_memory(config, dtype, available=None):
             f"about {needed / GIB:.3g} GiB for the parameters, their gradients and Adam's moments, "
             f"and {available / GIB:.3g} GiB is available; expected smaller widths (rnn_dim "
             f"{config.rnn_dim}, x2s_dim {config.x2s_dim}, z_dim {config.z_dim}, ...)")
+    return needed
+
+
+def generation_bytes(config, dtype, n, steps):
+    """Bytes generating ``n`` sequences of ``steps`` frames keeps at once, estimated: per sequence
+    and step, the generated frame twice in ``dtype`` (the scan's output and its copy out of the
+    backend) and once in float64 (de-normalised for writing), with the carried LSTM state and the
+    latent draw (``2 rnn_dim + z_dim`` values in ``dtype``). On the high side: the demo's 100000
+    sequences of 40 frames count 14 GiB here, where about 11 GB was seen allocated."""
+    itemsize = np.dtype(dtype).itemsize
+    per_step = config.x_dim * (2 * itemsize + 8) + (2 * config.rnn_dim + config.z_dim) * itemsize
+    return int(n) * int(steps) * per_step
+
+
+def check_generation_fits(config, dtype, n, steps, available=None):
+    """Bytes :func:`generation_bytes` estimates; ConfigError (naming ``--n`` and ``--steps``)
+    when more than ``available`` (default :func:`available_memory`), before anything is allocated."""
+    needed = generation_bytes(config, dtype, n, steps)
+    available = available_memory() if available is None else available
+    if available is not None and needed > available:
+        fits = max(1, int(n * available / needed))
+        raise ConfigError(f"generating {n} sequences of {steps} frames needs about "
+                          f"{needed / GIB:.3g} GiB, and {available / GIB:.3g} GiB is available; "
+                          f"expected --n {fits} or fewer (or fewer --steps)")
     return needed

@@ -23,6 +23,7 @@ import numpy as np
 from nips2015_vrnn.datasets.lookup import CORPORA
 from nips2015_vrnn.models.app import outputs
 from nips2015_vrnn.models.app.host_batches import pad_time, static_steps
+from nips2015_vrnn.models.app.rundir import RunError
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +161,13 @@ def save_result(run, result):
     """Write ``result`` to ``RUN_DIR/eval_<split>_<checkpoint>.json`` (through a temporary file);
     returns the path."""
     path = outputs.eval_path(run, result["split"], result["checkpoint"] or "params")
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(result, indent=1) + "\n")
-    os.replace(tmp, path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(json.dumps(result, indent=1) + "\n")
+        os.replace(tmp, path)  # replaces a symbolic link at ``path``, never writes through it
+    except OSError as err:
+        raise RunError(f"{path}: cannot write the evaluation ({err.strerror or err}); expected a "
+                       "run directory with space this user can write") from None
+    finally:
+        tmp.unlink(missing_ok=True)
     return path

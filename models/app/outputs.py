@@ -2,7 +2,12 @@
 
 Every ``vrnn-sample`` call writes into its own folder ``samples/<checkpoint>-seed<seed>/``;
 every ``vrnn-eval`` into ``eval_<split>_<checkpoint>.json``. An existing output is never
-overwritten silently: :func:`claim` refuses it unless asked to replace it.
+overwritten silently: :func:`claim` refuses it unless asked to replace it. Outputs stay inside the
+run directory: a symbolic link in their place (``samples`` or the output itself) is refused, never
+followed or deleted through. A folder of samples is written by :func:`staged_folder`: under the
+output's lock (a second sampler of the same checkpoint and seed refuses), into a temporary folder
+that replaces the output only when complete, so an interrupted or failed call leaves the earlier
+samples as they were and no half-written folder.
 
 Example
 -------
@@ -10,13 +15,16 @@ Example
 >>> samples_name('best', 3), eval_name('test', 'last')
 ('best-seed3', 'eval_test_last.json')
 """
+import contextlib
 import json
+import os
 import shutil
+from pathlib import Path
 
 from nips2015_vrnn.models.app.rundir import RunError
 
-__all__ = ["samples_name", "eval_name", "samples_dir", "eval_path", "claim", "checkpoint_updates",
-           "untrained_warning"]
+__all__ = ["samples_name", "eval_name", "samples_dir", "eval_path", "claim", "staged_folder",
+           "output_lock", "checkpoint_updates", "untrained_warning"]
 
 
 def samples_name(checkpoint, seed):
@@ -34,6 +42,15 @@ def samples_dir(run, checkpoint, seed):
     return run.samples_dir / samples_name(checkpoint, seed)
 
 
+def output_lock(path):
+    """Context manager: hold the lock of the output ``path`` (see
+    :func:`~nips2015_vrnn.models.app.runlock.output_lock`); a symbolic link ``path`` is refused."""
+    from nips2015_vrnn.models.app.runlock import output_lock as lock
+
+    _refuse_links(Path(path))
+    return lock(path)
+
+
 def eval_path(run, split, checkpoint):
     """``RUN_DIR/eval_<split>_<checkpoint>.json``."""
     return run.path / eval_name(split, checkpoint)
@@ -45,6 +62,7 @@ def claim(path, force=False, option="--force"):
     With ``force`` an existing ``path`` is removed; without it a :class:`RunError` names it and
     ``option``. A missing or empty folder is fine.
     """
+    _refuse_links(path)
     if not path.exists() or (path.is_dir() and not any(path.iterdir())):
         return path
     if not force:
@@ -55,6 +73,69 @@ def claim(path, force=False, option="--force"):
     else:
         path.unlink()
     return path
+
+
+def _refuse_links(path):
+    """RunError when ``path`` or its folder (``samples``) is a symbolic link."""
+    for candidate in (path.parent, path):
+        if candidate.is_symlink():
+            raise RunError(f"{candidate} is a symbolic link (to {os.readlink(candidate)}); expected "
+                           f"a real folder or file inside the run directory: remove the link")
+
+
+def _write_error(path, err):
+    where = err.filename or path
+    return RunError(f"{where}: cannot write ({err.strerror or err}); expected a folder with space "
+                    f"this user can write (nothing was written to {path})")
+
+
+@contextlib.contextmanager
+def staged_folder(path, force=False, option="--force"):
+    """Write the output folder ``path`` (``samples/<checkpoint>-seed<seed>``) whole or not at all.
+
+    Under the output's lock (:func:`~nips2015_vrnn.models.app.runlock.output_lock`): refuses a
+    symbolic link and an existing non-empty ``path`` unless ``force`` (:func:`claim`, before
+    anything is computed); yields a temporary sibling folder to write into; when the block ends
+    normally it replaces ``path`` (an earlier folder is removed only then). On any exception the
+    temporary folder is removed and ``path`` is left as it was; an OSError (disk full, read-only
+    folder) becomes a RunError naming the folder.
+    """
+    path = Path(path)
+    _refuse_links(path)
+    try:
+        path.parent.mkdir(exist_ok=True)
+    except OSError as err:
+        raise _write_error(path.parent, err) from None
+    from nips2015_vrnn.models.app.runlock import output_lock as lock
+
+    with lock(path):
+        if not force:
+            claim(path, force, option)
+        _refuse_links(path)
+        staging = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        old = path.with_name(f".{path.name}.old-{os.getpid()}")
+        try:
+            for leftover in (staging, old):
+                if leftover.is_symlink() or leftover.is_file():
+                    leftover.unlink()
+                elif leftover.exists():
+                    shutil.rmtree(leftover)
+            staging.mkdir()
+            yield staging
+            replaced = path.exists()
+            if replaced:
+                os.rename(path, old)
+            try:
+                os.rename(staging, path)
+            except OSError:
+                if replaced:
+                    os.rename(old, path)  # the earlier folder back in place
+                raise
+        except OSError as err:
+            raise _write_error(path, err) from None
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def checkpoint_updates(run, checkpoint):

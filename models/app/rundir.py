@@ -128,6 +128,11 @@ class RunDir:
         path = self.checkpoint_root / which
         found = find_checkpoint(path)
         if found is None:
+            from nips2015_vrnn.models.app.runlock import lock_holder
+            trainer = lock_holder(self.path)
+            if trainer is not None:
+                raise CheckpointError(f"{path}: no {which} checkpoint in this run yet; it is being "
+                                      f"trained (pid {trainer}): wait for its first checkpoint")
             raise CheckpointError(f"{path}: no {which} checkpoint in this run yet (train it first; "
                                   f"a run stopped before its first checkpoint holds nothing to "
                                   f"resume: remove {self.path} and give the same vrnn-train "

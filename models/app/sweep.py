@@ -31,6 +31,7 @@ from pathlib import Path
 
 from nips2015_vrnn.datasets.lookup import DEMO_CORPORA
 from nips2015_vrnn.models.app.rundir import CONFIG_FILE, RunDir, RunError, discard_run
+from nips2015_vrnn.models.app.runlock import folder_lock, lock_holder
 from nips2015_vrnn.models.app.runlog import LOG_FILE, read_log
 from nips2015_vrnn.models.app.sweepdir import (
     LOGS,
@@ -248,6 +249,10 @@ def run_cell(task):
             result["steps"].append("already evaluated")
             return finish()
         if not _trained(run_path, spec.max_updates):
+            holder = lock_holder(run_path)
+            if holder is not None:  # never discard or join a run another process trains
+                return finish(f"{run_path}: another process (pid {holder}) is training this cell; "
+                              "run the sweep again once it has ended")
             resume = (run_path / "checkpoints" / "last").is_dir()
             if not resume and (run_path / CONFIG_FILE).exists():
                 discard_run(RunDir(run_path))  # failed before its first checkpoint: start again
@@ -341,6 +346,8 @@ def run_sweep(path, spec, engine="local", workers=None, address=None, threads=No
         ``on_result(result, done, total)`` as each cell finishes (see :func:`run_cell`).
 
     A failed cell does not stop the others; its error is in its result and in ``status.json``.
+    The driver holds the sweep directory's lock (``.lock``): a second sweep of the same folder
+    refuses (a RunLockedError) instead of discarding or joining the first one's cells.
     """
     if engine not in ENGINES:
         raise SweepError(f"scheduler must be one of {', '.join(ENGINES)}; got {engine!r}")
@@ -348,6 +355,16 @@ def run_sweep(path, spec, engine="local", workers=None, address=None, threads=No
         raise SweepError("--scheduler dask needs --workers N (a cluster on this machine) or "
                          "--address tcp://HOST:PORT (a running scheduler)")
     path = Path(path).resolve()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise SweepError(f"{path}: cannot make the sweep directory ({err.strerror}); expected a "
+                         "folder this user can write") from None
+    with folder_lock(path, "vrnn-sweep"):
+        return _run_sweep_locked(path, spec, engine, workers, address, threads, on_result)
+
+
+def _run_sweep_locked(path, spec, engine, workers, address, threads, on_result):
     spec = create_sweep(path, spec)
     status = _Status(path)
     notify = on_result or (lambda result, done, total: None)

@@ -1,6 +1,9 @@
 """``vrnn-eval``: a trained run evaluated as in the paper's Table 1."""
+import json
+
 import click
 
+from cle.errors import UserError
 from nips2015_vrnn.models.app.cli.common import (
     compiled_line,
     mode_option,
@@ -43,32 +46,39 @@ def evaluate(run_dir, split, samples, checkpoint, limit, seed, force, mode, verb
 
     setup_logging(verbose)
     run = RunDir(run_dir)
-    backend = run.backend(mode).start_process()
-    model = load_model(run, checkpoint, backend)
-    if not force:
-        outputs.claim(outputs.eval_path(run, split, checkpoint))
-    warning = outputs.untrained_warning(run, checkpoint)
-    if warning:
-        click.echo(warning, err=True)
-    click.echo(f"{model.config.model_name} from checkpoints/{checkpoint} on the {split} split, "
-               f"{samples} importance samples")
-    click.echo(f"backend: {backend.describe()}")
-    if backend.static_shapes:
-        # One function per static shape (lower bound, importance sampling), compiled at first use.
-        click.echo("the per-sequence functions compile at their first batch (static shapes)")
-    else:
-        with CompileProgress() as compiling:
-            compiling.stage("the per-sequence function")
-            sequence_fn = model.sequence_fn()
-        click.echo(compiled_line("the per-sequence function", sequence_fn, compiling.seconds))
-    with progress_bar("sequences") as progress:
-        result = evaluate_run(run, model, split=split, n_samples=samples, seed=seed, limit=limit,
-                              progress=progress, checkpoint=checkpoint)
-    path = save_result(run, result)
-    click.echo(f"average log-likelihood per sequence (nats) over {result['n_sequences']} "
-               f"{split} sequences:")
-    click.echo(format_table_row(result["model"], corpus_title(run), result["lower_bound"],
-                                result["loglik_is"], result["paper"]))
-    if result["paper"] is None:
-        click.echo("(not a paper preset: no Table 1 number to compare with)")
+    path = outputs.eval_path(run, split, checkpoint)
+    with outputs.output_lock(path):  # a second evaluation of this split and checkpoint refuses
+        if not force:
+            outputs.claim(path)
+        backend = run.backend(mode).start_process()
+        model = load_model(run, checkpoint, backend)
+        warning = outputs.untrained_warning(run, checkpoint)
+        if warning:
+            click.echo(warning, err=True)
+        click.echo(f"{model.config.model_name} from checkpoints/{checkpoint} on the {split} split, "
+                   f"{samples} importance samples")
+        click.echo(f"backend: {backend.describe()}")
+        if backend.static_shapes:
+            # One function per static shape (lower bound, importance sampling), compiled at first use.
+            click.echo("the per-sequence functions compile at their first batch (static shapes)")
+        else:
+            with CompileProgress() as compiling:
+                compiling.stage("the per-sequence function")
+                sequence_fn = model.sequence_fn()
+            click.echo(compiled_line("the per-sequence function", sequence_fn, compiling.seconds))
+        with progress_bar("sequences") as progress:
+            result = evaluate_run(run, model, split=split, n_samples=samples, seed=seed, limit=limit,
+                                  progress=progress, checkpoint=checkpoint)
+        click.echo(f"average log-likelihood per sequence (nats) over {result['n_sequences']} "
+                   f"{split} sequences:")
+        click.echo(format_table_row(result["model"], corpus_title(run), result["lower_bound"],
+                                    result["loglik_is"], result["paper"]))
+        if result["paper"] is None:
+            click.echo("(not a paper preset: no Table 1 number to compare with)")
+        try:
+            path = save_result(run, result)
+        except UserError:
+            # Nothing computed is lost: the whole evaluation goes to the output before the error.
+            click.echo("the evaluation, not saved:\n" + json.dumps(result, indent=1))
+            raise
     click.echo(f"saved {path} (with the value of each sequence under 'per_sequence')")

@@ -22,7 +22,9 @@ sequences: samples.npy (n, steps, D) and a PNG per sample (line plots per dimens
 for binary or wide data, the path for 2-D data). PNGs need matplotlib (pip install .[plot]).
 Speech and handwriting: statistics.json compares the samples with the training data
 (energy-envelope variation and near-silent frames; pen-up rate and stroke lengths) and
-comparison.png shows them side by side. An existing folder is replaced only with --force.
+comparison.png shows them side by side. An existing folder is replaced only with --force, once
+the new samples are complete; a second call with the same checkpoint and seed while one runs
+refuses.
 
 \b
 Example:
@@ -40,6 +42,7 @@ Example:
 @user_errors
 def sample(run_dir, n, steps, seed, checkpoint, force, mode, verbose):
     from nips2015_vrnn.models.app import outputs
+    from nips2015_vrnn.models.app.capacity import check_generation_fits
     from nips2015_vrnn.models.app.plotting import PLOT_HINT
     from nips2015_vrnn.models.app.progress import CompileProgress
     from nips2015_vrnn.models.app.rundir import RunDir, load_model
@@ -48,31 +51,34 @@ def sample(run_dir, n, steps, seed, checkpoint, force, mode, verbose):
 
     setup_logging(verbose)
     run = RunDir(run_dir)
-    backend = run.backend(mode).start_process()
-    out_dir = outputs.samples_dir(run, checkpoint, seed)
-    model = load_model(run, checkpoint, backend)
-    outputs.claim(out_dir, force)
-    warning = outputs.untrained_warning(run, checkpoint)
-    if warning:
-        click.echo(warning, err=True)
-    updates = outputs.checkpoint_updates(run, checkpoint)
-    source = f"{checkpoint} (update {updates})" if updates is not None else checkpoint
-    click.echo(f"{model.config.model_name} from checkpoints/{source}: generating {n} sequences")
     steps = default_steps(run.config.data) if steps is None else steps
-    with CompileProgress() as compiling:
-        compiling.stage("the generator")
-        generator = model.shaped(steps, n).generate_fn()
-    click.echo(compiled_line("the generator", generator, compiling.seconds))
-    with progress_bar("writing", n) as progress:
-        result = sample_run(run, model, n=n, steps=steps, seed=seed, progress=progress,
-                            out_dir=out_dir, checkpoint=source)
-    if run.config.data in STATS_KINDS:
-        stats = write_statistics(run, result["frames"], result["out_dir"])
-        result["files"] += stats["files"]
+    check_generation_fits(run.config, run.floatX, n, steps)
+    out_dir = outputs.samples_dir(run, checkpoint, seed)
+    with outputs.staged_folder(out_dir, force) as staging:
+        backend = run.backend(mode).start_process()
+        model = load_model(run, checkpoint, backend)
+        warning = outputs.untrained_warning(run, checkpoint)
+        if warning:
+            click.echo(warning, err=True)
+        updates = outputs.checkpoint_updates(run, checkpoint)
+        source = f"{checkpoint} (update {updates})" if updates is not None else checkpoint
+        click.echo(f"{model.config.model_name} from checkpoints/{source}: generating {n} sequences")
+        with CompileProgress() as compiling:
+            compiling.stage("the generator")
+            generator = model.shaped(steps, n).generate_fn()
+        click.echo(compiled_line("the generator", generator, compiling.seconds))
+        with progress_bar("writing", n) as progress:
+            result = sample_run(run, model, n=n, steps=steps, seed=seed, progress=progress,
+                                out_dir=staging, checkpoint=source)
+        stats = None
+        if run.config.data in STATS_KINDS:
+            stats = write_statistics(run, result["frames"], staging)
+            result["files"] += stats["files"]
+    if stats is not None:
         click.echo("samples vs training data: " + ", ".join(
             f"{key} {stats['samples'][key]:.3g} vs {value:.3g}" for key, value in stats["training"].items()
             if key != "sequences") + (" (within a factor 2)" if stats["resembles"] else " (not within a factor 2)"))
     kinds = sorted({f.suffix for f in result["files"]})
-    click.echo(f"wrote {len(result['files'])} files ({', '.join(kinds)}) to {result['out_dir']}")
+    click.echo(f"wrote {len(result['files'])} files ({', '.join(kinds)}) to {out_dir}")
     if not result["png"]:
         click.echo(PLOT_HINT)

@@ -72,10 +72,14 @@ def _after_failure(run, resume, err):
         click.echo(f"the run failed before its first checkpoint; {run.path} was removed, so the "
                    "same command can be given again", err=True)
         return
+    from nips2015_vrnn.models.app.outputs import checkpoint_updates
+
     last = run.checkpoint_root / "last"
-    if last.is_dir():
-        click.echo(f"the last completed update is saved in {last}; after fixing the cause, "
-                   f"resume with: vrnn-train --resume {run.path}", err=True)
+    if last.is_dir():  # say what is on disk, not what should be: a save may have failed
+        updates = checkpoint_updates(run, "last")
+        held = f"the state after update {updates}" if updates is not None else "a checkpoint"
+        click.echo(f"{last} holds {held}; after fixing the cause, resume with: "
+                   f"vrnn-train --resume {run.path}", err=True)
 
 
 def format_record(record):
@@ -161,7 +165,12 @@ Examples:
                    "Recorded in config.json.")
 @verbose_option
 @user_errors
-def train(corpus, out, resume, data, demo_corpus, model, config_file, sets, max_updates, epochs,
+def train(**options):
+    with contextlib.ExitStack() as held:  # the run's lock, once taken, is held to the end
+        return _train(held, **options)
+
+
+def _train(held, corpus, out, resume, data, demo_corpus, model, config_file, sets, max_updates, epochs,
           seed, mode, float64, matmul_precision, verbose):
     from cle.train import TrainingInterrupted
     from nips2015_vrnn.datasets import lookup
@@ -175,6 +184,8 @@ def train(corpus, out, resume, data, demo_corpus, model, config_file, sets, max_
                                    "--matmul-precision and --set of a monitoring key (the run's "
                                    "config.json fixes everything else)")
         from nips2015_vrnn.models.app.resume import plan_resume, trim_log
+        from nips2015_vrnn.models.app.runlock import run_lock
+        held.enter_context(run_lock(rundir.RunDir(resume).path))  # before the log or config changes
         run, limits = plan_resume(rundir.RunDir(resume), max_updates=max_updates, epochs=epochs,
                                   overrides=configure.parse_overrides(sets))
         max_updates = limits.max_updates

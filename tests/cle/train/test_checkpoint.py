@@ -146,3 +146,38 @@ def test_no_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(CheckpointError, match="no checkpoint"):
         resolve_checkpoint(tmp_path)
 
+
+
+def test_a_checkpoint_rewritten_while_it_is_read_reads_whole_never_an_error(tmp_path):
+    """A reader beside a writer replacing ``best`` again and again (as a trainer does) gets the
+    old or the new checkpoint, each consistent (params and trainlog of one write), never an error."""
+    import threading
+
+    target = tmp_path / "best"
+
+    def arrays(i):
+        return {"params": {"W": np.full((64, 64), float(i))}}
+
+    write_checkpoint(target, arrays(0), {"trainlog": {"batch_seen": 0}})
+    stop, written = threading.Event(), []
+
+    def writer():
+        i = 0
+        while not stop.is_set():
+            i += 1
+            write_checkpoint(target, arrays(i), {"trainlog": {"batch_seen": i}})
+            written.append(i)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 3
+        reads = 0
+        while time.monotonic() < deadline or reads < 50:
+            _, loaded, documents = read_checkpoint(target)
+            assert loaded["params"]["W"][0, 0] == documents["trainlog"]["batch_seen"]
+            reads += 1
+    finally:
+        stop.set()
+        thread.join()
+    assert len(written) > 10  # the writer really ran meanwhile

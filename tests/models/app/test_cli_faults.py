@@ -151,6 +151,9 @@ def test_a_full_disk_at_a_checkpoint_is_one_line_naming_the_file_and_keeps_the_l
     line = assert_one_line_error(result, "manifest.json", "No space left on device")
     assert "cannot write the checkpoint" in line and str(run / "checkpoints") in line
     assert batch_seen(run / "checkpoints" / "last") == 2          # the previous one, intact
+    # What the user is told is what is on disk: update 2, not "the last completed update".
+    assert f"{run / 'checkpoints' / 'last'} holds the state after update 2" in result.output
+    assert "last completed update is saved" not in result.output
     # No temporary is left beside the kept checkpoint (best exists only after a monitored update > 0).
     assert [p.name for p in (run / "checkpoints").iterdir() if p.name.startswith(".")] == []
     assert (run / "checkpoints" / "last").is_dir()

@@ -1,0 +1,258 @@
+"""One writer per folder, outputs inside the run, every fault one line: the commands that write
+into a run or sweep directory, through click's CliRunner.
+
+Nothing here compiles: the runs are made by ``create_run`` (no training), and where a command
+would compile or compute, the model, the generator and the evaluation are stand-ins, so what is
+checked is only where and how the command writes, and what it says.
+"""
+import contextlib
+import errno
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from cle.train.checkpoint import write_checkpoint
+from nips2015_vrnn.datasets import lookup
+from nips2015_vrnn.models.app import cli, configure, evaluation, rundir, sample_stats, sampling, sweep
+from nips2015_vrnn.models.app.sweepdir import SweepSpec
+
+
+@contextlib.contextmanager
+def held_elsewhere(kind, path, *extra):
+    """Another process holding the lock ``kind`` (a function of runlock) of ``path`` for the block;
+    yields its pid (locks are re-entrant within one process, so the holder must be another)."""
+    code = ("import sys, time\n"
+            f"from nips2015_vrnn.models.app.runlock import {kind}\n"
+            f"with {kind}(*sys.argv[1:]):\n"
+            "    print('held', flush=True)\n"
+            "    time.sleep(120)\n")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(path), *extra], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        yield holder.pid
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def invoke(command, args):
+    return CliRunner().invoke(command, [str(a) for a in args], catch_exceptions=False)
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    error_lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(error_lines) == 1, result.output
+    for fragment in fragments:
+        assert str(fragment) in error_lines[0], result.output
+    return error_lines[0]
+
+
+@pytest.fixture(scope="module")
+def demo_data():
+    return lookup.ensure_demo_data()
+
+
+def make_run(path, demo_data, checkpoint=True):
+    """A run of the demo speech corpus in the C mode, untrained; with a stand-in ``best``
+    checkpoint (update 3) when ``checkpoint``."""
+    fmt = "blizzard"
+    overrides = lookup.config_overrides(fmt, lookup.find_data_file(fmt, demo_data))
+    config = configure.resolve_config(fmt, overrides=overrides, demo=True)
+    run = rundir.create_run(path, fmt, config, demo_data, mode="c", demo=True)
+    if checkpoint:
+        for which in ("best", "last"):
+            write_checkpoint(run.checkpoint_root / which, {"params": {"W": np.zeros(2)}},
+                             {"trainlog": {"batch_seen": 3}})
+    return run
+
+
+class FakeModel:
+    """Stands for a loaded model: nothing compiles, nothing is computed."""
+
+    def __init__(self, config):
+        self.config = config
+
+    def shaped(self, steps, n):
+        return self
+
+    def generate_fn(self):
+        return None
+
+    def sequence_fn(self):
+        return None
+
+
+@pytest.fixture
+def no_compiling(monkeypatch):
+    """load_model, sample_run, write_statistics and evaluate_run replaced by stand-ins that write
+    what the real ones would (the files of ``n`` samples; a result)."""
+    monkeypatch.setattr(rundir, "load_model", lambda run, checkpoint="best", backend=None: FakeModel(run.config))
+
+    def fake_sample_run(run, model, n=10, steps=None, seed=0, out_dir=None, progress=None, checkpoint=None):
+        files = []
+        for i in range(n):
+            files.append(out_dir / f"sample_{i:02d}.wav")
+            files[-1].write_bytes(b"RIFF" + bytes([seed]))
+        return {"files": files, "png": True, "out_dir": out_dir, "frames": np.zeros((2, n, 1))}
+    monkeypatch.setattr(sampling, "sample_run", fake_sample_run)
+    monkeypatch.setattr(sample_stats, "write_statistics", lambda run, frames, out_dir: {
+        "files": [], "samples": {}, "training": {}, "resembles": True})
+    monkeypatch.setattr(evaluation, "evaluate_run", lambda run, model, split="test", n_samples=40, seed=0,
+                        limit=None, progress=None, checkpoint=None: {
+        "model": run.config.model_name, "split": split, "checkpoint": checkpoint, "n_sequences": 2,
+        "lower_bound": -1.5, "loglik_is": -1.25, "paper": None, "per_sequence": [1.0, 2.0]})
+
+
+# ---------------------------------------------------------------- vrnn-sample: links, locks, staging
+def test_sample_force_never_follows_a_symlinked_samples_folder(tmp_path, demo_data, no_compiling):
+    run = make_run(tmp_path / "run", demo_data)
+    outside = tmp_path / "outside"
+    (outside / "best-seed0").mkdir(parents=True)
+    (outside / "best-seed0" / "precious.txt").write_text("keep")
+    (run.path / "samples").symlink_to(outside)
+    result = invoke(cli.sample, [run.path, "--force", "--n", 2])
+    assert_one_line_error(result, "symbolic link", run.path / "samples")
+    assert (outside / "best-seed0" / "precious.txt").read_text() == "keep"
+
+
+def test_sample_force_never_deletes_through_a_symlinked_sample_folder(tmp_path, demo_data, no_compiling):
+    run = make_run(tmp_path / "run", demo_data)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious.txt").write_text("keep")
+    (run.path / "samples").mkdir()
+    (run.path / "samples" / "best-seed0").symlink_to(outside)
+    for args in ([], ["--force"]):
+        result = invoke(cli.sample, [run.path, "--n", 2, *args])
+        assert_one_line_error(result, "symbolic link", "best-seed0")
+    assert (outside / "precious.txt").read_text() == "keep"
+
+
+def test_a_second_sampler_of_the_same_folder_refuses(tmp_path, demo_data, no_compiling):
+    run = make_run(tmp_path / "run", demo_data)
+    (run.path / "samples").mkdir()
+    with held_elsewhere("output_lock", run.path / "samples" / "best-seed0") as pid:
+        result = invoke(cli.sample, [run.path, "--n", 2])
+    assert_one_line_error(result, "another process", f"pid {pid}")
+    assert not (run.path / "samples" / "best-seed0").exists()
+    assert invoke(cli.sample, [run.path, "--n", 2, "--seed", 1]).exit_code == 0  # another seed: fine
+
+
+def test_samples_are_replaced_only_when_the_new_ones_are_complete(tmp_path, demo_data, no_compiling, monkeypatch):
+    run = make_run(tmp_path / "run", demo_data)
+    result = invoke(cli.sample, [run.path, "--n", 3])
+    assert result.exit_code == 0, result.output
+    folder = run.path / "samples" / "best-seed0"
+    assert sorted(p.name for p in folder.iterdir()) == ["sample_00.wav", "sample_01.wav", "sample_02.wav"]
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(folder / "sample_00.wav"))
+    monkeypatch.setattr(sampling, "sample_run", full_disk)
+    result = invoke(cli.sample, [run.path, "--n", 2, "--force"])
+    assert_one_line_error(result, "No space left on device")
+    assert len(list(folder.iterdir())) == 3  # the earlier samples, untouched
+    assert sorted(p.name for p in (run.path / "samples").iterdir()) == [".best-seed0.lock", "best-seed0"]
+
+
+def test_sample_n_beyond_memory_is_refused_before_anything_is_allocated(tmp_path, demo_data, no_compiling):
+    run = make_run(tmp_path / "run", demo_data)
+    result = invoke(cli.sample, [run.path, "--n", 10 ** 9])
+    assert_one_line_error(result, "GiB", "--n")
+    assert not (run.path / "samples").exists()
+
+
+def test_a_sampler_beside_a_trainer_before_its_first_checkpoint_does_not_advise_removing_the_run(
+        tmp_path, demo_data):
+    run = make_run(tmp_path / "run", demo_data, checkpoint=False)
+    with held_elsewhere("run_lock", run.path) as pid:
+        result = invoke(cli.sample, [run.path, "--n", 2])
+    line = assert_one_line_error(result, "being trained", f"pid {pid}")
+    assert "remove" not in line
+    assert "remove" in assert_one_line_error(invoke(cli.sample, [run.path, "--n", 2]))  # no trainer: as before
+
+
+# ---------------------------------------------------------------- vrnn-eval
+def test_a_second_evaluation_of_the_same_file_refuses(tmp_path, demo_data, no_compiling):
+    run = make_run(tmp_path / "run", demo_data)
+    with held_elsewhere("output_lock", run.path / "eval_test_best.json"):
+        result = invoke(cli.evaluate, [run.path, "--mode", "c"])
+    assert_one_line_error(result, "another process")
+
+
+def test_an_evaluation_that_cannot_be_saved_is_printed_in_full(tmp_path, demo_data, no_compiling, monkeypatch):
+    run = make_run(tmp_path / "run", demo_data)
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(type(run.path), "write_text", full)
+    result = invoke(cli.evaluate, [run.path, "--mode", "c"])
+    monkeypatch.undo()
+    assert_one_line_error(result, "eval_test_best.json", "No space left on device")
+    printed = result.output[result.output.index("{"):result.output.rindex("}") + 1]
+    assert json.loads(printed)["per_sequence"] == [1.0, 2.0]
+    assert "saved" not in result.output.replace("not saved", "")
+    assert sorted(p.name for p in run.path.iterdir() if "eval" in p.name) == [".eval_test_best.json.lock"]
+
+
+def test_an_evaluation_is_never_written_through_a_symbolic_link(tmp_path, demo_data, no_compiling):
+    run = make_run(tmp_path / "run", demo_data)
+    outside = tmp_path / "outside.json"
+    outside.write_text("keep")
+    (run.path / "eval_test_best.json").symlink_to(outside)
+    for args in ([], ["--force"]):
+        assert_one_line_error(invoke(cli.evaluate, [run.path, "--mode", "c", *args]), "symbolic link")
+    assert outside.read_text() == "keep"
+
+
+# ---------------------------------------------------------------- vrnn-train --resume, vrnn-sweep
+def test_a_resume_beside_a_live_trainer_changes_nothing(tmp_path, demo_data):
+    run = make_run(tmp_path / "run", demo_data)
+    (run.path / "log.jsonl").write_text('{"event": "start", "batch_seen": 0}\n'
+                                        '{"event": "monitor", "batch_seen": 9}\n')
+    config, log = (run.path / "config.json").read_bytes(), (run.path / "log.jsonl").read_bytes()
+    with held_elsewhere("run_lock", run.path):
+        result = invoke(cli.train, ["--resume", run.path, "--max-updates", 50, "--mode", "jax"])
+    assert_one_line_error(result, "another process", "training this run")
+    assert (run.path / "config.json").read_bytes() == config and (run.path / "log.jsonl").read_bytes() == log
+
+
+def test_a_sweep_never_discards_a_cell_another_process_trains(tmp_path, demo_data):
+    sweep_dir = tmp_path / "sweep"
+    cell = make_run(sweep_dir / "rnn-gauss-seed1", demo_data, checkpoint=False)
+    spec = SweepSpec("blizzard", True, str(demo_data / "blizzard.h5"), ("rnn-gauss",), (1,), max_updates=2)
+    (sweep_dir / "logs").mkdir()
+    with held_elsewhere("run_lock", cell.path):
+        result = sweep.run_cell({"sweep": str(sweep_dir), "spec": spec.__dict__, "model": "rnn-gauss",
+                                 "seed": 1, "threads": None})
+    assert "another process" in result["error"] and "discarded" not in " ".join(result["steps"])
+    assert (cell.path / "config.json").exists() and (cell.path / ".lock").exists()
+
+
+def test_a_second_sweep_of_the_same_folder_refuses(tmp_path, demo_data):
+    sweep_dir = tmp_path / "sweep"
+    sweep_dir.mkdir()
+    with held_elsewhere("folder_lock", sweep_dir, "vrnn-sweep") as pid:
+        result = invoke(cli.sweep, ["demo", "--out", sweep_dir, "--models", "rnn-gauss", "--max-updates", 2])
+    assert_one_line_error(result, "another vrnn-sweep", f"pid {pid}")
+    assert not (sweep_dir / "sweep.json").exists()
+
+
+def test_a_read_only_run_directory_is_one_line_for_sample_and_eval(tmp_path, demo_data, no_compiling):
+    if os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders")
+    run = make_run(tmp_path / "run", demo_data)
+    os.chmod(run.path, 0o555)
+    try:
+        assert_one_line_error(invoke(cli.sample, [run.path, "--n", 2]), "cannot")
+        assert_one_line_error(invoke(cli.evaluate, [run.path, "--mode", "c"]), "cannot")
+    finally:
+        os.chmod(run.path, 0o755)
+
