@@ -93,6 +93,28 @@ class RaggedReader(SplitReader):
             mask[:f1 - f0, b] = 1.0
         return [x, mask]
 
+    def batch(self, indices, n_steps=None, n_columns=None):
+        """``[x, mask]`` of the examples ``indices`` (any order), padded with zeros and mask 0
+        to ``n_steps`` steps (default: the longest of them) and ``n_columns`` columns (default
+        ``len(indices)``): x (T, B, D), mask (T, B), both ``dtype``."""
+        indices = np.asarray(indices, dtype=np.int64)
+        if indices.ndim != 1 or len(indices) == 0 or indices.min() < 0 or indices.max() >= len(self._index):
+            raise IndexError(f"{self.name}: example indices must be in [0, {len(self._index)}); got "
+                             f"{indices.tolist()}")
+        rows = self._index[indices]
+        lengths = rows[:, 2] - rows[:, 1]
+        n_steps = int(lengths.max()) if n_steps is None else int(n_steps)
+        n_columns = len(indices) if n_columns is None else int(n_columns)
+        if n_steps < lengths.max() or n_columns < len(indices):
+            raise ValueError(f"{self.name}: a batch of {len(indices)} examples up to {lengths.max()} "
+                             f"steps does not fit ({n_steps}, {n_columns})")
+        x = np.zeros((n_steps, n_columns, self.width), dtype=self.dtype)
+        mask = np.zeros(x.shape[:2], dtype=self.dtype)
+        for b, (seq, f0, f1) in enumerate(rows):
+            x[:f1 - f0, b] = self._read(int(seq), int(f0), int(f1))
+            mask[:f1 - f0, b] = 1.0
+        return [x, mask]
+
     def theano_vars(self):
         """The symbolic inputs ``[x, mask]``: tensor3 'x' (T, B, D) and matrix 'mask' (T, B)."""
         import pytensor.tensor as pt

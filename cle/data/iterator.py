@@ -149,3 +149,140 @@ class Iterator:
         self._order = None if order is None else np.asarray(order, dtype=np.int64)
         self._next = int(state["next"])
         self.rng.bit_generator.state = state["rng"]
+
+
+class ExampleIterator:
+    """Batches of whole examples, every example once per pass, each batch one padded shape.
+
+    Each pass draws a new order of the examples from a seeded numpy Generator (``shuffle``) and
+    cuts it into batches of ``batch_size``; the examples that do not fill a last batch make a
+    smaller one (none is dropped). With ``fill`` every batch has ``batch_size`` columns: the
+    missing ones are empty examples (zeros, mask 0), so one shape serves every batch.
+
+    With ``buckets`` (padded lengths L_1 < ... < L_k, the last at least the longest example)
+    each example goes to the smallest bucket that holds it; batches are cut within a bucket
+    (one smaller batch per bucket at most) and padded along time to the bucket's length, and
+    the batches of a pass are visited in a random order. Without, a batch is as long as its
+    longest example.
+
+    The state (:meth:`state_dict`) holds the current pass's batches, the next one, the pass count
+    and the Generator's state: a restored iterator goes on exactly where the saved one stopped.
+
+    Parameters
+    ----------
+    data : object with ``num_examples()``, ``batch(indices, n_steps=None, n_columns=None)``
+        (``[x (T, B, D), mask (T, B)]`` of those examples, padded with mask 0 to ``n_steps``
+        steps and ``n_columns`` columns) and, with ``buckets``, ``lengths(start, end)``.
+    batch_size : int >= 1
+    shuffle : bool
+        A new order every pass (False: the examples in order, batches in order).
+    seed : int or None
+    fill : bool
+    buckets : sequence of int or None
+
+    Examples
+    --------
+    >>> class Toy:
+    ...     def num_examples(self): return 5
+    ...     def lengths(self, start, end): return np.array([1, 2, 3, 4, 5])[start:end]
+    ...     def batch(self, indices, n_steps=None, n_columns=None): return [list(indices), n_steps]
+    >>> [b for b in ExampleIterator(Toy(), batch_size=2, shuffle=False)]
+    [[[0, 1], None], [[2, 3], None], [[4], None]]
+    >>> sorted((sorted(b[0]), b[1]) for b in ExampleIterator(Toy(), batch_size=2, buckets=[2, 5], seed=0))
+    [([0, 1], 2), ([2, 4], 5), ([3], 5)]
+    """
+
+    def __init__(self, data, batch_size, shuffle=True, seed=None, fill=False, buckets=None):
+        n_examples = data.num_examples()
+        if int(batch_size) != batch_size or not 1 <= batch_size:
+            raise ValueError(f"ExampleIterator: batch_size must be an integer >= 1, got {batch_size}")
+        if n_examples < 1:
+            raise ValueError("ExampleIterator: the data hold no examples; expected at least one")
+        self.data = data
+        self.name = getattr(data, "name", "data")
+        self.batch_size = int(batch_size)
+        self.n_examples = int(n_examples)
+        self.shuffle, self.fill = bool(shuffle), bool(fill)
+        self.buckets = None if buckets is None else [int(b) for b in buckets]
+        if self.buckets is not None:
+            lengths = np.asarray(data.lengths(0, n_examples))
+            if not self.buckets or sorted(set(self.buckets)) != self.buckets or self.buckets[-1] < lengths.max():
+                raise ValueError(f"ExampleIterator: buckets must be increasing lengths, the last at least "
+                                 f"the longest example ({int(lengths.max())}); got {buckets}")
+            self._bucket_of = np.searchsorted(self.buckets, lengths)
+        else:
+            self._bucket_of = np.zeros(n_examples, dtype=np.int64)
+        members = np.bincount(self._bucket_of, minlength=len(self.buckets or [0]))
+        self.nbatch = int(sum(-(-int(m) // self.batch_size) for m in members))
+        self.rng = np.random.default_rng(seed)
+        self.passes = 0
+        self._batches = None     # [[bucket, i0, i1, ...], ...] of the open pass
+        self._next = 0
+
+    def __len__(self):
+        return self.nbatch
+
+    def __iter__(self):
+        if self._batches is None:
+            self._begin_pass()
+        while self._next < self.nbatch:
+            bucket, *indices = self._batches[self._next]
+            n_steps = None if self.buckets is None else self.buckets[bucket]
+            batch = self.data.batch(indices, n_steps=n_steps,
+                                    n_columns=self.batch_size if self.fill else None)
+            self._next += 1  # only once read: a failed read is retried on resume
+            yield batch
+        self._batches = None
+        self._next = 0
+        self.passes += 1
+
+    def _begin_pass(self):
+        order = self.rng.permutation(self.n_examples) if self.shuffle else np.arange(self.n_examples)
+        batches = []
+        for bucket in range(len(self.buckets or [0])):
+            members = [int(i) for i in order if self._bucket_of[i] == bucket]
+            batches += [[bucket] + members[i:i + self.batch_size]
+                        for i in range(0, len(members), self.batch_size)]
+        if self.shuffle and self.buckets is not None:
+            batches = [batches[i] for i in self.rng.permutation(len(batches))]
+        self._batches, self._next = batches, 0
+
+    def bucket_lengths(self):
+        """The padded lengths of the buckets that hold examples (each one static shape with
+        ``fill``); None without buckets."""
+        if self.buckets is None:
+            return None
+        return [self.buckets[b] for b in np.unique(self._bucket_of)]
+
+    @property
+    def position(self):
+        """Number of batches already yielded in the current pass."""
+        return self._next
+
+    def restart(self):
+        """Drop the open pass (not counted as completed): the next ``for`` loop begins a new one."""
+        self._batches, self._next = None, 0
+
+    def state_dict(self):
+        """The position as JSON-ready values (pass count, this pass's batches, next batch, RNG)."""
+        return {"passes": self.passes, "batches": self._batches, "next": self._next,
+                "nbatch": self.nbatch, "batch_size": self.batch_size, "n_examples": self.n_examples,
+                "buckets": self.buckets, "rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state):
+        """Continue from a position saved by :meth:`state_dict` (same data and batch layout)."""
+        for key in ("nbatch", "batch_size", "n_examples", "buckets"):
+            if state.get(key) != getattr(self, key):
+                raise ValueError(f"ExampleIterator: saved {key}={state.get(key)} does not match this "
+                                 f"iterator's {key}={getattr(self, key)}")
+        batches = state["batches"]
+        if batches is not None:
+            seen = sorted(i for b in batches for i in b[1:])
+            if len(batches) != self.nbatch or seen != list(range(self.n_examples)):
+                raise ValueError("ExampleIterator: saved batches do not cover every example once")
+        if not 0 <= state["next"] <= self.nbatch:
+            raise ValueError(f"ExampleIterator: saved next batch {state['next']} outside [0, {self.nbatch}]")
+        self.rng.bit_generator.state = state["rng"]
+        self.passes = int(state["passes"])
+        self._batches = None if batches is None else [[int(i) for i in b] for b in batches]
+        self._next = int(state["next"])

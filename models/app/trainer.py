@@ -11,7 +11,7 @@ import logging
 import time
 
 from cle.backend import precision
-from cle.data import Iterator
+from cle.data import ExampleIterator, Iterator
 from cle.train import Training
 from cle.train.checkpoint import read_checkpoint
 from cle.train.ext import Checkpoint, EarlyStopping, EpochCount, Extension, GradientClipping, Monitoring, WeightNorm
@@ -27,7 +27,8 @@ from nips2015_vrnn.models.sequence_model import COST_CHANNELS
 
 log = logging.getLogger(__name__)
 
-__all__ = ["build_training", "train_run", "MonitorEcho", "BEST_CHANNEL", "CLIP_NORM"]
+__all__ = ["build_training", "train_run", "training_batches", "epoch_summary", "MonitorEcho",
+           "BEST_CHANNEL", "CLIP_NORM", "LEGACY_ORDER"]
 
 #: Legacy gradient clipping: the global gradient norm is clipped to this value.
 CLIP_NORM = 5
@@ -72,13 +73,52 @@ def _examples_in(batch):
     return batch[0].shape[1]
 
 
+#: Data kinds whose training batches are the legacy ones (consecutive, in order, whole batches
+#: only); the others shuffle whole sequences every epoch and keep the last partial batch.
+LEGACY_ORDER = ("speech", "handwriting", "utterances")
+
+
+def training_batches(config, train_data):
+    """The iterator of a run's training batches.
+
+    A user's own sequences (:data:`LEGACY_ORDER` aside): :class:`cle.data.ExampleIterator`, the
+    sequences shuffled each epoch (seeded by ``config.seed``; its state is checkpointed, so a
+    resume goes on exactly) and the last batch kept, filled to ``batch_size`` columns with empty
+    sequences (mask 0). With the masked per-sequence cost (``sequence_sum``: sum over time, mean
+    over the batch's columns) every sequence weighs 1 / batch_size in its update, in a full batch
+    or in the last. The paper's corpora keep the legacy :class:`cle.data.Iterator`
+    (Blizzard's rows are TBPTT streams: row r + batch_size continues row r).
+    """
+    if config.data in LEGACY_ORDER:
+        if train_data.num_examples() < config.batch_size:
+            n = train_data.num_examples()
+            raise RunError(f"{getattr(train_data, 'path', 'the data')}: the train split holds {n} "
+                           f"examples, fewer than batch_size {config.batch_size}; give --set "
+                           f"batch_size=N with N <= {n}")
+        return Iterator(train_data, batch_size=config.batch_size)
+    return ExampleIterator(train_data, batch_size=config.batch_size, shuffle=True, seed=config.seed,
+                           fill=True)
+
+
+def epoch_summary(iterator):
+    """What one epoch of ``iterator`` covers: ``examples`` seen of ``total``, ``batches`` of
+    ``batch_size``, ``shuffled``, ``unit`` (what an example is: 'sequences', 'rows', 'lines')."""
+    total = iterator.data.num_examples()
+    if isinstance(iterator, ExampleIterator):
+        seen, shuffled = total, iterator.shuffle
+    else:
+        seen, shuffled = len(iterator) * iterator.batch_size, iterator.shuffle
+    return {"examples": seen, "total": total, "batches": len(iterator), "batch_size": iterator.batch_size,
+            "shuffled": shuffled, "unit": getattr(iterator.data, "UNIT", "examples")}
+
+
 def build_training(run, model, on_event=None, progress=None):
     """The :class:`cle.train.Training` of ``run`` for ``model`` (compiles the graphs, by the
     model's backend).
 
     ``on_event(kind, **info)`` is called with kind 'stage' (``name``: what is compiled next),
     'compiled' (``seconds``; ``loaded``: the training function came from the persistent store of
-    compiled functions) and 'monitor'
+    compiled functions), 'epoch' (what an epoch covers, :func:`epoch_summary`) and 'monitor'
     (``record``).
     """
     config = model.config
@@ -86,11 +126,8 @@ def build_training(run, model, on_event=None, progress=None):
     train_data = run.open_split("train")
     valid_data = run.open_split(VALID)
     check_frame_width(config, run.corpus, run.data_path, train_data)
-    if train_data.num_examples() < config.batch_size:
-        raise RunError(f"{run.data_path}: the train split holds {train_data.num_examples()} examples, "
-                       f"fewer than batch_size {config.batch_size}; give --set batch_size=N with N <= "
-                       f"{train_data.num_examples()}")
-    train_iter = Iterator(train_data, batch_size=config.batch_size)
+    train_iter = training_batches(config, train_data)
+    notify("epoch", **epoch_summary(train_iter))
     # Every validation example is monitored (speech keeps the legacy rows: whole batches only),
     # a split smaller than m_batch_size in one batch of its own size.
     valid_iter = Iterator(valid_data, batch_size=min(config.m_batch_size, valid_data.num_examples()),

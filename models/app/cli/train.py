@@ -91,6 +91,17 @@ def format_record(record):
     return f"[update {record.get('batch_seen')}, epoch {record.get('epoch_seen')}] " + "  ".join(parts)
 
 
+def format_epoch(summary):
+    """What an epoch covers, in one line (``summary`` as ``trainer.epoch_summary`` gives it)."""
+    unit, seen, total = summary["unit"], summary["examples"], summary["total"]
+    line = (f"an epoch: {seen} of {total} training {unit} in {summary['batches']} batches of "
+            f"{summary['batch_size']}")
+    if seen < total:
+        return line + (f" (legacy order: the last {total - seen} {unit}, which do not fill a batch, "
+                       "are never seen)")
+    return line + (", shuffled each epoch" if summary["shuffled"] else ", in order")
+
+
 def _train_events(compiling, progress):
     """The trainer's events shown to the user: compile stages, then monitoring records."""
     def on_event(kind, **info):
@@ -103,6 +114,8 @@ def _train_events(compiling, progress):
                            f"cache in {info['seconds']:.1f} s")
             else:
                 click.echo(f"compiled the training and monitoring functions in {info['seconds']:.1f} s")
+        elif kind == "epoch":
+            click.echo(format_epoch(info))
         elif kind == "resumed":
             click.echo(f"resumed at update {info['batch_seen']}")
         elif kind == "monitor":

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from cle.data import DesignMatrix, Iterator
+from cle.data import DesignMatrix, ExampleIterator, Iterator
 
 
 def firsts(iterator):
@@ -89,3 +89,66 @@ def test_restart_begins_a_new_pass_without_counting_the_open_one(data):
     next(generator), next(generator)
     iterator.restart()
     assert iterator.position == 0 and firsts(iterator) == [0, 4, 8] and iterator.passes == 1
+
+
+
+class Ragged:
+    """Examples of the given lengths; a batch is (indices, n_steps, n_columns)."""
+
+    name = "toy"
+
+    def __init__(self, lengths):
+        self._lengths = np.asarray(lengths)
+
+    def num_examples(self):
+        return len(self._lengths)
+
+    def lengths(self, start, end):
+        return self._lengths[start:end]
+
+    def batch(self, indices, n_steps=None, n_columns=None):
+        return list(indices), n_steps, n_columns
+
+
+def test_example_iterator_serves_every_example_once_per_pass_in_a_new_order():
+    iterator = ExampleIterator(Ragged(np.ones(10)), batch_size=4, seed=0)
+    passes = [[b[0] for b in iterator] for _ in range(3)]
+    assert all(sorted(i for batch in p for i in batch) == list(range(10)) for p in passes)
+    assert all([len(b) for b in p] == [4, 4, 2] for p in passes)
+    assert len({tuple(map(tuple, p)) for p in passes}) == 3
+    again = ExampleIterator(Ragged(np.ones(10)), batch_size=4, seed=0)
+    assert [[b[0] for b in again] for _ in range(3)] == passes
+
+
+def test_example_iterator_fill_asks_for_full_batches():
+    iterator = ExampleIterator(Ragged(np.ones(5)), batch_size=4, shuffle=False, fill=True)
+    assert [b for b in iterator] == [([0, 1, 2, 3], None, 4), ([4], None, 4)]
+
+
+def test_example_iterator_restores_mid_pass_exactly():
+    original = ExampleIterator(Ragged(np.ones(11)), batch_size=3, seed=1)
+    list(original)
+    generator = iter(original)
+    next(generator)
+    state = original.state_dict()
+    rest = [b[0] for b in generator] + [b[0] for b in original]
+    restored = ExampleIterator(Ragged(np.ones(11)), batch_size=3, seed=7)
+    restored.load_state_dict(state)
+    assert [b[0] for b in restored] + [b[0] for b in restored] == rest
+
+
+def test_example_iterator_refuses_a_state_of_another_layout():
+    state = ExampleIterator(Ragged(np.ones(11)), batch_size=3).state_dict()
+    with pytest.raises(ValueError, match="does not match"):
+        ExampleIterator(Ragged(np.ones(11)), batch_size=4).load_state_dict(state)
+
+
+def test_example_iterator_buckets_batch_examples_of_similar_lengths():
+    lengths = [3, 9, 4, 10, 2, 8, 5]
+    iterator = ExampleIterator(Ragged(lengths), batch_size=2, buckets=[5, 10], seed=0)
+    batches = list(iterator)
+    assert len(iterator) == len(batches) == 4
+    for indices, n_steps, _ in batches:
+        assert all(lengths[i] <= n_steps for i in indices)
+        assert all(lengths[i] > 5 for i in indices) == (n_steps == 10)
+    assert iterator.bucket_lengths() == [5, 10]

@@ -92,3 +92,33 @@ def test_a_limit_the_user_set_stops_max_updates_first_and_is_named(small_corpus,
                     "--epochs", 1)
     assert result.exit_code == 0, result.output
     assert "stopped: epoch=1 reached" in result.output
+
+
+def test_every_training_sequence_is_seen_each_epoch_with_the_default_batch_size(small_corpus, tmp_path):
+    # 24 training sequences, batch_size 32 (the default): one batch, filled with empty sequences.
+    run = tmp_path / "run"
+    result = invoke("train", "sequences", "--data", small_corpus, "--out", run, "--mode", "jax",
+                    *sets(TINY), "--max-updates", 2)
+    assert result.exit_code == 0, result.output
+    assert "an epoch: 24 of 24 training sequences in 1 batches of 32, shuffled each epoch" in result.output
+
+
+def last_params(run):
+    with np.load(run / "checkpoints" / "last" / "params.npz") as saved:
+        return {k: saved[k] for k in saved.files}
+
+
+def test_a_resumed_run_draws_the_same_shuffled_batches_as_a_straight_run(small_corpus, tmp_path):
+    args = ["--data", small_corpus, "--mode", "jax", *sets(TINY + ["batch_size=8"])]
+    straight = invoke("train", "sequences", "--out", tmp_path / "straight", *args, "--max-updates", 5)
+    assert straight.exit_code == 0, straight.output
+    first = invoke("train", "sequences", "--out", tmp_path / "resumed", *args, "--max-updates", 2)
+    assert first.exit_code == 0, first.output
+    resumed = invoke("train", "--resume", tmp_path / "resumed", "--max-updates", 5)
+    assert resumed.exit_code == 0, resumed.output
+    a, b = last_params(tmp_path / "straight"), last_params(tmp_path / "resumed")
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+    loops = [json.loads((tmp_path / r / "checkpoints" / "last" / "loop.json").read_text())["iterator"]
+             for r in ("straight", "resumed")]
+    assert loops[0] == loops[1] and loops[0]["passes"] == 1
