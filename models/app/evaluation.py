@@ -146,7 +146,7 @@ def evaluate_run(run, model, split="test", n_samples=40, seed=0, limit=None, pro
         "split": split, "model": model.config.model_name, "corpus": run.corpus, "preset": preset,
         "checkpoint": checkpoint, "checkpoint_updates": updates, "demo": bool(run.record.get("demo")),
         "corpus_title": corpus_title(run), "n_sequences": int(len(bounds)), "n_samples": int(n_samples),
-        "seed": int(seed), "lower_bound": float(bounds.mean()), "lower_bound_sem": sem(bounds),
+        "limit": limit, "seed": int(seed), "lower_bound": float(bounds.mean()), "lower_bound_sem": sem(bounds),
         "loglik_is": float(estimates.mean()), "loglik_is_sem": sem(estimates),
         "paper": paper_row(preset), "seconds": time.perf_counter() - began,
         "backend": model.backend.spec(),

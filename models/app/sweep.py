@@ -96,9 +96,11 @@ def train_command(spec, model, seed, run_path, resume):
 
 
 def eval_command(spec, run_path):
-    """The ``vrnn-eval`` arguments of a cell: the sweep's evaluation protocol."""
+    """The ``vrnn-eval`` arguments of a cell: the sweep's evaluation protocol (``--force``: the
+    cell is evaluated only when it holds no evaluation of this protocol, and its file is the
+    sweep's, even where another evaluation was written over it)."""
     args = ["eval", str(run_path), "--split", spec.split, "--samples", str(spec.samples),
-            "--checkpoint", spec.checkpoint, "--seed", str(spec.eval_seed)]
+            "--checkpoint", spec.checkpoint, "--seed", str(spec.eval_seed), "--force"]
     if spec.limit:
         args += ["--limit", str(spec.limit)]
     return args
@@ -238,14 +240,14 @@ def run_cell(task):
         result["error"] = error
         result["state"] = cell_state(sweep, spec, model, seed) if error is None else \
             ("interrupted" if (run_path / "checkpoints" / "last").is_dir() else "failed")
-        found = eval_result(run_path, spec.split)
+        found = eval_result(run_path, spec.split, spec)
         if found and error is None:
             result.update(lower_bound=found.get("lower_bound"), loglik_is=found.get("loglik_is"))
         result["seconds"] = time.perf_counter() - began
         return result
 
     try:
-        if eval_result(run_path, spec.split) is not None:
+        if eval_result(run_path, spec.split, spec) is not None:
             result["steps"].append("already evaluated")
             return finish()
         if not _trained(run_path, spec.max_updates):
@@ -371,7 +373,7 @@ def _run_sweep_locked(path, spec, engine, workers, address, threads, on_result):
     results, tasks = [], []
     for model, seed in spec.cells():
         if cell_state(path, spec, model, seed) == "done":
-            found = eval_result(path / cell_name(model, seed), spec.split)
+            found = eval_result(path / cell_name(model, seed), spec.split, spec)
             results.append({"cell": cell_name(model, seed), "model": model, "seed": seed, "state": "done",
                             "steps": ["already evaluated"], "error": None,
                             "lower_bound": found.get("lower_bound"), "loglik_is": found.get("loglik_is")})

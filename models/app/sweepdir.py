@@ -30,7 +30,8 @@ from nips2015_vrnn.models.app.rundir import CONFIG_FILE
 from nips2015_vrnn.models.presets import MODELS
 
 __all__ = ["SweepSpec", "SweepError", "CELL_STATES", "SWEEP_FILE", "STATUS_FILE", "LOGS",
-           "cell_name", "create_sweep", "load_sweep", "cell_state", "eval_result", "read_status",
+           "cell_name", "create_sweep", "load_sweep", "cell_state", "eval_result", "other_evaluations",
+           "protocol_differences", "PROTOCOL", "read_status",
            "write_json"]
 
 #: Format tag of sweep.json; loading refuses anything else.
@@ -184,25 +185,62 @@ def read_status(path):
     return _read_json(file, "the cells' outcomes") if file.is_file() else {}
 
 
-def eval_result(run_path, split):
-    """The evaluation of ``split`` saved in the run directory ``run_path``, or None.
+#: What an evaluation records of its protocol: result key -> the :class:`SweepSpec` field.
+PROTOCOL = {"checkpoint": "checkpoint", "n_samples": "samples", "seed": "eval_seed", "limit": "limit"}
 
-    Reads ``eval_<split>.json`` or, failing that, the newest ``eval_<split>_*.json`` (the name
-    with the checkpoint); the one place that knows these names.
-    """
+
+def protocol_differences(result, spec):
+    """The protocol fields ``result`` records with another value than the sweep ``spec``'s, as
+    ``'n_samples 1 (the sweep: 40)'`` strings; [] when it is the sweep's evaluation (a field the
+    result does not record is taken as the sweep's: files of earlier versions lack ``limit``)."""
+    return [f"{key} {result[key]} (the sweep: {getattr(spec, field)})" for key, field in PROTOCOL.items()
+            if key in result and result[key] != getattr(spec, field)]
+
+
+def _eval_files(run_path, split):
     run_path = Path(run_path)
     files = [run_path / f"eval_{split}.json"]
     files += sorted(run_path.glob(f"eval_{split}_*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for file in files:
-        if file.is_file():
-            return _read_json(file, "an evaluation written by vrnn-eval")
+    return [file for file in files if file.is_file()]
+
+
+def eval_result(run_path, split, spec=None):
+    """The evaluation of ``split`` saved in the run directory ``run_path``, or None.
+
+    With the sweep's ``spec``: the evaluation the sweep made, by its protocol (``eval_<split>.json``
+    or ``eval_<split>_<checkpoint>.json`` recording the sweep's checkpoint, importance samples, seed
+    and limit: :func:`protocol_differences`); any other evaluation of the run is not it (see
+    :func:`other_evaluations`). Without: ``eval_<split>.json`` or, failing that, the newest
+    ``eval_<split>_*.json``. The one place that knows these names.
+    """
+    for file in _eval_files(run_path, split):
+        if spec is not None and file.name not in (f"eval_{split}.json", f"eval_{split}_{spec.checkpoint}.json"):
+            continue
+        result = _read_json(file, "an evaluation written by vrnn-eval")
+        if spec is None or not protocol_differences(result, spec):
+            return result
     return None
+
+
+def other_evaluations(run_path, split, spec):
+    """The evaluations of ``split`` in ``run_path`` other than the sweep's (:func:`eval_result`):
+    (file name, result, its :func:`protocol_differences`) each, newest first."""
+    found = []
+    for file in _eval_files(run_path, split):
+        result = _read_json(file, "an evaluation written by vrnn-eval")
+        differences = protocol_differences(result, spec)
+        if file.name not in (f"eval_{split}.json", f"eval_{split}_{spec.checkpoint}.json") \
+                and not differences:
+            differences = [f"file {file.name}"]
+        if differences:
+            found.append((file.name, result, differences))
+    return found
 
 
 def cell_state(sweep_path, spec, model, seed):
     """The state of one cell (one of :data:`CELL_STATES`), from its files."""
     run_path = Path(sweep_path) / cell_name(model, seed)
-    if eval_result(run_path, spec.split) is not None:
+    if eval_result(run_path, spec.split, spec) is not None:
         return "done"
     if (run_path / "checkpoints" / "last").is_dir():
         return "interrupted"

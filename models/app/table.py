@@ -23,7 +23,15 @@ import numpy as np
 
 from cle.errors import UserError
 from nips2015_vrnn.models.app.evaluation import CORPUS_TITLES, paper_row
-from nips2015_vrnn.models.app.sweepdir import SweepError, cell_name, cell_state, eval_result, load_sweep, read_status
+from nips2015_vrnn.models.app.sweepdir import (
+    SweepError,
+    cell_name,
+    cell_state,
+    eval_result,
+    load_sweep,
+    other_evaluations,
+    read_status,
+)
 from nips2015_vrnn.models.presets import MODELS, get_preset, preset_name
 
 __all__ = ["Cell", "Table", "collect", "format_stat", "markdown", "write_csv", "bar_chart", "CSV_FIELDS",
@@ -36,13 +44,16 @@ CSV_FIELDS = ("corpus", "model", "seeds_evaluated", "seeds", "bound_mean", "boun
               "paper_bound", "paper_is", "preset", "unfinished")
 
 #: One table cell: the evaluations of its seeds and the state of those not evaluated.
-Cell = namedtuple("Cell", ["column", "model", "seeds", "bounds", "estimates", "paper", "presets", "unfinished"])
+Cell = namedtuple("Cell", ["column", "model", "seeds", "bounds", "estimates", "paper", "presets", "unfinished",
+                           "others"], defaults=((),))
 Cell.__doc__ = """One (corpus column, model) cell.
 
 ``seeds``: every seed of the grid; ``bounds`` / ``estimates``: the evaluated seeds' lower bounds and
 IS log-likelihoods (nats per sequence); ``paper``: the paper's numbers when every evaluated run is
 the paper's preset, else None; ``presets``: the evaluated runs' presets; ``unfinished``: seed ->
-state (interrupted / failed / missing) of the seeds not evaluated."""
+state (interrupted / failed / missing) of the seeds not evaluated; ``others``: one line per other
+evaluation of its runs (another checkpoint, sample count, seed or limit than the sweep's
+protocol), listed beside the table, never averaged into it."""
 
 
 class Table:
@@ -50,6 +61,8 @@ class Table:
 
     def __init__(self, columns, models, cells):
         self.columns, self.models, self.cells = list(columns), list(models), dict(cells)
+        #: column title -> its [(sweep path, SweepSpec)] (when made by :func:`collect`)
+        self.columns_sweeps = dict(columns) if isinstance(columns, dict) else {}
 
     def cell(self, column, model):
         """The :class:`Cell` at (``column``, ``model``), or None when no sweep has it."""
@@ -80,14 +93,18 @@ def collect(sweep_dirs):
     cells = {}
     for title, sweeps in by_column.items():
         for model in MODELS:
-            seeds, bounds, estimates, presets, unfinished = [], [], [], [], {}
+            seeds, bounds, estimates, presets, unfinished, others = [], [], [], [], {}, []
             for path, spec in sweeps:
                 if model not in spec.models:
                     continue
                 status = read_status(path)
                 for seed in spec.seeds:
                     seeds.append(seed)
-                    found = eval_result(path / cell_name(model, seed), spec.split)
+                    found = eval_result(path / cell_name(model, seed), spec.split, spec)
+                    for name, result, differences in other_evaluations(path / cell_name(model, seed),
+                                                                       spec.split, spec):
+                        others.append(f"seed {seed}, {name}: ≥ {_number(result.get('lower_bound'))}, "
+                                      f"≈ {_number(result.get('loglik_is'))} ({', '.join(differences)})")
                     if found is None:
                         state = cell_state(path, spec, model, seed)
                         error = status.get(cell_name(model, seed), {}).get("error")
@@ -100,9 +117,23 @@ def collect(sweep_dirs):
                 continue
             paper_preset = None if sweeps[0][1].demo else preset_name(sweeps[0][1].corpus, model)
             paper = paper_row(paper_preset) if presets and all(p == paper_preset for p in presets) else None
-            cells[(title, model)] = Cell(title, model, seeds, bounds, estimates, paper, presets, unfinished)
+            cells[(title, model)] = Cell(title, model, seeds, bounds, estimates, paper, presets, unfinished,
+                                         tuple(others))
     models = [model for model in MODELS if any(key[1] == model for key in cells)]
     return Table(by_column, models, cells)
+
+
+def _number(value):
+    try:
+        return f"{float(value):.1f}"
+    except (TypeError, ValueError):
+        return "?"
+
+
+def _protocol(spec):
+    """The evaluation protocol of a sweep, in words."""
+    return (f"checkpoint {spec.checkpoint}, {spec.samples} importance samples, seed {spec.eval_seed}, "
+            f"{'all' if spec.limit is None else f'the first {spec.limit}'} {spec.split} sequences")
 
 
 def _stats(values):
@@ -157,6 +188,12 @@ def markdown(table):
              for (column, model), cell in table.cells.items() for seed, state in cell.unfinished.items()]
     if notes:
         lines += ["", "Not evaluated (run the sweep again to resume):", *notes]
+    lines += ["", "Each cell is the evaluation its sweep made: " + "; ".join(
+        f"{column}: {_protocol(sweeps[0][1])}" for column, sweeps in table.columns_sweeps.items()) + "."]
+    others = [f"- {column} {MODEL_TITLES[model]}, {line}"
+              for (column, model), cell in table.cells.items() for line in cell.others]
+    if others:
+        lines += ["", "Other evaluations of these runs (not in the table):", *others]
     return "\n".join(lines) + "\n"
 
 

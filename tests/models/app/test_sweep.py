@@ -89,7 +89,7 @@ def test_a_cell_runs_the_ordinary_commands():
     assert train_command(SPEC, "vrnn-gmm", 2, "/s/vrnn-gmm-seed2", resume=True) == [
         "train", "--resume", "/s/vrnn-gmm-seed2", "--max-updates", "5"]
     assert eval_command(SPEC, "/s/x") == ["eval", "/s/x", "--split", "test", "--samples", "2", "--checkpoint",
-                                          "best", "--seed", "0", "--limit", "3"]
+                                          "best", "--seed", "0", "--force", "--limit", "3"]
 
 
 def test_a_run_is_trained_when_its_log_ended_or_its_checkpoint_has_every_update(tmp_path):

@@ -141,3 +141,36 @@ def test_a_folder_without_sweep_is_a_one_line_error(tmp_path):
 
 def test_format_stat_of_nothing_is_a_dash():
     assert format_stat([]) == "—"
+
+
+def test_a_cell_is_the_sweeps_evaluation_and_other_evaluations_stand_beside_it(tmp_path):
+    """A hand-made ``vrnn-eval --checkpoint last --samples 1 --limit 2`` after the sweep's own
+    evaluation changes no number of the table; it is listed beside it, with what differs."""
+    import os
+
+    from nips2015_vrnn.models.app.sweepdir import cell_state
+
+    spec = SweepSpec("blizzard", False, "/data/blizzard.h5", ("vrnn-gmm",), (1, 2))
+    sweep = tmp_path / "sweep"
+    create_sweep(sweep, spec)
+    protocol = {"checkpoint": "best", "n_samples": 40, "seed": 0, "limit": None}
+    for seed, bound in ((1, -11369.6), (2, -11369.6)):
+        run = sweep / cell_name("vrnn-gmm", seed)
+        run.mkdir()
+        (run / "eval_test_best.json").write_text(json.dumps({**protocol, "lower_bound": bound,
+                                                             "loglik_is": bound + 1}))
+    hand_made = sweep / cell_name("vrnn-gmm", 1) / "eval_test_last.json"
+    hand_made.write_text(json.dumps({"checkpoint": "last", "n_samples": 1, "seed": 0, "limit": 2,
+                                     "lower_bound": -9792.0, "loglik_is": -9791.0}))
+    os.utime(hand_made, (2e9, 2e9))  # the newest file of the run
+    # and over the sweep's own file of seed 2, another sample count (vrnn-eval --force --samples 1)
+    forced = sweep / cell_name("vrnn-gmm", 2) / "eval_test_best.json"
+    forced.write_text(json.dumps({**protocol, "n_samples": 1, "lower_bound": -10000.0, "loglik_is": -9999.0}))
+    table = collect([sweep])
+    cell = table.cell("Blizzard", "vrnn-gmm")
+    assert cell.bounds == [-11369.6]                  # seed 1: the sweep's; seed 2: not evaluated by it
+    assert cell_state(sweep, spec, "vrnn-gmm", 2) != "done"
+    text = markdown(table)
+    assert "-9792.0" in text and "checkpoint last (the sweep: best)" in text and "limit 2 (the sweep: None)" in text
+    assert "seed 2, eval_test_best.json: ≥ -10000.0" in text and "n_samples 1 (the sweep: 40)" in text
+    assert "checkpoint best, 40 importance samples, seed 0, all test sequences" in text
