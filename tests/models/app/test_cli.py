@@ -7,6 +7,8 @@ copies of it.
 """
 import importlib.util
 import json
+import math
+import re
 import shutil
 import wave
 
@@ -174,12 +176,32 @@ def test_train_stops_after_max_updates(run_dir):
     assert trainlog["batch_seen"] == UPDATES
 
 
+#: The line that says how vrnn-train got its functions: compiled now, or loaded from the store.
+COMPILE_LINE = re.compile(r"(?:compiled the training and monitoring functions|loaded the training and "
+                          r"monitoring functions from the compiled-function cache) in (\d+\.\d) s")
+#: A monitoring step: update, epoch, then ``<channel> <value>`` pairs.
+MONITOR_LINE = re.compile(r"\[update (\d+), epoch (\d+)\] (.*)")
+DONE_LINE = re.compile(r"done: (\d+) updates, (\d+) epochs in (\d+\.\d) s \((\d+\.\d) s in updates\)")
+
+
 def test_train_prints_configuration_compile_time_and_channels(run_dir):
     _, output = run_dir
-    assert "rnn_dim=16" in output
-    assert "compiled" in output
-    assert "valid_nll_upper_bound" in output
-    assert f"done: {UPDATES} updates" in output
+    lines = output.splitlines()
+    settings = {item for line in lines if line.startswith("  ") for item in line.split()}
+    assert {"rnn_dim=16", "z_dim=4", "num_k=2", "monitoring_freq=2"} <= settings  # TINY, as config.json names it
+    compiled = [COMPILE_LINE.fullmatch(line) for line in lines if COMPILE_LINE.fullmatch(line)]
+    assert len(compiled) == 1, output
+    done = [DONE_LINE.fullmatch(line) for line in lines if DONE_LINE.fullmatch(line)]
+    assert len(done) == 1 and int(done[0][1]) == UPDATES, output
+    assert 0 < float(compiled[0][1]) <= float(done[0][3])  # a duration within the run's time
+    steps = [MONITOR_LINE.fullmatch(line) for line in lines if MONITOR_LINE.fullmatch(line)]
+    assert [int(step[1]) for step in steps] == list(range(0, UPDATES + 1, 2)), output  # monitoring_freq=2
+    for step in steps:  # the validation channels at every step, the training ones after update 0
+        values = dict(re.findall(r"(\w+) (-?\d[\d.e+-]*)", step[3]))
+        expected = {"valid_nll_upper_bound", "valid_kl_term"} | ({"nll_upper_bound"} if int(step[1]) else set())
+        assert expected <= set(values), step[0]
+        assert all(math.isfinite(float(v)) for v in values.values())
+    assert lines.index(compiled[0][0]) < lines.index(steps[0][0])
 
 
 def test_train_with_an_unknown_set_key_is_a_one_line_error(tmp_path, demo_dir):
