@@ -4,10 +4,12 @@ For each corpus asked (default both) the paper's VRNN-GMM (``blizzard/vrnn_gmm``
 widths 500/600, z 200, 20 components; ``iamondb/vrnn_gmm``: 1200 units, z 50) is built as
 ``vrnn-train --mode jax`` builds it: a static-shape copy of the model, noise drawn on the host and
 fed as an input, the real :class:`cle.train.Training` function (gradient, GradientClipping with
-the NaN rule, Adam, WeightNorm, TBPTT updates). Prints one JSON line per corpus::
+the NaN rule, Adam, WeightNorm, TBPTT updates), with float32 matrix products in each precision
+asked (``--matmul-precision``: highest, the default, is full float32; tf32 lets tensor cores use
+TensorFloat-32). Prints one JSON line per corpus and precision::
 
-    {"corpus", "device", "jax", "config": {...}, "compile_s", "sec_per_step_median",
-     "frames_per_sec", "peak_device_mb", ...}
+    {"corpus", "device", "jax", "matmul_precision", "config": {...}, "compile_s",
+     "sec_per_step_median", "frames_per_sec", "peak_device_mb", ...}
 
 ``compile_s`` is graph construction + PyTensor compilation + the first call (XLA compiles on
 the first call); ``peak_device_mb`` is the device's ``peak_bytes_in_use`` (None where the
@@ -16,7 +18,8 @@ padded to T with a mask, as the trainer does).
 
 Usage::
 
-    bash benchmarks/gpu.sh                           # both corpora, paper size
+    bash benchmarks/gpu.sh                           # both corpora, paper size, highest and tf32
+    python benchmarks/gpu.py --matmul-precision highest tf32
     python benchmarks/gpu.py --corpus blizzard --steps 20
     python benchmarks/gpu.py --corpus iamondb --T 700 --batch 20
     python benchmarks/gpu.py --small                 # a tiny check that runs anywhere (CPU)
@@ -48,6 +51,9 @@ def parse_args(argv=None):
     parser.add_argument("--batch", type=int, default=None, help="batch size (default per corpus)")
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--small", action="store_true", help="tiny widths: a quick check of the script")
+    parser.add_argument("--matmul-precision", nargs="+", default=["highest"],
+                        choices=["highest", "tf32", "bfloat16"],
+                        help="precisions of float32 products to measure, one result each")
     return parser.parse_args(argv)
 
 
@@ -65,11 +71,12 @@ def peak_device_mb(device):
     return round(stats["peak_bytes_in_use"] / 2 ** 20, 1)
 
 
-def measure(corpus, args):
-    """Build, compile and time the training step of ``corpus``; returns the JSON-ready result."""
+def measure(corpus, args, matmul_precision="highest"):
+    """Build, compile and time the training step of ``corpus`` with float32 products in
+    ``matmul_precision``; returns the JSON-ready result."""
     import jax
 
-    from cle import backend
+    from cle.backend import Backend, precision
     from cle.train.ext import GradientClipping, WeightNorm
     from cle.train.opt import Adam
     from cle.train.training import Training
@@ -80,15 +87,16 @@ def measure(corpus, args):
     n_steps, batch = args.T or n_steps, args.batch or batch
     overrides = dict(SMALL) if args.small else {}
     config = get_preset(preset, batch_size=batch, m_batch_size=batch, **overrides)
-    backend.set_mode("jax")
+    backend = Backend(mode="jax", floatX="float32", matmul_precision=matmul_precision)
     device, device_name = device_info()
     began = time.perf_counter()
-    model = build_model(config, dtype="float32").static(n_steps, batch)
+    model = build_model(config, backend=backend).static(n_steps, batch)
     graph = model.training_graph(eps_input=True)
     cost = graph.outputs["nll_upper_bound"]
     cle_model = model.as_cle_model(eps_input=True)
-    with backend.precision("float32"):
+    with precision("float32"):  # the optimizer's shared values are made in float32
         training = Training("gpu-bench", [], cle_model, Adam(config.lr), cost, [cost], progress=False,
+                            backend=backend,
                             extension=[GradientClipping(scaler=5, batch_size=batch, check_nan=1), WeightNorm()])
     rng = np.random.default_rng(0)
     x = rng.standard_normal((n_steps, batch, config.x_dim)).astype("float32")
@@ -107,6 +115,7 @@ def measure(corpus, args):
     median = statistics.median(times)
     return {
         "corpus": corpus, "device": device_name, "jax": jax.__version__,
+        "matmul_precision": matmul_precision,
         "config": {"preset": preset, "small": args.small, "T": n_steps, "batch": batch,
                    "rnn_dim": config.rnn_dim, "z_dim": config.z_dim, "n_params": model.n_params(),
                    "steps": args.steps, "floatX": "float32"},
@@ -121,9 +130,12 @@ def measure(corpus, args):
 def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    from cle.backend import start_jax
+    start_jax("float32")  # the program's start: JAX's x64 mode off for float32 graphs
     corpora = list(CORPORA) if args.corpus == "both" else [args.corpus]
     for corpus in corpora:
-        print(json.dumps(measure(corpus, args)), flush=True)
+        for precision in args.matmul_precision:
+            print(json.dumps(measure(corpus, args, precision)), flush=True)
     return 0
 
 
