@@ -3,15 +3,13 @@
 ``train_step.py --variant baseline`` calls :func:`use_baseline` before building the model. It
 undoes, for this process only, each change the speed work made (benchmarks/README.md lists them):
 
-1. the scan gradient runs PyTensor's ``forced_replace`` again
-   (``VRNN_SCAN_FORCED_REPLACE=1``, read by :func:`cle.backend.scan_gradient`);
+1. the scans are PyTensor's own ``Scan`` (its gradient substitutes the forward outputs with
+   ``forced_replace``) instead of :class:`cle.utils.scan.ReusingScan`;
 2. the C mode keeps the ``local_dot22_to_dot22scalar`` rewrite;
 3. the softmax unit is PyTensor's ``pt.special.softmax`` op;
 4. the parameters are shared variables without static shapes (applied by :func:`dynamic_params`
    after the model is built).
 """
-import os
-
 import pytensor
 import pytensor.tensor as pt
 from pytensor.compile.mode import Mode
@@ -23,22 +21,21 @@ def _pytensor_softmax(z):
     return pt.special.softmax(z, axis=-1)
 
 
-def _baseline_mode(name=None, _current=None):
-    from cle import backend
-
-    name = (name or backend.mode_name()).lower()
-    if name == "c":
-        return Mode(linker="cvm", optimizer="fast_run")
-    return _current(name)
-
-
 def use_baseline():
-    """Switch this process to the pre-speed-work graph settings (call before building the model)."""
+    """Switch this benchmark process to the pre-speed-work graph settings (call before building
+    the model)."""
     from cle import backend, layers
+    from cle.utils import scan
 
-    os.environ[backend.FORCED_REPLACE_ENV] = "1"
+    scan._as_reusing = lambda outputs: outputs
     current = backend.get_compile_mode
-    backend.get_compile_mode = lambda name=None: _baseline_mode(name, current)
+
+    def baseline_mode(name="c", matmul_precision="highest"):
+        if name == "c":
+            return Mode(linker="cvm", optimizer="fast_run")
+        return current(name, matmul_precision)
+
+    backend.get_compile_mode = baseline_mode
     layers.UNITS["softmax"] = _pytensor_softmax
 
 

@@ -22,7 +22,7 @@ import time
 import pytensor
 from pytensor.compile.debug import profiling as compile_profiling
 
-from cle import backend
+from cle.backend import Backend, precision
 from nips2015_vrnn.models import build_model, get_preset
 
 
@@ -44,9 +44,9 @@ def profile(preset, only, passes):
     config = get_preset(preset)
     results = {}
     start = time.perf_counter()
-    model = build_model(config, dtype="float32")
+    backend = Backend(mode="c", floatX="float32")
+    model = build_model(config, backend=backend)
     results["build_model"] = {"total_s": round(time.perf_counter() - start, 2)}
-    backend.set_mode("c")
     wanted = only or ["train", "sample", "eval"]
     if "train" in wanted:
         from cle.train import Training
@@ -55,9 +55,9 @@ def profile(preset, only, passes):
         with stage_clock(results, "train: training function (graph + gradient + compile)"):
             graph = model.training_graph()
             outputs = [out.copy(name=name) for name, out in graph.outputs.items()]
-            with backend.precision("float32"):
+            with precision("float32"):
                 Training("profile", [], model.as_cle_model(), Adam(lr=config.lr), outputs[0], outputs,
-                         progress=False)
+                         progress=False, backend=backend)
         with stage_clock(results, "train: monitor function"):
             model.monitor_fn()
     if "sample" in wanted:

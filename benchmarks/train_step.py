@@ -25,7 +25,7 @@ Usage::
 itself with the environment set) and pins the process to N CPUs (XLA's thread pool follows the
 CPUs it may use). Like the console scripts, the benchmark runs with glibc's huge-page tunable
 (``cle.heap``; ``GLIBC_TUNABLES=glibc.malloc.hugetlb=0`` measures without it).
-The mode is ``--mode``, else the project's default (``cle.backend.default_mode``:
+The mode is ``--mode``, else the project's default (``cle.backend.program_default_mode``:
 jax when installed, else c). Compile-cache state: ``compile_cache`` in the JSON says
 'warm' when no new C module was compiled, else how many were ("cold: N new modules").
 Point ``PYTENSOR_FLAGS=base_compiledir=/tmp/somewhere`` at an empty folder for a cold compile.
@@ -107,6 +107,8 @@ def parse_args(argv=None):
     parser.add_argument("--warmup", type=int, default=WARMUP_STEPS)
     parser.add_argument("--mode", default=None, choices=list(MODES),
                         help="default: the project's default mode (jax when installed, else c)")
+    parser.add_argument("--matmul-precision", default="highest", choices=["highest", "tf32", "bfloat16"],
+                        help="precision of float32 products (JAX mode; highest: full float32)")
     parser.add_argument("--threads", type=int, default=None,
                         help="BLAS/OpenMP threads (set before numpy loads); default: the environment's")
     parser.add_argument("--forward-only", action="store_true",
@@ -179,13 +181,14 @@ def build_config(args):
                       **widths)
 
 
-def build_model(config, args):
-    """The VRNN (or its pre-speed-work variant); with JAX, the input ``x`` has a static shape."""
+def build_model(config, args, backend):
+    """The VRNN (or its pre-speed-work variant) compiled by ``backend``; with JAX, the input ``x``
+    has a static shape."""
     import pytensor.tensor as pt
 
     from nips2015_vrnn.models import build_vrnn
 
-    model = build_vrnn(config)
+    model = build_vrnn(config, backend=backend)
     if args.variant == "baseline":
         from baseline import dynamic_params
 
@@ -197,7 +200,9 @@ def build_model(config, args):
 
 
 def compile_training(model, config):
-    """cle.train.Training with the legacy extensions; compiling happens in its constructor."""
+    """cle.train.Training with the legacy extensions, by the model's backend; compiling happens in
+    its constructor."""
+    from cle.backend import precision
     from cle.train.ext import GradientClipping, WeightNorm
     from cle.train.opt import Adam
     from cle.train.training import Training
@@ -205,8 +210,9 @@ def compile_training(model, config):
     graph = model.training_graph()
     cost = graph.outputs["nll_upper_bound"]
     extensions = [GradientClipping(scaler=CLIP_NORM, batch_size=config.batch_size, check_nan=1), WeightNorm()]
-    training = Training("bench", [], model.as_cle_model(), Adam(config.lr), cost, [cost],
-                        extension=extensions, progress=False)
+    with precision(model.dtype):
+        training = Training("bench", [], model.as_cle_model(), Adam(config.lr), cost, [cost],
+                            extension=extensions, progress=False, backend=model.backend)
     return training.cost_fn, training._train_fn
 
 
@@ -215,10 +221,11 @@ def main(argv=None):
     logging.basicConfig(level=logging.WARNING)
     import pytensor
 
-    from cle import backend
+    from cle.backend import Backend, program_default_mode
 
-    args.mode = args.mode or backend.default_mode()
-    backend.set_mode(args.mode)
+    args.mode = args.mode or program_default_mode()
+    backend = Backend(mode=args.mode, floatX="float32",
+                      matmul_precision=args.matmul_precision).start_process()
     if args.variant == "baseline":
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from baseline import use_baseline
@@ -234,7 +241,7 @@ def main(argv=None):
         atexit.unregister(profiling._atexit_print_fn)
     config = build_config(args)
     rss_before_compile = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    model = build_model(config, args)
+    model = build_model(config, args, backend)
     compiledir = pytensor.config.compiledir
     modules_before = count_compiled_modules(compiledir)
     start = time.perf_counter()
@@ -274,6 +281,7 @@ def main(argv=None):
         "framework": "pytensor",
         "version": pytensor.__version__,
         "mode": args.mode,
+        "matmul_precision": args.matmul_precision,
         "threads": args.threads if args.threads is not None else os.environ.get("OPENBLAS_NUM_THREADS", "default"),
         "config": {"model": args.model, "x_dim": args.x_dim, "z_dim": args.z_dim, "rnn_dim": args.rnn_dim,
                    "hid": args.hid, "k": args.k, "depth": args.depth, "T": args.T, "batch": args.batch,
