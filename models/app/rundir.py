@@ -9,6 +9,7 @@ Layout of a run directory::
     samples/<checkpoint>-seed<seed>/   written by sampling (WAV / PNG / SVG, statistics)
     eval_<split>_<checkpoint>.json     written by evaluation
 """
+import hashlib
 import json
 import os
 import shutil
@@ -28,7 +29,8 @@ from nips2015_vrnn.models.app.runlog import LOG_FILE
 from nips2015_vrnn.models.compiled import program_backend
 from nips2015_vrnn.models.config import ConfigError, ModelConfig
 
-__all__ = ["RunDir", "RunError", "create_run", "discard_run", "load_model", "check_frame_width",
+__all__ = ["RunDir", "RunError", "create_run", "discard_run", "load_model", "check_frame_width", "check_output_kind",
+           "data_fingerprint",
            "CHECKPOINTS", "CONFIG_FILE", "LOCK_FILE"]
 
 #: Format tag of config.json; loading refuses anything else.
@@ -67,6 +69,7 @@ class RunDir:
     ``config.json`` holds: ``format``, ``corpus`` ('blizzard' / 'iamondb'), ``demo``, ``preset``
     (the paper preset the model equals, or None), ``model`` (every :class:`ModelConfig` field),
     ``data_path`` (the prepared HDF5 file), ``normalisation`` (X_mean, X_std of the training data),
+    ``data_file`` (the data file's SHA-256, size and modification time: :meth:`data_changed`),
     ``floatX``, ``mode`` (compile mode), ``matmul_precision`` (of float32 products; 'highest'
     when absent), ``max_updates``, ``created``. :meth:`backend` makes the program's
     :class:`cle.backend.Backend` from it.
@@ -139,6 +142,23 @@ class RunDir:
                                   f"command again)")
         return found
 
+    def data_changed(self):
+        """A warning line when the data file is not the one the run was made with (its SHA-256
+        differs from ``config.json``'s ``data_file``), else None. The file is hashed only when its
+        size or modification time differ from the record; runs made before the record: None."""
+        recorded = self.record.get("data_file")
+        if not isinstance(recorded, dict) or not isinstance(recorded.get("sha256"), str):
+            return None
+        try:
+            now = data_fingerprint(self.data_path, recorded)
+        except OSError:
+            return None  # a missing file is reported by whatever opens it
+        if now["sha256"] == recorded["sha256"]:
+            return None
+        return (f"Warning: {self.data_path} changed since the run was made (SHA-256 "
+                f"{now['sha256'][:12]}..., {CONFIG_FILE} records {recorded['sha256'][:12]}...): the "
+                f"results are of other data than the run was trained on")
+
     def open_split(self, split):
         """The dataset of ``split`` in the run's precision."""
         return open_split(self.corpus, self.data_path, split, self.floatX)
@@ -186,6 +206,7 @@ def create_run(path, corpus, config, data_path, floatX="float32", mode="c", demo
     data_path = find_data_file(corpus, data_path)
     check_fits_memory(config, floatX)
     check_frame_width(config, corpus, data_path)
+    check_output_kind(config, corpus, data_path)
     Backend(mode=mode, floatX=floatX, matmul_precision=matmul_precision)  # checked before writing
     record = {
         "format": RUN_FORMAT,
@@ -195,6 +216,7 @@ def create_run(path, corpus, config, data_path, floatX="float32", mode="c", demo
         "model": config.as_dict(),
         "data_path": str(data_path),
         "normalisation": normalisation_of(corpus, data_path),
+        "data_file": data_fingerprint(data_path) if Path(data_path).is_file() else None,
         "floatX": floatX,
         "mode": check_mode(mode),
         "matmul_precision": matmul_precision,
@@ -204,6 +226,23 @@ def create_run(path, corpus, config, data_path, floatX="float32", mode="c", demo
     path.mkdir(parents=True, exist_ok=True)
     _write_record(path, record)
     return RunDir(path)
+
+
+#: Bytes read at a time when hashing a data file.
+_HASH_BLOCK = 1 << 20
+
+
+def data_fingerprint(path, known=None):
+    """``{'sha256', 'bytes', 'mtime_ns'}`` of the file ``path``; ``known`` (an earlier fingerprint)
+    is returned as it is when the size and modification time still match (no hashing)."""
+    st = os.stat(path)
+    if known and known.get("bytes") == st.st_size and known.get("mtime_ns") == st.st_mtime_ns:
+        return known
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(_HASH_BLOCK), b""):
+            digest.update(block)
+    return {"sha256": digest.hexdigest(), "bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
 def _write_record(path, record):
@@ -226,6 +265,22 @@ def check_frame_width(config, corpus, data_path, data=None):
         raise ConfigError(f"{data_path}: frames of this {corpus} file are {width} values wide, "
                           f"the model has x_dim={config.x_dim}; expected x_dim={width}")
     return width
+
+
+def check_output_kind(config, corpus, data_path):
+    """ConfigError unless the data of ``data_path`` are what ``config.output`` models: a
+    Bernoulli output needs frames in {0, 1} as the model sees them (binary, not normalised)."""
+    if config.output != "bernoulli":
+        return
+    with open_split(corpus, data_path, "train", "float64") as data:
+        binary = bool(getattr(data, "binary", False))
+        x_mean, x_std = (np.asarray(getattr(data, name, value), dtype=np.float64)
+                         for name, value in (("X_mean", 0.0), ("X_std", 1.0)))
+    if not binary or np.any(x_mean != 0) or np.any(x_std != 1):
+        what = "real values" if not binary else "binary values normalised to other numbers"
+        raise ConfigError(f"{data_path}: holds {what}; the {config.model_name} model needs frames "
+                          f"in {{0, 1}} (prepare 0/1 data with vrnn-prepare sequences --normalise "
+                          f"auto, or choose a model with a gauss or gmm output)")
 
 
 def discard_run(run):

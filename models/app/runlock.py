@@ -2,7 +2,8 @@
 
 A trainer holds ``<run>/.lock`` (:func:`run_lock`); a sweep's driver holds ``<sweep>/.lock``; a
 command writing one output of a run (a ``samples/<checkpoint>-seed<seed>`` folder, an
-``eval_<split>_<checkpoint>.json``) holds ``.<name>.lock`` beside it (:func:`output_lock`), so two
+``eval_<split>_<checkpoint>.json``) holds ``.<name>.lock`` beside it while it writes
+(:func:`output_lock`; the file is removed after), so two
 samplers of one run and seed refuse instead of mixing their files, while sampling beside a
 running trainer stays possible.
 
@@ -42,8 +43,13 @@ _HELD = {}
 
 
 @contextlib.contextmanager
-def _locked(lock_path, refusal):
-    """Hold the flock of ``lock_path`` for the block; RunLockedError ``refusal(pid)`` when held."""
+def _locked(lock_path, refusal, remove=False):
+    """Hold the flock of ``lock_path`` for the block; RunLockedError ``refusal(pid)`` when held.
+
+    ``remove``: the lock file is deleted when released (while still held). A process that
+    opened it before then finds, once it holds the lock, that the name no longer leads to its
+    file, and starts again with a new one; so the lock stays exclusive.
+    """
     key = os.path.realpath(lock_path)
     if key in _HELD:
         _HELD[key] += 1
@@ -52,16 +58,22 @@ def _locked(lock_path, refusal):
         finally:
             _HELD[key] -= 1
         return
-    try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
-    except OSError as err:
-        raise RunError(f"{lock_path}: cannot make the lock file ({err.strerror}); expected a "
-                       f"folder this user can write") from None
-    try:
+    while True:
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        except OSError as err:
+            raise RunError(f"{lock_path}: cannot make the lock file ({err.strerror}); expected a "
+                           f"folder this user can write") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise RunLockedError(refusal(_holder_pid(fd) or "?")) from None
+            pid = _holder_pid(fd)
+            os.close(fd)
+            raise RunLockedError(refusal(pid or "?")) from None
+        if not remove or _same_file(fd, lock_path):
+            break
+        os.close(fd)  # its holder removed it meanwhile: lock the new one
+    try:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         _HELD[key] = 1
@@ -69,7 +81,19 @@ def _locked(lock_path, refusal):
     finally:
         if _HELD.get(key) == 1:
             del _HELD[key]
+        if remove:
+            with contextlib.suppress(OSError):
+                os.unlink(lock_path)
         os.close(fd)  # releases the lock
+
+
+def _same_file(fd, path):
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return False
+    held = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (held.st_dev, held.st_ino)
 
 
 def run_lock(run_path):
@@ -98,7 +122,7 @@ def output_lock(path):
     path = Path(path)
     return _locked(path.parent / f".{path.name}.lock", lambda pid: (
         f"{path}: another process (pid {pid}) is writing it; wait for it to end, or choose "
-        "another seed / checkpoint"))
+        "another seed / checkpoint"), remove=True)
 
 
 def lock_holder(path):

@@ -42,10 +42,14 @@ def evaluate(run_dir, split, samples, checkpoint, limit, seed, force, mode, verb
     from nips2015_vrnn.models.app import outputs
     from nips2015_vrnn.models.app.evaluation import corpus_title, evaluate_run, format_table_row, save_result
     from nips2015_vrnn.models.app.progress import CompileProgress
-    from nips2015_vrnn.models.app.rundir import RunDir, load_model
+    from nips2015_vrnn.models.app.rundir import RunDir, check_frame_width, load_model
 
     setup_logging(verbose)
     run = RunDir(run_dir)
+    changed = run.data_changed()
+    if changed:
+        click.echo(changed, err=True)
+    check_frame_width(run.config, run.corpus, run.data_path)  # a file swapped for another width
     path = outputs.eval_path(run, split, checkpoint)
     with outputs.output_lock(path):  # a second evaluation of this split and checkpoint refuses
         if not force:

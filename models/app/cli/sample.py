@@ -51,6 +51,9 @@ def sample(run_dir, n, steps, seed, checkpoint, force, mode, verbose):
 
     setup_logging(verbose)
     run = RunDir(run_dir)
+    changed = run.data_changed()
+    if changed:
+        click.echo(changed, err=True)
     steps = default_steps(run.config.data) if steps is None else steps
     check_generation_fits(run.config, run.floatX, n, steps)
     out_dir = outputs.samples_dir(run, checkpoint, seed)

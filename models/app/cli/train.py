@@ -199,6 +199,9 @@ def _train(held, corpus, out, resume, data, demo_corpus, model, config_file, set
         from nips2015_vrnn.models.app.resume import plan_resume, trim_log
         from nips2015_vrnn.models.app.runlock import run_lock
         held.enter_context(run_lock(rundir.RunDir(resume).path))  # before the log or config changes
+        changed = rundir.RunDir(resume).data_changed()
+        if changed:
+            click.echo(changed, err=True)
         run, limits = plan_resume(rundir.RunDir(resume), max_updates=max_updates, epochs=epochs,
                                   overrides=configure.parse_overrides(sets))
         max_updates = limits.max_updates

@@ -7,8 +7,10 @@ checked is only where and how the command writes, and what it says.
 """
 import contextlib
 import errno
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -159,7 +161,7 @@ def test_samples_are_replaced_only_when_the_new_ones_are_complete(tmp_path, demo
     result = invoke(cli.sample, [run.path, "--n", 2, "--force"])
     assert_one_line_error(result, "No space left on device")
     assert len(list(folder.iterdir())) == 3  # the earlier samples, untouched
-    assert sorted(p.name for p in (run.path / "samples").iterdir()) == [".best-seed0.lock", "best-seed0"]
+    assert sorted(p.name for p in (run.path / "samples").iterdir()) == ["best-seed0"]  # no temporary, no lock
 
 
 def test_sample_n_beyond_memory_is_refused_before_anything_is_allocated(tmp_path, demo_data, no_compiling):
@@ -199,7 +201,7 @@ def test_an_evaluation_that_cannot_be_saved_is_printed_in_full(tmp_path, demo_da
     printed = result.output[result.output.index("{"):result.output.rindex("}") + 1]
     assert json.loads(printed)["per_sequence"] == [1.0, 2.0]
     assert "saved" not in result.output.replace("not saved", "")
-    assert sorted(p.name for p in run.path.iterdir() if "eval" in p.name) == [".eval_test_best.json.lock"]
+    assert [p.name for p in run.path.iterdir() if "eval" in p.name] == []  # no temporary, no lock
 
 
 def test_an_evaluation_is_never_written_through_a_symbolic_link(tmp_path, demo_data, no_compiling):
@@ -256,3 +258,74 @@ def test_a_read_only_run_directory_is_one_line_for_sample_and_eval(tmp_path, dem
     finally:
         os.chmod(run.path, 0o755)
 
+
+
+# ---------------------------------------------------------------- the data a run was made with
+def run_on_a_copy(tmp_path, demo_data):
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(demo_data / "blizzard.h5", data / "blizzard.h5")
+    shutil.copy(demo_data / "blizzard_normal.npz", data / "blizzard_normal.npz")
+    return make_run(tmp_path / "run", data), data / "blizzard.h5"
+
+
+def test_a_run_records_its_data_file_and_eval_sample_resume_warn_when_it_changed(tmp_path, demo_data, no_compiling):
+    import h5py
+
+    run, data = run_on_a_copy(tmp_path, demo_data)
+    record = json.loads((run.path / "config.json").read_text())["data_file"]
+    assert record["sha256"] == hashlib.sha256(data.read_bytes()).hexdigest()
+    assert rundir.RunDir(run.path).data_changed() is None
+    os.utime(data)  # touched, same content: no warning
+    assert rundir.RunDir(run.path).data_changed() is None
+    with h5py.File(data, "r+") as f:  # same width, other values
+        f["data"][0] = f["data"][0] + 1.0
+    for command, args in ((cli.sample, ["--n", 2]), (cli.evaluate, ["--mode", "c"])):
+        result = invoke(command, [run.path, *args])
+        assert result.exit_code == 0, result.output
+        assert f"Warning: {data} changed since the run was made" in result.output
+    # --resume warns before anything else (here it then refuses the stand-in checkpoint)
+    result = invoke(cli.train, ["--resume", run.path, "--max-updates", 50])
+    assert result.output.startswith(f"Warning: {data} changed")
+
+
+def sequences_file(tmp_path, name, width):
+    from user_corpora import write_npy
+
+    rng = np.random.default_rng(0)
+    src = write_npy(tmp_path / f"src-{name}", [rng.normal(size=(12, width)) for _ in range(20)])
+    out = tmp_path / f"{name}.h5"
+    result = invoke(cli.prepare, ["sequences", src, out])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_a_data_file_swapped_for_another_width_is_one_line_before_eval(tmp_path, no_compiling):
+    data = sequences_file(tmp_path, "mine", 3)
+    overrides = lookup.config_overrides("sequences", data)
+    config = configure.resolve_config("sequences", overrides=overrides)
+    run = rundir.create_run(tmp_path / "run", "sequences", config, data, mode="c")
+    write_checkpoint(run.checkpoint_root / "best", {"params": {"W": np.zeros(2)}}, {"trainlog": {"batch_seen": 3}})
+    shutil.copy(sequences_file(tmp_path, "wider", 5), data)
+    result = invoke(cli.evaluate, [run.path, "--mode", "c"])
+    assert "changed since the run was made" in result.output
+    assert_one_line_error(result, str(data), "x_dim=3", "x_dim=5")
+
+
+def test_a_bernoulli_model_refuses_data_that_are_not_0_or_1_before_anything_is_made(tmp_path):
+    real = sequences_file(tmp_path, "real", 3)
+    result = invoke(cli.train, ["sequences", "--data", real, "--out", tmp_path / "run", "--model", "vrnn-bernoulli"])
+    assert_one_line_error(result, str(real), "real values", "{0, 1}")
+    assert not (tmp_path / "run").exists()
+    from user_corpora import write_npy
+
+    rng = np.random.default_rng(1)
+    src = write_npy(tmp_path / "src-binary", [rng.integers(0, 2, size=(12, 4)).astype(float) for _ in range(20)])
+    binary = tmp_path / "binary.h5"
+    assert invoke(cli.prepare, ["sequences", src, binary]).exit_code == 0
+    config = configure.resolve_config("sequences", model="vrnn-bernoulli",
+                                      overrides=lookup.config_overrides("sequences", binary))
+    rundir.check_output_kind(config, "sequences", binary)  # accepted
+    assert invoke(cli.prepare, ["sequences", src, tmp_path / "normalised.h5", "--normalise", "yes"]).exit_code == 0
+    with pytest.raises(rundir.ConfigError, match="normalised"):
+        rundir.check_output_kind(config, "sequences", tmp_path / "normalised.h5")
