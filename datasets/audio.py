@@ -27,6 +27,7 @@ import numpy as np
 
 from nips2015_vrnn.datasets.audio_headers import declared_frames, ogg_is_complete
 from nips2015_vrnn.datasets.errors import DataError
+from nips2015_vrnn.datasets.walk import corpus_files
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +89,9 @@ def find_audio(src_dir, allow_pickle=False):
     src = Path(src_dir)
     if not src.is_dir():
         raise DataError(src, "no such folder; expected a folder of audio files")
-    files = sorted(p for p in src.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
-    legacy = sorted(p for p in src.rglob("data_*.npy") if p.is_file())
+    found = corpus_files(src)  # symbolic links to folders followed, and said
+    files = [p for p in found if p.suffix.lower() in AUDIO_SUFFIXES]
+    legacy = [p for p in found if p.name.startswith("data_") and p.suffix == ".npy"]
     if allow_pickle:
         files = sorted(files + legacy)
     if files:

@@ -46,7 +46,7 @@ from nips2015_vrnn.datasets.audio import (
 from nips2015_vrnn.datasets.errors import DataError
 from nips2015_vrnn.datasets.hdf5 import atomic_h5, temporary_path
 from nips2015_vrnn.datasets.reader import SPLITS, SplitReader  # noqa: F401  (SPLITS re-exported)
-from nips2015_vrnn.datasets.stats import RunningMoments
+from nips2015_vrnn.datasets.stats import RunningMoments, check_statistics
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +183,9 @@ def prepare_blizzard(src_dir, out_file, seq_len=SEQ_LEN, batch_size=128, valid_f
     for label, value in (("seq_len", seq_len), ("batch_size", batch_size)):
         if not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{label} must be a positive int, got {value!r}")
+    if seq_len % FRAME_SIZE:
+        raise ValueError(f"seq_len must be a multiple of the frame size {FRAME_SIZE} (the models' "
+                         f"x_dim: training cuts rows into frames), got {seq_len}")
     if not (0 <= valid_frac < 1 and 0 <= test_frac < 1 and valid_frac + test_frac < 1):
         raise ValueError(f"valid_frac={valid_frac!r} and test_frac={test_frac!r}: expected "
                          "each in [0, 1) and a sum below 1")
@@ -232,6 +235,7 @@ def prepare_blizzard(src_dir, out_file, seq_len=SEQ_LEN, batch_size=128, valid_f
             if writer.done:
                 break
         x_mean, x_std = float(moments.mean), float(moments.std)
+        check_statistics(src, x_mean, x_std)  # before anything is renamed into place
         f.create_dataset("sources", data=np.array([str(p.relative_to(src)) for p in files],
                                                   dtype=h5py.string_dtype()))
         f.create_dataset("source_samples", data=lengths)

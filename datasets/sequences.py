@@ -35,6 +35,7 @@ from nips2015_vrnn.datasets.hdf5 import atomic_h5, open_layout
 from nips2015_vrnn.datasets.ragged import RaggedReader
 from nips2015_vrnn.datasets.reader import SPLITS
 from nips2015_vrnn.datasets.stats import RunningMoments
+from nips2015_vrnn.datasets.walk import corpus_files
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ def load_sources(src):
         except Exception as exc:
             raise DataError(src, f"cannot be read as .npz ({exc}); expected {EXPECTED}") from exc
     elif src.is_dir():
-        files = sorted(p for p in src.rglob("*") if p.is_file() and p.suffix.lower() in (".npy", ".csv"))
+        files = corpus_files(src, (".npy", ".csv"))  # symbolic links to folders followed, and said
         items = [(p.relative_to(src).as_posix(), _read_npy(p) if p.suffix.lower() == ".npy" else _read_csv(p))
                  for p in files]
     else:

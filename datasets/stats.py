@@ -61,3 +61,16 @@ class RunningMoments:
         if self.count == 0:
             raise ValueError("no values were given: the standard deviation is undefined")
         return np.sqrt(self.m2 / self.count)
+
+
+def check_statistics(where, mean, std):
+    """DataError naming ``where`` unless ``mean`` and ``std`` (the training data's normalisation)
+    are finite and ``std`` is above 0: training divides by ``std`` (silent audio gives 0; damaged
+    samples give non-finite values), and would refuse the file."""
+    from nips2015_vrnn.datasets.errors import DataError
+
+    mean, std = np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
+    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std))) or np.any(std <= 0):
+        raise DataError(where, f"its training data have mean {mean.tolist()!r} and standard deviation "
+                               f"{std.tolist()!r}; expected finite statistics and a deviation above 0 "
+                               f"(silent or damaged audio cannot be normalised)")

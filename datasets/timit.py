@@ -42,7 +42,8 @@ from nips2015_vrnn.datasets.audio import TARGET_RATE, AudioFile, to_int16
 from nips2015_vrnn.datasets.errors import DataError
 from nips2015_vrnn.datasets.hdf5 import atomic_h5
 from nips2015_vrnn.datasets.ragged import RaggedReader, chunk_index
-from nips2015_vrnn.datasets.stats import RunningMoments
+from nips2015_vrnn.datasets.stats import RunningMoments, check_statistics
+from nips2015_vrnn.datasets.walk import corpus_files
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def find_utterances(root):
     if not root.is_dir():
         raise DataError(root, "no such folder; expected the TIMIT root (holding TRAIN/ and TEST/)")
     found = OrderedDict()
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and ".wav" in p.name.lower()):
+    for path in corpus_files(root, name_filter=lambda name: ".wav" in name.lower()):
         parts = path.relative_to(root).parts
         if len(parts) < 4 or not _REGION.match(parts[-3]) or parts[-4].upper() not in FULL_COUNTS:
             continue
@@ -188,6 +189,7 @@ def prepare_timit(root, out_file, valid_frac=0.05, seed=1234, include_sa=True, c
             counts[split] = len(waves)
             hours[split] = round(sum(len(w) for w in waves) / TARGET_RATE / 3600, 4)
         x_mean, x_std = float(moments.mean), float(moments.std)
+        check_statistics(root, x_mean, x_std)  # before anything is renamed into place
         f.attrs.update(X_mean=x_mean, X_std=x_std, frame_size=FRAME_SIZE, chunk_frames=int(chunk_frames),
                        sample_rate=TARGET_RATE, include_sa=bool(include_sa), seed=int(seed),
                        valid_speakers=np.array(valid_speakers, dtype=object),

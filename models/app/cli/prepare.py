@@ -33,11 +33,33 @@ def _print_prepared(info):
 def _out_file(out, corpus):
     """OUT as given when it names a .h5 file, else OUT/<corpus>.h5 (a folder)."""
     out = Path(out)
-    if out.suffix.lower() in (".h5", ".hdf5"):
-        out.parent.mkdir(parents=True, exist_ok=True)
-        return out
-    out.mkdir(parents=True, exist_ok=True)
-    return out / f"{corpus}.h5"
+    folder = out.parent if out.suffix.lower() in (".h5", ".hdf5") else out
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise click.ClickException(f"{folder}: cannot make the output folder ({err.strerror}); "
+                                   "expected a folder this user can write") from None
+    return out if folder != out else out / f"{corpus}.h5"
+
+
+def _whole_frames(ctx, param, value):
+    """--seq-len: whole frames of the Blizzard frame size (training cuts each row into frames)."""
+    from nips2015_vrnn.datasets.blizzard import FRAME_SIZE
+
+    if value % FRAME_SIZE:
+        raise click.BadParameter(f"{value} is not a multiple of the frame size {FRAME_SIZE}; "
+                                 f"expected e.g. {max(1, round(value / FRAME_SIZE)) * FRAME_SIZE}")
+    return value
+
+
+def _fractions(valid_frac, test_frac):
+    if valid_frac + test_frac >= 1:
+        raise click.UsageError(f"--valid-frac {valid_frac} and --test-frac {test_frac} leave no "
+                               "training data; expected a sum below 1")
+
+
+#: Seeds numpy's generators take.
+SEED = click.IntRange(0, 2 ** 32 - 1)
 
 
 @prepare.command("blizzard", help="""Cut a folder of speech audio into the Blizzard TBPTT layout.
@@ -56,10 +78,13 @@ Example:
 """)
 @click.argument("src", type=click.Path(file_okay=False))
 @click.argument("out", type=click.Path())
-@click.option("--seq-len", default=8000, show_default=True, help="Samples per row (0.5 s).")
-@click.option("--batch-size", default=128, show_default=True, help="Parallel streams B.")
-@click.option("--valid-frac", default=0.05, show_default=True, help="Fraction kept for validation.")
-@click.option("--test-frac", default=0.05, show_default=True, help="Fraction kept for test.")
+@click.option("--seq-len", default=8000, show_default=True, type=click.IntRange(min=1), callback=_whole_frames,
+              help="Samples per row (0.5 s); a multiple of the 200-sample frame.")
+@click.option("--batch-size", default=128, show_default=True, type=click.IntRange(min=1), help="Parallel streams B.")
+@click.option("--valid-frac", default=0.05, show_default=True, type=click.FloatRange(0, 1, max_open=True),
+              help="Fraction kept for validation.")
+@click.option("--test-frac", default=0.05, show_default=True, type=click.FloatRange(0, 1, max_open=True),
+              help="Fraction kept for test.")
 @click.option("--allow-pickle", is_flag=True,
               help="Also read the legacy data_*.npy files (pickled lists of int16 waveforms): "
                    "loading them can run code, so only for files you trust.")
@@ -72,6 +97,7 @@ def prepare_blizzard_command(src, out, seq_len, batch_size, valid_frac, test_fra
     from nips2015_vrnn.datasets.blizzard import prepare_blizzard
 
     setup_logging(verbose)
+    _fractions(valid_frac, test_frac)
     out_file = _out_file(out, "blizzard")
     with progress_bar("preparing") as progress:
         info = prepare_blizzard(src, out_file, seq_len=seq_len, batch_size=batch_size,
@@ -142,7 +168,7 @@ Example:
 @click.argument("out", type=click.Path())
 @click.option("--valid-frac", default=0.05, show_default=True, type=click.FloatRange(0, 1, max_open=True),
               help="Fraction of training speakers held out.")
-@click.option("--seed", default=1234, show_default=True, help="Seed of the choice of validation speakers.")
+@click.option("--seed", default=1234, show_default=True, type=SEED, help="Seed of the choice of validation speakers.")
 @click.option("--chunk-frames", default=40, show_default=True, type=click.IntRange(min=0),
               help="Training chunk length in 200-sample frames (0: whole utterances).")
 @click.option("--no-sa", is_flag=True, help="Leave out the SA1 / SA2 dialect sentences.")
@@ -182,7 +208,7 @@ Example:
               help="Fraction of sequences for validation.")
 @click.option("--test-frac", default=0.1, show_default=True, type=click.FloatRange(0, 1, max_open=True),
               help="Fraction of sequences for test.")
-@click.option("--seed", default=0, show_default=True, help="Seed of the assignment to the splits.")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the assignment to the splits.")
 @click.option("--normalise", type=click.Choice(["auto", "yes", "no"]), default="auto", show_default=True,
               help="Per-dimension normalisation by the training statistics.")
 @verbose_option
@@ -191,6 +217,7 @@ def prepare_sequences_command(src, out, valid_frac, test_frac, seed, normalise, 
     from nips2015_vrnn.datasets.sequences import prepare_sequences
 
     setup_logging(verbose)
+    _fractions(valid_frac, test_frac)
     out_file = _out_file(out, "sequences")
     info = prepare_sequences(src, out_file, valid_frac=valid_frac, test_frac=test_frac, seed=seed,
                              normalise=normalise)
