@@ -43,20 +43,42 @@ def _echo_config(run, backend):
     click.echo(line)
 
 
+class Signals:
+    """The SIGTERM that :func:`sigterm_as_interrupt` received, kept until it is acted on.
+
+    The handler raises KeyboardInterrupt where the signal lands; when that is inside a callback
+    whose exceptions Python only prints (JAX's garbage-collection callback, a ``__del__``), the
+    interrupt is lost there. :meth:`check`, called at safe points (each compile stage, the end
+    of compiling), raises it again, so a SIGTERM is never lost.
+    """
+
+    def __init__(self):
+        self.received = None
+
+    def check(self):
+        """KeyboardInterrupt when a signal was received (and not yet acted on)."""
+        if self.received is not None:
+            name, self.received = self.received, None
+            raise KeyboardInterrupt(name)
+
+
 @contextlib.contextmanager
 def sigterm_as_interrupt():
     """SIGTERM acts as Ctrl-C for the ``with`` block (e.g. while compiling, before the training
-    loop installs its own handler), so the same clean-up runs."""
+    loop installs its own handler), so the same clean-up runs; yields the :class:`Signals`."""
+    signals = Signals()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield signals
         return
 
     def handler(signum, frame):
+        signals.received = "SIGTERM"  # kept: the interrupt below may be swallowed (see Signals)
         raise KeyboardInterrupt("SIGTERM")
 
     previous = signal.signal(signal.SIGTERM, handler)
     try:
-        yield
+        yield signals
+        signals.check()  # a SIGTERM swallowed after the last safe point
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -102,9 +124,12 @@ def format_epoch(summary):
     return line + (", shuffled each epoch" if summary["shuffled"] else ", in order")
 
 
-def _train_events(compiling, progress):
-    """The trainer's events shown to the user: compile stages, then monitoring records."""
+def _train_events(compiling, progress, signals=None):
+    """The trainer's events shown to the user: compile stages, then monitoring records; each
+    event is a safe point where a swallowed SIGTERM is raised again (``signals``)."""
     def on_event(kind, **info):
+        if signals is not None and kind in ("stage", "compiled", "resumed"):
+            signals.check()
         if kind == "stage":
             compiling.stage(info["name"])
         elif kind == "compiled":
@@ -253,9 +278,9 @@ def _train(held, corpus, out, resume, data, demo_corpus, model, config_file, set
     compiling = CompileProgress().start()
     progress = TrainProgress(run.config.monitoring_freq)
     try:
-        with sigterm_as_interrupt():
+        with sigterm_as_interrupt() as signals:
             training = trainer.train_run(run, program_backend, max_updates=max_updates,
-                                         resume=bool(resume), on_event=_train_events(compiling, progress),
+                                         resume=bool(resume), on_event=_train_events(compiling, progress, signals),
                                          progress=progress)
     except TrainingInterrupted as stop:
         click.echo(f"\ninterrupted by {stop.signal_name} after {stop.batch_seen} updates; "
