@@ -14,6 +14,8 @@ update  valid_nll_upper_bound
     10                   3.25
 """
 import logging
+import os
+from pathlib import Path
 
 from cle.errors import UserError
 
@@ -99,5 +101,14 @@ def plot_curves(records, channels, path, title=None):
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}{path.suffix}")  # the suffix picks the format
+    try:
+        fig.savefig(tmp, dpi=100)
+        os.replace(tmp, path)
+    except OSError as err:
+        raise UserError(f"{err.filename or path}: cannot write the plot ({err.strerror or err}); "
+                        "expected a folder with space this user can write") from None
+    finally:
+        plt.close(fig)
+        tmp.unlink(missing_ok=True)

@@ -1,9 +1,12 @@
 """What every command shares: the user-error boundary, logging setup, progress display, options.
 
 A :class:`cle.errors.UserError` (bad input, a run or checkpoint not as expected) is printed as one
-line ``Error: ...`` with exit status 1. Anything else is a bug and keeps its traceback.
-``--verbose`` (or ``VRNN_DEBUG=1``) also shows the traceback of user errors.
+line ``Error: ...`` with exit status 1. So are faults of the machine rather than of the code: an
+OSError of :data:`MACHINE_FAULTS` (a full disk, a read-only or forbidden folder, an I/O error,
+too many open files: the line names the file) and a MemoryError. Anything else is a bug and
+keeps its traceback. ``--verbose`` (or ``VRNN_DEBUG=1``) also shows the traceback of these.
 """
+import errno
 import functools
 import logging
 import os
@@ -16,7 +19,7 @@ from cle.backend import DEFAULT_MODE_PREFERENCE, MODES
 from cle.errors import UserError
 
 __all__ = ["user_errors", "setup_logging", "verbose_option", "progress_bar", "EXIT_INTERRUPTED",
-           "DEBUG_ENV"]
+           "DEBUG_ENV", "MACHINE_FAULTS"]
 
 #: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
 EXIT_INTERRUPTED = 130
@@ -28,8 +31,25 @@ def _debug(kwargs):
     return bool(kwargs.get("verbose")) or os.environ.get(DEBUG_ENV, "") not in ("", "0")
 
 
+#: errno values of OSErrors that are faults of the machine or its files, not of the code.
+MACHINE_FAULTS = frozenset(getattr(errno, name) for name in (
+    "ENOSPC", "EDQUOT", "EROFS", "EACCES", "EPERM", "EIO", "EFBIG", "EMFILE", "ENFILE", "ENOMEM")
+    if hasattr(errno, name))
+
+
+#: What to do about a machine fault, by errno.
+_ADVICE = {**{getattr(errno, n): "; expected room on the disk: free some space" for n in ("ENOSPC", "EDQUOT", "EFBIG")
+              if hasattr(errno, n)},
+           **{getattr(errno, n): "; expected a folder this user can write" for n in ("EROFS", "EACCES", "EPERM")}}
+
+
+def _one_line(text):
+    return " ".join(line.strip() for line in str(text).strip().splitlines())
+
+
 def user_errors(func):
-    """Turn the :class:`UserError` of a command into a one-line message and exit status 1."""
+    """Turn the :class:`UserError` of a command (and a machine fault: see the module doc) into
+    a one-line message and exit status 1."""
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
@@ -37,8 +57,19 @@ def user_errors(func):
         except UserError as err:
             if _debug(kwargs):
                 raise
-            lines = [line.strip() for line in str(err).strip().splitlines()]
-            raise click.ClickException(" ".join(lines) or type(err).__name__) from None
+            raise click.ClickException(_one_line(err) or type(err).__name__) from None
+        except OSError as err:
+            if err.errno not in MACHINE_FAULTS or _debug(kwargs):
+                raise
+            where = f"{err.filename}: " if err.filename else ""
+            raise click.ClickException(f"{where}{err.strerror or _one_line(err)}"
+                                       f"{_ADVICE.get(err.errno, '')}") from None
+        except MemoryError as err:
+            if _debug(kwargs):
+                raise
+            detail = f" ({_one_line(err)})" if str(err) else ""
+            raise click.ClickException(f"out of memory{detail}; expected a smaller model, batch or "
+                                       "--n, or more memory") from None
     return wrapper
 
 

@@ -329,3 +329,37 @@ def test_a_bernoulli_model_refuses_data_that_are_not_0_or_1_before_anything_is_m
     assert invoke(cli.prepare, ["sequences", src, tmp_path / "normalised.h5", "--normalise", "yes"]).exit_code == 0
     with pytest.raises(rundir.ConfigError, match="normalised"):
         rundir.check_output_kind(config, "sequences", tmp_path / "normalised.h5")
+
+
+# ---------------------------------------------------------------- machine faults: one line each
+def test_a_full_disk_under_vrnn_monitor_plot_is_one_line_and_leaves_no_temporary(tmp_path, demo_data, monkeypatch):
+    pytest.importorskip("matplotlib")
+    import matplotlib.figure
+
+    run = make_run(tmp_path / "run", demo_data, checkpoint=False)
+    steps = [{"event": "monitor", "batch_seen": i, "nll_upper_bound": 1.0 / (i + 1)} for i in range(3)]
+    (run.path / "log.jsonl").write_text("".join(json.dumps(step) + "\n" for step in steps))
+
+    def full(self, path, *args, **kwargs):
+        with open(path, "wb") as handle:
+            handle.write(b"\x89PNG partial")
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", full)
+    plot = tmp_path / "curve.png"
+    assert_one_line_error(invoke(cli.monitor, [run.path, "--plot", plot]), "No space left on device")
+    assert list(tmp_path.glob("*curve*")) == []  # neither the picture nor its temporary
+
+
+@pytest.mark.parametrize("fault", [
+    OSError(errno.EROFS, "Read-only file system", "/runs/x/config.json"),
+    OSError(errno.EACCES, "Permission denied", "/runs/x/config.json"),
+    OSError(errno.ENOSPC, "No space left on device", "/runs/x/config.json"),
+    MemoryError("Unable to allocate 11.2 GiB for an array with shape (100000, 40, 200)"),
+])
+def test_a_machine_fault_is_one_line_naming_the_file(tmp_path, demo_data, monkeypatch, fault):
+    def failing(*args, **kwargs):
+        raise fault
+    monkeypatch.setattr(rundir, "_write_record", failing)
+    result = invoke(cli.train, ["demo", "--out", tmp_path / "run", "--data", demo_data, "--mode", "c"])
+    line = assert_one_line_error(result)
+    assert ("/runs/x/config.json" in line) if isinstance(fault, OSError) else ("out of memory" in line)
