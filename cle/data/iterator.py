@@ -159,10 +159,11 @@ class ExampleIterator:
     smaller one (none is dropped). With ``fill`` every batch has ``batch_size`` columns: the
     missing ones are empty examples (zeros, mask 0), so one shape serves every batch.
 
-    With ``buckets`` (padded lengths L_1 < ... < L_k, the last at least the longest example)
-    each example goes to the smallest bucket that holds it; batches are cut within a bucket
-    (one smaller batch per bucket at most) and padded along time to the bucket's length, and
-    the batches of a pass are visited in a random order. Without, a batch is as long as its
+    With ``buckets`` (``(length, width)`` pairs by increasing length, the last length at least
+    the longest example's; :func:`cle.data.buckets.length_buckets` chooses them) each example
+    goes to the bucket of the smallest length that holds it; a bucket's examples are cut into
+    batches of its ``width`` (the last one smaller, or filled), padded along time to its length,
+    and the batches of a pass are visited in a random order. Without, a batch is as long as its
     longest example.
 
     The state (:meth:`state_dict`) holds the current pass's batches, the next one, the pass count
@@ -174,11 +175,12 @@ class ExampleIterator:
         (``[x (T, B, D), mask (T, B)]`` of those examples, padded with mask 0 to ``n_steps``
         steps and ``n_columns`` columns) and, with ``buckets``, ``lengths(start, end)``.
     batch_size : int >= 1
+        Examples per batch without buckets.
     shuffle : bool
         A new order every pass (False: the examples in order, batches in order).
     seed : int or None
     fill : bool
-    buckets : sequence of int or None
+    buckets : sequence of (int, int) or None
 
     Examples
     --------
@@ -188,8 +190,8 @@ class ExampleIterator:
     ...     def batch(self, indices, n_steps=None, n_columns=None): return [list(indices), n_steps]
     >>> [b for b in ExampleIterator(Toy(), batch_size=2, shuffle=False)]
     [[[0, 1], None], [[2, 3], None], [[4], None]]
-    >>> sorted((sorted(b[0]), b[1]) for b in ExampleIterator(Toy(), batch_size=2, buckets=[2, 5], seed=0))
-    [([0, 1], 2), ([2, 4], 5), ([3], 5)]
+    >>> sorted((sorted(b[0]), b[1]) for b in ExampleIterator(Toy(), 2, buckets=[(2, 2), (5, 3)], seed=0))
+    [([0, 1], 2), ([2, 3, 4], 5)]
     """
 
     def __init__(self, data, batch_size, shuffle=True, seed=None, fill=False, buckets=None):
@@ -203,17 +205,24 @@ class ExampleIterator:
         self.batch_size = int(batch_size)
         self.n_examples = int(n_examples)
         self.shuffle, self.fill = bool(shuffle), bool(fill)
-        self.buckets = None if buckets is None else [int(b) for b in buckets]
-        if self.buckets is not None:
-            lengths = np.asarray(data.lengths(0, n_examples))
-            if not self.buckets or sorted(set(self.buckets)) != self.buckets or self.buckets[-1] < lengths.max():
-                raise ValueError(f"ExampleIterator: buckets must be increasing lengths, the last at least "
-                                 f"the longest example ({int(lengths.max())}); got {buckets}")
-            self._bucket_of = np.searchsorted(self.buckets, lengths)
-        else:
+        if buckets is None:
+            self.buckets = None
             self._bucket_of = np.zeros(n_examples, dtype=np.int64)
-        members = np.bincount(self._bucket_of, minlength=len(self.buckets or [0]))
-        self.nbatch = int(sum(-(-int(m) // self.batch_size) for m in members))
+            self._widths = [self.batch_size]
+        else:
+            self.buckets = [[int(length), int(width)] for length, width in buckets]
+            lengths = np.asarray(data.lengths(0, n_examples))
+            steps = [length for length, _ in self.buckets]
+            if (not steps or sorted(set(steps)) != steps or steps[-1] < lengths.max()
+                    or min(width for _, width in self.buckets) < 1):
+                raise ValueError(f"ExampleIterator: buckets must be (length, width >= 1) pairs by "
+                                 f"increasing length, the last at least the longest example "
+                                 f"({int(lengths.max())}); got {buckets}")
+            self._bucket_of = np.searchsorted(steps, lengths)
+            self._widths = [width for _, width in self.buckets]
+            self._lengths = lengths
+        members = np.bincount(self._bucket_of, minlength=len(self._widths))
+        self.nbatch = int(sum(-(-int(m) // w) for m, w in zip(members, self._widths)))
         self.rng = np.random.default_rng(seed)
         self.passes = 0
         self._batches = None     # [[bucket, i0, i1, ...], ...] of the open pass
@@ -227,9 +236,9 @@ class ExampleIterator:
             self._begin_pass()
         while self._next < self.nbatch:
             bucket, *indices = self._batches[self._next]
-            n_steps = None if self.buckets is None else self.buckets[bucket]
+            n_steps = None if self.buckets is None else self.buckets[bucket][0]
             batch = self.data.batch(indices, n_steps=n_steps,
-                                    n_columns=self.batch_size if self.fill else None)
+                                    n_columns=self._widths[bucket] if self.fill else None)
             self._next += 1  # only once read: a failed read is retried on resume
             yield batch
         self._batches = None
@@ -239,20 +248,28 @@ class ExampleIterator:
     def _begin_pass(self):
         order = self.rng.permutation(self.n_examples) if self.shuffle else np.arange(self.n_examples)
         batches = []
-        for bucket in range(len(self.buckets or [0])):
+        for bucket, width in enumerate(self._widths):
             members = [int(i) for i in order if self._bucket_of[i] == bucket]
-            batches += [[bucket] + members[i:i + self.batch_size]
-                        for i in range(0, len(members), self.batch_size)]
+            batches += [[bucket] + members[i:i + width] for i in range(0, len(members), width)]
         if self.shuffle and self.buckets is not None:
             batches = [batches[i] for i in self.rng.permutation(len(batches))]
         self._batches, self._next = batches, 0
 
-    def bucket_lengths(self):
-        """The padded lengths of the buckets that hold examples (each one static shape with
-        ``fill``); None without buckets."""
+    def real_fraction(self):
+        """Real frames / computed frames of a pass with ``fill`` and ``buckets`` (None without
+        buckets: it depends on the batches drawn)."""
         if self.buckets is None:
             return None
-        return [self.buckets[b] for b in np.unique(self._bucket_of)]
+        members = np.bincount(self._bucket_of, minlength=len(self._widths))
+        computed = sum(-(-int(m) // w) * w * length for m, (length, w) in zip(members, self.buckets))
+        return float(self._lengths.sum() / computed)
+
+    def shapes(self):
+        """The (steps, columns) of the batches with ``fill`` (steps None without buckets): one
+        static shape each."""
+        if self.buckets is None:
+            return [(None, self.batch_size)]
+        return [tuple(self.buckets[b]) for b in np.unique(self._bucket_of)]
 
     @property
     def position(self):

@@ -57,13 +57,27 @@ class Optimizer:
         return values
 
     def _slot(self, kind, param):
-        """A zero shared variable shaped like ``param``, registered in the state as ``kind__name``."""
+        """A zero shared variable shaped like ``param``, registered in the state as ``kind__name``.
+
+        A second graph of the same parameters (another input shape) gets the same slot.
+        """
         name = f"{kind}__{param.name or len(self.state)}"
+        owners = self.__dict__.setdefault("_slot_owners", {})
         if name in self.state:
-            raise ValueError(f"{type(self).__name__}: two parameters share the name {param.name!r}")
+            if owners.get(name, param) is not param:
+                raise ValueError(f"{type(self).__name__}: two parameters share the name {param.name!r}")
+            owners[name] = param
+            return self.state[name]
         var = pytensor.shared(np.zeros_like(param.get_value()), name=name)
         self.state[name] = var
+        owners[name] = param
         return var
+
+    def _counter(self):
+        """The step counter (a shared floatX scalar, 0 before the first step): the state's, when a
+        graph of the same parameters made it already."""
+        counter = self.state.get("counter")
+        return sharedX(0.0, name="counter") if counter is None else counter
 
     def _scaler(self, param):
         return self.lr_scalers.get(param.name, 1.0)
@@ -100,7 +114,7 @@ class Adam(Optimizer):
 
     def get_updates(self, grads):
         updates = OrderedDict()
-        counter = sharedX(0.0, name="counter")
+        counter = self._counter()
         b1_i = self.b1 * self.lambd ** counter
         m_correction = 1.0 - self.b1 ** (counter + 1)
         v_correction = 1.0 - self.b2 ** (counter + 1)
@@ -137,7 +151,7 @@ class Adam2(Optimizer):
 
     def get_updates(self, grads):
         updates = OrderedDict()
-        counter = sharedX(0.0, name="counter")
+        counter = self._counter()
         t = counter + 1.0
         lr_t = self.lr * pt.sqrt(1.0 - self.b2 ** t) / (1.0 - self.b1 ** t)
         for param, grad in grads.items():

@@ -90,11 +90,16 @@ class Training:
     store_spec : dict or None
         Everything of the caller's that decides the training graph (JSON-ready), for the store;
         None: compiled every time.
+    variants : list of (model, cost, outputs, store_spec) or None
+        More training graphs of the same parameters, state and optimizer for inputs of other
+        static shapes (a static-shape backend, batches of several padded lengths): each is
+        compiled as the first, and a batch runs the graph whose first input's static shape is
+        the batch's first array's shape (the first graph when none is).
     """
 
     def __init__(self, name, data, model, optimizer, cost, outputs, extension=None,
                  trainlog=None, run_dir=None, config=None, progress=None, backend=None,
-                 store_spec=None):
+                 store_spec=None, variants=None):
         self.name = name
         self.data = data
         self.model = model
@@ -125,6 +130,18 @@ class Training:
         #: True when the training function came from the backend's store of compiled functions.
         self.loaded = False
         self._train_fn = self._compiled_training_function()
+        self._train_fns = {}
+        if variants:
+            self._train_fns[self._static_shape()] = self._train_fn
+            main = (self.model, self.inputs, self.cost, self.outputs, self.store_spec)
+            loaded = self.loaded
+            for model, cost, outputs, store_spec in variants:
+                self.model, self.inputs, self.cost, self.store_spec = model, model.inputs, cost, store_spec
+                self.outputs = tolist(outputs)
+                self._train_fns[self._static_shape()] = self._compiled_training_function()
+                loaded = loaded and self.loaded
+            self.model, self.inputs, self.cost, self.outputs, self.store_spec = main
+            self.loaded = loaded
         log.info("compiled the training function in %.1f s", time.perf_counter() - start)
 
     # ------------------------------------------------------------------ graph
@@ -158,15 +175,23 @@ class Training:
             self.run_extension("ext_grad")
             self.updates.update(self.optimizer.get_updates(self.grads))
             self.run_extension("ext_regularize_post_grad")
+            # An optimizer made outside a precision block has float64 scalars (PyTensor's floatX):
+            # each update is cast back to its variable's dtype (a no-op where they agree).
+            self.updates = OrderedDict((var, _as_dtype_of(var, value)) for var, value in self.updates.items())
             return function(self.inputs, self.outputs + [self.grad_norm], updates=self.updates,
                             backend=self.backend, name=f"{self.name}_cost_fn")
+
+    def _static_shape(self):
+        """The static shape of the current graph's first input (its key among the variants)."""
+        return tuple(self.inputs[0].type.shape)
 
     def cost_fn(self, *batch):
         """One update on ``batch``; returns the outputs' values (the legacy ``cost_fn``).
 
         The global gradient norm of this update is kept in ``last_grad_norm``.
         """
-        values = self._train_fn(*batch)
+        fn = self._train_fns.get(tuple(np.shape(batch[0])), self._train_fn)
+        values = fn(*batch)
         self.last_grad_norm = float(values[-1])
         return values[:-1]
 
@@ -396,6 +421,13 @@ class Training:
         self._event("resume", path=str(directory), batch_seen=trainlog.batch_seen)
         log.info("resumed from %s at update %d", directory, trainlog.batch_seen)
         return directory
+
+
+def _as_dtype_of(var, value):
+    """``value`` cast to the dtype of the tensor ``var`` it updates (unchanged when they agree or
+    either is not a tensor, e.g. a random generator)."""
+    dtype, wanted = getattr(value, "dtype", None), getattr(var, "dtype", None)
+    return value if dtype is None or wanted is None or dtype == wanted else value.astype(wanted)
 
 
 def _settings_of(extension):

@@ -12,6 +12,7 @@ import time
 
 from cle.backend import precision
 from cle.data import ExampleIterator, Iterator
+from cle.data.buckets import length_buckets
 from cle.train import Training
 from cle.train.checkpoint import read_checkpoint
 from cle.train.ext import Checkpoint, EarlyStopping, EpochCount, Extension, GradientClipping, Monitoring, WeightNorm
@@ -83,11 +84,17 @@ def training_batches(config, train_data):
 
     A user's own sequences (:data:`LEGACY_ORDER` aside): :class:`cle.data.ExampleIterator`, the
     sequences shuffled each epoch (seeded by ``config.seed``; its state is checkpointed, so a
-    resume goes on exactly) and the last batch kept, filled to ``batch_size`` columns with empty
-    sequences (mask 0). With the masked per-sequence cost (``sequence_sum``: sum over time, mean
-    over the batch's columns) every sequence weighs 1 / batch_size in its update, in a full batch
-    or in the last. The paper's corpora keep the legacy :class:`cle.data.Iterator`
-    (Blizzard's rows are TBPTT streams: row r + batch_size continues row r).
+    resume goes on exactly), none dropped, in batches of a few padded lengths
+    (:func:`cle.data.buckets.length_buckets`: sequences of similar lengths together, each batch
+    about ``batch_size`` mean-length sequences' worth of frames; one compiled training function
+    per (length, width) in a static-shape backend, the same batches in every mode so a run may
+    resume in another). A bucket's last batch is filled to its width with empty sequences
+    (mask 0). With the masked per-sequence cost (``sequence_sum``: sum over time, mean over the
+    batch's columns) a sequence weighs 1 / width in its update. With a carried state
+    (``reset_freq > 0``, whose state has ``batch_size`` rows) every batch is ``batch_size`` wide
+    and padded to its longest sequence instead.
+    The paper's corpora keep the legacy :class:`cle.data.Iterator` (Blizzard's rows are TBPTT
+    streams: row r + batch_size continues row r).
     """
     if config.data in LEGACY_ORDER:
         if train_data.num_examples() < config.batch_size:
@@ -96,20 +103,29 @@ def training_batches(config, train_data):
                            f"examples, fewer than batch_size {config.batch_size}; give --set "
                            f"batch_size=N with N <= {n}")
         return Iterator(train_data, batch_size=config.batch_size)
+    buckets = None
+    if config.reset_freq == 0:
+        buckets = length_buckets(train_data.lengths(0, train_data.num_examples()), config.batch_size).shapes
     return ExampleIterator(train_data, batch_size=config.batch_size, shuffle=True, seed=config.seed,
-                           fill=True)
+                           fill=True, buckets=buckets)
 
 
 def epoch_summary(iterator):
     """What one epoch of ``iterator`` covers: ``examples`` seen of ``total``, ``batches`` of
-    ``batch_size``, ``shuffled``, ``unit`` (what an example is: 'sequences', 'rows', 'lines')."""
+    ``batch_size``, ``shuffled``, ``unit`` (what an example is: 'sequences', 'rows', 'lines');
+    with length buckets their ``shapes`` [(length, width)] and the ``real_fraction`` of the
+    computed frames."""
     total = iterator.data.num_examples()
     if isinstance(iterator, ExampleIterator):
         seen, shuffled = total, iterator.shuffle
     else:
         seen, shuffled = len(iterator) * iterator.batch_size, iterator.shuffle
-    return {"examples": seen, "total": total, "batches": len(iterator), "batch_size": iterator.batch_size,
-            "shuffled": shuffled, "unit": getattr(iterator.data, "UNIT", "examples")}
+    summary = {"examples": seen, "total": total, "batches": len(iterator), "batch_size": iterator.batch_size,
+               "shuffled": shuffled, "unit": getattr(iterator.data, "UNIT", "examples")}
+    if getattr(iterator, "buckets", None):
+        summary["shapes"] = iterator.shapes()
+        summary["real_fraction"] = iterator.real_fraction()
+    return summary
 
 
 def build_training(run, model, on_event=None, progress=None):
@@ -137,12 +153,16 @@ def build_training(run, model, on_event=None, progress=None):
                     "join unrelated audio", config.batch_size, train_data.batch_size, run.data_path)
     # JAX: static shapes and noise drawn on the host from the model's generators (see host_batches).
     host_noise = model.backend.static_shapes
-    train_model = model
+    train_models = [model]
     if host_noise:
         n_steps = static_steps(train_data, valid_data)
-        train_iter = HostBatches(train_iter, model.train_rng, model.latent_dim, model.dtype, n_steps)
+        shapes = train_iter.shapes() if isinstance(train_iter, ExampleIterator) else [(None, config.batch_size)]
+        bucketed = shapes[0][0] is not None  # batches come padded to their bucket's length
+        train_iter = HostBatches(train_iter, model.train_rng, model.latent_dim, model.dtype,
+                                 None if bucketed else n_steps)
         valid_iter = HostBatches(valid_iter, model.monitor_rng, model.latent_dim, model.dtype, n_steps)
-        train_model = model.static(n_steps, config.batch_size)
+        train_models = [model.static(steps or n_steps, width) for steps, width in shapes]
+    train_model = train_models[0]
     began = time.perf_counter()
     notify("stage", name="the model graph")
     graph = train_model.training_graph(eps_input=host_noise)
@@ -164,17 +184,31 @@ def build_training(run, model, on_event=None, progress=None):
         WeightNorm(),
     ]
     notify("stage", name="the training function (gradient, rewrites, compiled code)")
-    cle_model = train_model.as_cle_model(eps_input=host_noise)
-    cle_model.add_state(model.monitor_rng)  # checkpointed: monitoring after a resume is exact
-    if model.latent_dim:
-        cle_model.add_state(model.train_rng)  # checkpointed whichever backend draws from it
+    cle_model = _cle_model(model, train_model, host_noise)
+    variants = []
+    for other in train_models[1:]:  # one training function per bucket shape (static shapes)
+        graph = other.training_graph(eps_input=host_noise)
+        costs = [out.copy(name=name) for name, out in graph.outputs.items() if name in COST_CHANNELS]
+        variants.append((_cle_model(model, other, host_noise), costs[0], costs,
+                         {"model": graph_spec(other), "eps_input": host_noise}))
     with precision(model.dtype):
         training = Training(config.model_name, train_iter, cle_model, Adam(lr=config.lr),
                             outputs[0], outputs, extension=extensions, run_dir=run.path,
                             config=run.record, progress=progress, backend=model.backend,
-                            store_spec={"model": graph_spec(train_model), "eps_input": host_noise})
+                            store_spec={"model": graph_spec(train_model), "eps_input": host_noise},
+                            variants=variants)
     notify("compiled", seconds=time.perf_counter() - began, loaded=training.loaded)
     return training
+
+
+def _cle_model(model, train_model, host_noise):
+    """The :class:`cle.models.Model` that Training compiles for ``train_model`` (``model`` or a
+    static copy), with the noise generators as checkpointed state."""
+    cle_model = train_model.as_cle_model(eps_input=host_noise)
+    cle_model.add_state(model.monitor_rng)  # checkpointed: monitoring after a resume is exact
+    if model.latent_dim:
+        cle_model.add_state(model.train_rng)  # checkpointed whichever backend draws from it
+    return cle_model
 
 
 def train_run(run, backend=None, max_updates=None, resume=False, on_event=None, progress=None):

@@ -116,12 +116,18 @@ def format_record(record):
 def format_epoch(summary):
     """What an epoch covers, in one line (``summary`` as ``trainer.epoch_summary`` gives it)."""
     unit, seen, total = summary["unit"], summary["examples"], summary["total"]
-    line = (f"an epoch: {seen} of {total} training {unit} in {summary['batches']} batches of "
-            f"{summary['batch_size']}")
+    line = f"an epoch: {seen} of {total} training {unit} in {summary['batches']} batches"
+    if not summary.get("shapes"):
+        line += f" of {summary['batch_size']}"
     if seen < total:
         return line + (f" (legacy order: the last {total - seen} {unit}, which do not fill a batch, "
                        "are never seen)")
-    return line + (", shuffled each epoch" if summary["shuffled"] else ", in order")
+    line += ", shuffled each epoch" if summary["shuffled"] else ", in order"
+    if summary.get("shapes"):
+        lengths = ", ".join(f"{steps}x{width}" for steps, width in summary["shapes"])
+        line += (f"; padded to {len(summary['shapes'])} lengths (steps x sequences: {lengths}), "
+                 f"{summary['real_fraction']:.0%} of the computed frames real")
+    return line
 
 
 def _train_events(compiling, progress, signals=None):

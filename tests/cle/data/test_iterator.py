@@ -145,10 +145,13 @@ def test_example_iterator_refuses_a_state_of_another_layout():
 
 def test_example_iterator_buckets_batch_examples_of_similar_lengths():
     lengths = [3, 9, 4, 10, 2, 8, 5]
-    iterator = ExampleIterator(Ragged(lengths), batch_size=2, buckets=[5, 10], seed=0)
+    iterator = ExampleIterator(Ragged(lengths), batch_size=2, buckets=[(5, 3), (10, 2)], seed=0,
+                               fill=True)
     batches = list(iterator)
     assert len(iterator) == len(batches) == 4
-    for indices, n_steps, _ in batches:
+    for indices, n_steps, n_columns in batches:
         assert all(lengths[i] <= n_steps for i in indices)
         assert all(lengths[i] > 5 for i in indices) == (n_steps == 10)
-    assert iterator.bucket_lengths() == [5, 10]
+        assert n_columns == {5: 3, 10: 2}[n_steps]
+    assert sorted(i for b in batches for i in b[0]) == list(range(7))
+    assert iterator.shapes() == [(5, 3), (10, 2)]

@@ -160,3 +160,11 @@ def test_lr_is_a_shared_variable_that_monitor_reports():
 def test_bad_settings_are_refused(make):
     with pytest.raises(ValueError):
         make()
+
+
+def test_a_second_graph_of_the_same_parameters_shares_the_slots_and_counter():
+    param = pytensor.shared(np.ones(3), name="W")
+    adam = Adam(lr=0.1)
+    first = adam.get_updates({param: param * 2.0})
+    second = adam.get_updates({param: param * 3.0})
+    assert set(first) == set(second) and len(adam.state) == 4  # lr, m, v, counter
