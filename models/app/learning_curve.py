@@ -88,6 +88,11 @@ def plot_curves(records, channels, path, title=None):
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
+    formats = fig.canvas.get_supported_filetypes()
+    if Path(path).suffix.lower().lstrip(".") not in formats:
+        plt.close(fig)
+        raise UserError(f"{path}: --plot writes a picture; expected a name ending in one of "
+                        f"{', '.join('.' + f for f in sorted(formats))}")
     for channel in channels:
         points = [(r["batch_seen"], r[channel]) for r in records
                   if isinstance(r.get(channel), (int, float)) and "batch_seen" in r]

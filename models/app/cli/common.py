@@ -19,7 +19,7 @@ from cle.backend import DEFAULT_MODE_PREFERENCE, MODES
 from cle.errors import UserError
 
 __all__ = ["user_errors", "setup_logging", "verbose_option", "progress_bar", "EXIT_INTERRUPTED",
-           "DEBUG_ENV", "MACHINE_FAULTS"]
+           "DEBUG_ENV", "MACHINE_FAULTS", "FiniteFloatRange", "FRACTION"]
 
 #: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
 EXIT_INTERRUPTED = 130
@@ -83,6 +83,22 @@ def setup_logging(verbose):
     logging.getLogger().setLevel(level)
     if not verbose:
         logging.getLogger("pytensor.tensor.blas").setLevel(logging.ERROR)
+
+
+class FiniteFloatRange(click.FloatRange):
+    """click's FloatRange that also refuses nan and infinities (nan passes every comparison)."""
+
+    def convert(self, value, param, ctx):
+        import math
+
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+#: A fraction of a corpus held out: 0 <= x < 1, finite.
+FRACTION = FiniteFloatRange(0, 1, max_open=True)
 
 
 verbose_option = click.option("-v", "--verbose", is_flag=True,

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import click
 
-from nips2015_vrnn.models.app.cli.common import progress_bar, setup_logging, user_errors, verbose_option
+from nips2015_vrnn.models.app.cli.common import FRACTION, progress_bar, setup_logging, user_errors, verbose_option
 
 __all__ = ["prepare"]
 
@@ -81,9 +81,9 @@ Example:
 @click.option("--seq-len", default=8000, show_default=True, type=click.IntRange(min=1), callback=_whole_frames,
               help="Samples per row (0.5 s); a multiple of the 200-sample frame.")
 @click.option("--batch-size", default=128, show_default=True, type=click.IntRange(min=1), help="Parallel streams B.")
-@click.option("--valid-frac", default=0.05, show_default=True, type=click.FloatRange(0, 1, max_open=True),
+@click.option("--valid-frac", default=0.05, show_default=True, type=FRACTION,
               help="Fraction kept for validation.")
-@click.option("--test-frac", default=0.05, show_default=True, type=click.FloatRange(0, 1, max_open=True),
+@click.option("--test-frac", default=0.05, show_default=True, type=FRACTION,
               help="Fraction kept for test.")
 @click.option("--allow-pickle", is_flag=True,
               help="Also read the legacy data_*.npy files (pickled lists of int16 waveforms): "
@@ -166,7 +166,7 @@ Example:
 """)
 @click.argument("root", type=click.Path(file_okay=False))
 @click.argument("out", type=click.Path())
-@click.option("--valid-frac", default=0.05, show_default=True, type=click.FloatRange(0, 1, max_open=True),
+@click.option("--valid-frac", default=0.05, show_default=True, type=FRACTION,
               help="Fraction of training speakers held out.")
 @click.option("--seed", default=1234, show_default=True, type=SEED, help="Seed of the choice of validation speakers.")
 @click.option("--chunk-frames", default=40, show_default=True, type=click.IntRange(min=0),
@@ -204,9 +204,9 @@ Example:
 """)
 @click.argument("src", type=click.Path())
 @click.argument("out", type=click.Path())
-@click.option("--valid-frac", default=0.1, show_default=True, type=click.FloatRange(0, 1, max_open=True),
+@click.option("--valid-frac", default=0.1, show_default=True, type=FRACTION,
               help="Fraction of sequences for validation.")
-@click.option("--test-frac", default=0.1, show_default=True, type=click.FloatRange(0, 1, max_open=True),
+@click.option("--test-frac", default=0.1, show_default=True, type=FRACTION,
               help="Fraction of sequences for test.")
 @click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the assignment to the splits.")
 @click.option("--normalise", type=click.Choice(["auto", "yes", "no"]), default="auto", show_default=True,

@@ -52,6 +52,7 @@ def test_statistics_training_would_refuse_are_refused(mean, std):
     (["--seq-len", 0], "--seq-len"), (["--seq-len", 8001], "multiple of the frame size 200"),
     (["--batch-size", 0], "--batch-size"), (["--valid-frac", 2], "--valid-frac"),
     (["--test-frac", -1], "--test-frac"), (["--valid-frac", 0.6, "--test-frac", 0.5], "expected a sum below 1"),
+    (["--test-frac", "nan"], "not a finite number"),
 ])
 def test_blizzard_options_out_of_range_are_one_line(tmp_path, args, fragment):
     one_error_line(invoke(["blizzard", tmp_path, tmp_path / "out", *args]), fragment)

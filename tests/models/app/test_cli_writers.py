@@ -363,3 +363,12 @@ def test_a_machine_fault_is_one_line_naming_the_file(tmp_path, demo_data, monkey
     result = invoke(cli.train, ["demo", "--out", tmp_path / "run", "--data", demo_data, "--mode", "c"])
     line = assert_one_line_error(result)
     assert ("/runs/x/config.json" in line) if isinstance(fault, OSError) else ("out of memory" in line)
+
+
+def test_a_plot_name_of_no_picture_format_is_one_line(tmp_path, demo_data):
+    pytest.importorskip("matplotlib")
+    run = make_run(tmp_path / "run", demo_data, checkpoint=False)
+    step = {"event": "monitor", "batch_seen": 1, "nll_upper_bound": 1.0}
+    (run.path / "log.jsonl").write_text(json.dumps(step) + "\n")
+    assert_one_line_error(invoke(cli.monitor, [run.path, "--plot", tmp_path / "curve.h5"]), "curve.h5", ".png")
+    assert not (tmp_path / "curve.h5").exists()
