@@ -37,6 +37,7 @@ from cle.train.log import JsonLinesWriter, TrainLog
 from cle.train.state import NOTE
 from nips2015_vrnn.models.app import rundir
 from nips2015_vrnn.models.app.legacy_config import legacy_model_config
+from nips2015_vrnn.models.app.runlock import RunLockedError, run_lock
 from nips2015_vrnn.models.config import ConfigError
 
 log = logging.getLogger(__name__)
@@ -117,12 +118,15 @@ def import_legacy(plan, out, data, backend=None, on_event=None):
     run = rundir.create_run(out, plan.corpus, plan.config, data, floatX=plan.floatX, mode=backend.mode,
                             matmul_precision=backend.matmul_precision)
     try:
-        state = _write_checkpoints(run, plan, backend, on_event)
-        writer = JsonLinesWriter(run.log_path)
-        writer.write("import", source=str(plan.source.resolve()), legacy_name=plan.loop.name,
-                     batch_seen=plan.loop.batch_seen, epoch_seen=plan.loop.epoch_seen, note=NO_OPTIMIZER)
-        for record in plan.records:
-            writer.write("monitor", **record)
+        with run_lock(run.path):  # the run is written by this import only (a trainer refuses)
+            state = _write_checkpoints(run, plan, backend, on_event)
+            writer = JsonLinesWriter(run.log_path)
+            writer.write("import", source=str(plan.source.resolve()), legacy_name=plan.loop.name,
+                         batch_seen=plan.loop.batch_seen, epoch_seen=plan.loop.epoch_seen, note=NO_OPTIMIZER)
+            for record in plan.records:
+                writer.write("monitor", **record)
+    except RunLockedError:
+        raise  # another process took the new run (a trainer): it is theirs now, left alone
     except BaseException:
         rundir.discard_run(run)
         raise

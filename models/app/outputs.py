@@ -16,6 +16,7 @@ Example
 ('best-seed3', 'eval_test_last.json')
 """
 import contextlib
+import glob
 import json
 import os
 import shutil
@@ -115,7 +116,10 @@ def staged_folder(path, force=False, option="--force"):
         staging = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         old = path.with_name(f".{path.name}.old-{os.getpid()}")
         try:
-            for leftover in (staging, old):
+            # Under the lock, any temporary of this output is a killed writer's: removed.
+            for leftover in path.parent.glob(f".{glob.escape(path.name)}.*-*"):
+                if leftover.name.split(".")[-1].split("-")[0] not in ("tmp", "old"):
+                    continue
                 if leftover.is_symlink() or leftover.is_file():
                     leftover.unlink()
                 elif leftover.exists():

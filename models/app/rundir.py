@@ -224,7 +224,13 @@ def create_run(path, corpus, config, data_path, floatX="float32", mode="c", demo
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
     path.mkdir(parents=True, exist_ok=True)
-    _write_record(path, record)
+    from nips2015_vrnn.models.app.runlock import run_lock
+
+    with run_lock(path):  # two commands making one run: the second refuses, never overwrites
+        if (path / CONFIG_FILE).exists():
+            raise RunError(f"{path} already holds a run; resume it with vrnn-train --resume {path}, "
+                           "or choose another --out")
+        _write_record(path, record)
     return RunDir(path)
 
 

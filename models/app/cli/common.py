@@ -6,11 +6,14 @@ OSError of :data:`MACHINE_FAULTS` (a full disk, a read-only or forbidden folder,
 too many open files: the line names the file) and a MemoryError. Anything else is a bug and
 keeps its traceback. ``--verbose`` (or ``VRNN_DEBUG=1``) also shows the traceback of these.
 """
+import contextlib
 import errno
 import functools
 import logging
 import os
+import signal
 import sys
+import threading
 import warnings
 
 import click
@@ -19,7 +22,8 @@ from cle.backend import DEFAULT_MODE_PREFERENCE, MODES
 from cle.errors import UserError
 
 __all__ = ["user_errors", "setup_logging", "verbose_option", "progress_bar", "EXIT_INTERRUPTED",
-           "DEBUG_ENV", "MACHINE_FAULTS", "FiniteFloatRange", "FRACTION"]
+           "DEBUG_ENV", "MACHINE_FAULTS", "FiniteFloatRange", "FRACTION", "Signals", "sigterm_as_interrupt",
+           "interruptible"]
 
 #: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
 EXIT_INTERRUPTED = 130
@@ -127,6 +131,59 @@ class progress_bar:  # noqa: N801  (used like click.progressbar)
 
     def __exit__(self, *exc):
         return self._bar.__exit__(*exc)
+
+
+class Signals:
+    """The SIGTERM that :func:`sigterm_as_interrupt` received, kept until it is acted on.
+
+    The handler raises KeyboardInterrupt where the signal lands; when that is inside a callback
+    whose exceptions Python only prints (JAX's garbage-collection callback, a ``__del__``), the
+    interrupt is lost there. :meth:`check`, called at safe points (each compile stage, the end
+    of compiling), raises it again, so a SIGTERM is never lost.
+    """
+
+    def __init__(self):
+        self.received = None
+
+    def check(self):
+        """KeyboardInterrupt when a signal was received (and not yet acted on)."""
+        if self.received is not None:
+            name, self.received = self.received, None
+            raise KeyboardInterrupt(name)
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """SIGTERM acts as Ctrl-C for the ``with`` block (e.g. while compiling, before the training
+    loop installs its own handler), so the same clean-up runs; yields the :class:`Signals`."""
+    signals = Signals()
+    if threading.current_thread() is not threading.main_thread():
+        yield signals
+        return
+
+    def handler(signum, frame):
+        signals.received = "SIGTERM"  # kept: the interrupt below may be swallowed (see Signals)
+        raise KeyboardInterrupt("SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield signals
+        signals.check()  # a SIGTERM swallowed after the last safe point
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def interruptible(what_is_left):
+    """For a command's work: SIGTERM acts as Ctrl-C (:func:`sigterm_as_interrupt`), and an
+    interrupt ends the command with EXIT_INTERRUPTED after saying ``what_is_left`` (the block's
+    own clean-up, temporaries removed, has run by then)."""
+    try:
+        with sigterm_as_interrupt() as signals:
+            yield signals
+    except KeyboardInterrupt:
+        click.echo(f"\ninterrupted; {what_is_left}", err=True)
+        sys.exit(EXIT_INTERRUPTED)
 
 
 #: How ``--mode`` defaults for a new run, derived from ``cle.backend.DEFAULT_MODE_PREFERENCE``.

@@ -6,6 +6,7 @@ import click
 from cle.errors import UserError
 from nips2015_vrnn.models.app.cli.common import (
     compiled_line,
+    interruptible,
     mode_option,
     progress_bar,
     setup_logging,
@@ -51,7 +52,8 @@ def evaluate(run_dir, split, samples, checkpoint, limit, seed, force, mode, verb
         click.echo(changed, err=True)
     check_frame_width(run.config, run.corpus, run.data_path)  # a file swapped for another width
     path = outputs.eval_path(run, split, checkpoint)
-    with outputs.output_lock(path):  # a second evaluation of this split and checkpoint refuses
+    # a second evaluation of this split and checkpoint refuses; SIGTERM / Ctrl-C: exit 130, no file
+    with outputs.output_lock(path), interruptible(f"nothing was written to {path}") as signals:
         if not force:
             outputs.claim(path)
         backend = run.backend(mode).start_process()
@@ -70,6 +72,7 @@ def evaluate(run_dir, split, samples, checkpoint, limit, seed, force, mode, verb
                 compiling.stage("the per-sequence function")
                 sequence_fn = model.sequence_fn()
             click.echo(compiled_line("the per-sequence function", sequence_fn, compiling.seconds))
+        signals.check()  # a SIGTERM swallowed while compiling
         with progress_bar("sequences") as progress:
             result = evaluate_run(run, model, split=split, n_samples=samples, seed=seed, limit=limit,
                                   progress=progress, checkpoint=checkpoint)

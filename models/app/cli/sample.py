@@ -3,6 +3,7 @@ import click
 
 from nips2015_vrnn.models.app.cli.common import (
     compiled_line,
+    interruptible,
     mode_option,
     progress_bar,
     setup_logging,
@@ -57,7 +58,8 @@ def sample(run_dir, n, steps, seed, checkpoint, force, mode, verbose):
     steps = default_steps(run.config.data) if steps is None else steps
     check_generation_fits(run.config, run.floatX, n, steps)
     out_dir = outputs.samples_dir(run, checkpoint, seed)
-    with outputs.staged_folder(out_dir, force) as staging:
+    with outputs.staged_folder(out_dir, force) as staging, \
+            interruptible(f"nothing was written to {out_dir}") as signals:  # SIGTERM / Ctrl-C: exit 130
         backend = run.backend(mode).start_process()
         model = load_model(run, checkpoint, backend)
         warning = outputs.untrained_warning(run, checkpoint)
@@ -70,6 +72,7 @@ def sample(run_dir, n, steps, seed, checkpoint, force, mode, verbose):
             compiling.stage("the generator")
             generator = model.shaped(steps, n).generate_fn()
         click.echo(compiled_line("the generator", generator, compiling.seconds))
+        signals.check()  # a SIGTERM swallowed while compiling
         with progress_bar("writing", n) as progress:
             result = sample_run(run, model, n=n, steps=steps, seed=seed, progress=progress,
                                 out_dir=staging, checkpoint=source)

@@ -1,8 +1,6 @@
 """``vrnn-train``: train a model of the paper on a prepared corpus (or the demo), or resume a run."""
 import contextlib
-import signal
 import sys
-import threading
 import time
 
 import click
@@ -13,6 +11,7 @@ from nips2015_vrnn.models.app.cli.common import (
     DEFAULT_MODE_HELP,
     EXIT_INTERRUPTED,
     setup_logging,
+    sigterm_as_interrupt,
     user_errors,
     verbose_option,
 )
@@ -41,46 +40,6 @@ def _echo_config(run, backend):
             line = " "
         line += " " + item
     click.echo(line)
-
-
-class Signals:
-    """The SIGTERM that :func:`sigterm_as_interrupt` received, kept until it is acted on.
-
-    The handler raises KeyboardInterrupt where the signal lands; when that is inside a callback
-    whose exceptions Python only prints (JAX's garbage-collection callback, a ``__del__``), the
-    interrupt is lost there. :meth:`check`, called at safe points (each compile stage, the end
-    of compiling), raises it again, so a SIGTERM is never lost.
-    """
-
-    def __init__(self):
-        self.received = None
-
-    def check(self):
-        """KeyboardInterrupt when a signal was received (and not yet acted on)."""
-        if self.received is not None:
-            name, self.received = self.received, None
-            raise KeyboardInterrupt(name)
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt():
-    """SIGTERM acts as Ctrl-C for the ``with`` block (e.g. while compiling, before the training
-    loop installs its own handler), so the same clean-up runs; yields the :class:`Signals`."""
-    signals = Signals()
-    if threading.current_thread() is not threading.main_thread():
-        yield signals
-        return
-
-    def handler(signum, frame):
-        signals.received = "SIGTERM"  # kept: the interrupt below may be swallowed (see Signals)
-        raise KeyboardInterrupt("SIGTERM")
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield signals
-        signals.check()  # a SIGTERM swallowed after the last safe point
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _after_failure(run, resume, err):

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -110,7 +111,8 @@ def no_compiling(monkeypatch):
     monkeypatch.setattr(evaluation, "evaluate_run", lambda run, model, split="test", n_samples=40, seed=0,
                         limit=None, progress=None, checkpoint=None: {
         "model": run.config.model_name, "split": split, "checkpoint": checkpoint, "n_sequences": 2,
-        "lower_bound": -1.5, "loglik_is": -1.25, "paper": None, "per_sequence": [1.0, 2.0]})
+        "lower_bound": -1.5, "loglik_is": -1.25, "paper": None, "per_sequence": [1.0, 2.0],
+        "n_steps": 20, "lower_bound_per_step": -0.15, "loglik_is_per_step": -0.125})
 
 
 # ---------------------------------------------------------------- vrnn-sample: links, locks, staging
@@ -372,3 +374,51 @@ def test_a_plot_name_of_no_picture_format_is_one_line(tmp_path, demo_data):
     (run.path / "log.jsonl").write_text(json.dumps(step) + "\n")
     assert_one_line_error(invoke(cli.monitor, [run.path, "--plot", tmp_path / "curve.h5"]), "curve.h5", ".png")
     assert not (tmp_path / "curve.h5").exists()
+
+
+def test_a_run_being_made_by_another_process_is_never_overwritten(tmp_path, demo_data):
+    from nips2015_vrnn.models.app.runlock import RunLockedError
+
+    path = tmp_path / "run"
+    path.mkdir()
+    with held_elsewhere("run_lock", path):
+        with pytest.raises(RunLockedError):
+            make_run(path, demo_data, checkpoint=False)
+    assert not (path / "config.json").exists()
+
+
+# ---------------------------------------------------------------- signals while sampling, evaluating
+def _sigterm_midway(*args, out_dir=None, **kwargs):
+    if out_dir is not None:
+        (out_dir / "sample_00.wav").write_bytes(b"RIFF half")
+    os.kill(os.getpid(), signal.SIGTERM)
+    for _ in range(10 ** 6):  # the handler runs here
+        pass
+    raise AssertionError("SIGTERM did not stop the command")
+
+
+def test_sigterm_while_sampling_exits_130_and_keeps_the_earlier_samples(tmp_path, demo_data, no_compiling,
+                                                                          monkeypatch):
+    run = make_run(tmp_path / "run", demo_data)
+    assert invoke(cli.sample, [run.path, "--n", 3]).exit_code == 0
+    monkeypatch.setattr(sampling, "sample_run", _sigterm_midway)
+    result = invoke(cli.sample, [run.path, "--n", 2, "--force"])
+    assert result.exit_code == 130 and "interrupted; nothing was written" in result.output, result.output
+    assert sorted(p.name for p in (run.path / "samples").iterdir()) == ["best-seed0"]
+    assert len(list((run.path / "samples" / "best-seed0").iterdir())) == 3
+
+
+def test_sigterm_while_evaluating_exits_130_and_writes_nothing(tmp_path, demo_data, no_compiling, monkeypatch):
+    run = make_run(tmp_path / "run", demo_data)
+    monkeypatch.setattr(evaluation, "evaluate_run", _sigterm_midway)
+    result = invoke(cli.evaluate, [run.path, "--mode", "c"])
+    assert result.exit_code == 130 and "interrupted; nothing was written" in result.output, result.output
+    assert [p.name for p in run.path.iterdir() if "eval" in p.name] == []
+
+
+def test_a_killed_samplers_temporaries_are_removed_by_the_next(tmp_path, demo_data, no_compiling):
+    run = make_run(tmp_path / "run", demo_data)
+    for name in (".best-seed0.tmp-999999", ".best-seed0.old-999999"):
+        (run.path / "samples" / name).mkdir(parents=True)
+    assert invoke(cli.sample, [run.path, "--n", 1]).exit_code == 0
+    assert sorted(p.name for p in (run.path / "samples").iterdir()) == ["best-seed0"]
