@@ -320,19 +320,26 @@ def has_static_shapes(inputs):
     return all(None not in getattr(v.type, "shape", ()) for v in inputs)
 
 
+def _floatX_of(inputs, outputs):
+    """'float64' when a float64 tensor is among ``inputs`` and ``outputs``, else 'float32'."""
+    listed = list(inputs) + (list(outputs) if isinstance(outputs, (list, tuple)) else
+                             [] if outputs is None else [outputs])
+    return "float64" if any(getattr(v, "dtype", None) == "float64" for v in listed) else "float32"
+
+
 def function(inputs, outputs=None, updates=None, givens=None, backend=None, mode=None, name=None,
              **kwargs):
     """``pytensor.function`` compiled by ``backend``; same arguments.
 
-    The default backend is ``Backend(floatX=floatX())``: the C mode, in the precision of the
-    enclosing :func:`precision` block (PyTensor's ``config.floatX``, as ``theano.function`` did).
+    The default backend is the C mode in the graph's own precision (float64 when an input or
+    output is float64, else float32).
 
     ``mode`` (a name) overrides the backend's mode for this function. In a mode of
     :data:`STATIC_SHAPE_MODES`, a graph with an input of unknown shape is compiled in C instead,
     with one log line saying why. The function is :func:`cle.finish.finish`-ed: the rewrites'
     bookkeeping dropped, and in JAX mode XLA-compiled now rather than at its first call.
     """
-    backend = backend or Backend(floatX=floatX())
+    backend = backend or Backend(floatX=_floatX_of(inputs, outputs))
     if mode is not None:
         backend = backend.replace(mode=mode, matmul_precision=backend.matmul_precision
                                   if mode in STATIC_SHAPE_MODES else DEFAULT_MATMUL_PRECISION)

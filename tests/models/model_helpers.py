@@ -47,6 +47,7 @@ def handwriting_batches(n_batches, n_steps, batch, seed=0):
 def train_costs(model, batches, n_updates, lr=0.01):
     """Train ``model`` with cle.train (GradientClipping -> Adam -> WeightNorm, the legacy extensions)
     for ``n_updates`` updates cycling over ``batches``; returns the per-update costs."""
+    from cle.backend import precision
     from cle.train.ext import GradientClipping, WeightNorm
     from cle.train.opt import Adam
     from cle.train.training import Training
@@ -56,9 +57,10 @@ def train_costs(model, batches, n_updates, lr=0.01):
     dtype = model.dtype
     data = [tuple(np.asarray(a, dtype=dtype) for a in (b if isinstance(b, tuple) else (b,))) for b in batches]
     data = (data * (n_updates // len(data) + 1))[:n_updates]
-    training = Training("test", data, model.as_cle_model(), Adam(lr), cost, [cost],
-                        extension=[GradientClipping(batch_size=data[0][0].shape[1], check_nan=1), WeightNorm()],
-                        progress=False)
+    with precision(dtype):  # the optimizer's shared values in the model's precision, as the trainer makes them
+        training = Training("test", data, model.as_cle_model(), Adam(lr), cost, [cost],
+                            extension=[GradientClipping(batch_size=data[0][0].shape[1], check_nan=1), WeightNorm()],
+                            progress=False, backend=model.backend)
     training.run(max_updates=n_updates)
     return np.array([b[0] for b in training.trainlog.batches]), training
 

@@ -34,9 +34,10 @@ def _train(mode):
         model.x = pt.tensor("x", dtype=model.dtype, shape=(T, B, X))
     graph = model.training_graph(eps_input=True)
     cost = graph.outputs["nll_upper_bound"]
-    training = Training(f"jax-check-{mode}", [], model.as_cle_model(eps_input=True), Adam(1e-2), cost, [cost],
-                        extension=[GradientClipping(batch_size=B, check_nan=1), WeightNorm()], progress=False,
-                        backend=model.backend)
+    with backend.precision(model.dtype):  # Adam's shared values in the model's precision
+        training = Training(f"jax-check-{mode}", [], model.as_cle_model(eps_input=True), Adam(1e-2), cost,
+                            [cost], extension=[GradientClipping(batch_size=B, check_nan=1), WeightNorm()],
+                            progress=False, backend=model.backend)
     rng = np.random.default_rng(5)
     xs = [x.astype(model.dtype) for x in speech_batches(N_STEPS, T, B, X, seed=3)]
     costs, norms = [], []

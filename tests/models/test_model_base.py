@@ -36,7 +36,7 @@ def model():
     with precision("float64"):
         config = get_preset("blizzard/vrnn_i_gauss", x_dim=1, z_dim=1, rnn_dim=2, x2s_dim=2, z2s_dim=2, q_z_dim=2,
                             p_z_dim=2, p_x_dim=2, depth=1, reset_freq=0)
-        model = build_model(config)
+        model = build_model(config, dtype="float64")
     values = {name: np.zeros_like(v) for name, v in model.get_param_values().items()}
     values["W_z_t__z_1"] = np.array([[1.0, -1.0]])
     values["W_z_1__theta_1"] = np.eye(2)

@@ -23,7 +23,7 @@ def model(golden):
     with precision("float64"):
         config = get_preset("blizzard/vrnn_gmm", x_dim=8, z_dim=4, rnn_dim=6, x2s_dim=5, z2s_dim=5, q_z_dim=5,
                             p_z_dim=5, p_x_dim=5, num_k=3, batch_size=2, m_batch_size=2)
-        model = build_model(config)
+        model = build_model(config, dtype="float64")
     model.set_param_values({name: golden[f"param__{name}"] for name in model.param_names()})
     return model
 
