@@ -27,7 +27,7 @@ from nips2015_vrnn.models.app.rundir import RunError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PAPER_TABLE1", "paper_row", "format_table_row", "evaluate_run", "CORPUS_TITLES",
+__all__ = ["PAPER_TABLE1", "paper_row", "format_table_row", "format_per_step", "evaluate_run", "CORPUS_TITLES",
            "corpus_title", "save_result"]
 
 #: Chung et al. (2015), Table 1: average log-likelihood per test sequence. VRNN rows give the
@@ -70,6 +70,16 @@ def paper_row(preset):
     return PAPER_TABLE1.get(preset) if preset else None
 
 
+def format_per_step(result):
+    """The per-time-step numbers of an evaluation ``result`` in one line.
+
+    >>> format_per_step({"lower_bound_per_step": -0.51234, "loglik_is_per_step": -0.5, "n_steps": 960})
+    'per time step: >= -0.5123  ~= -0.5000 nats (960 steps)'
+    """
+    return (f"per time step: >= {result['lower_bound_per_step']:.4f}  ~= {result['loglik_is_per_step']:.4f} "
+            f"nats ({result['n_steps']} steps)")
+
+
 def format_table_row(model_name, corpus_title, bound, estimate, paper=None):
     """One Table-1 style line: the run's ">=" bound and "~=" estimate, and the paper's beside them."""
     line = f"{corpus_title:<9} {model_name:<13} >= {bound:.1f}  ~= {estimate:.1f}"
@@ -108,9 +118,11 @@ def evaluate_run(run, model, split="test", n_samples=40, seed=0, limit=None, pro
     -------
     dict: ``split``, ``model``, ``preset``, ``checkpoint``, ``n_sequences``, ``n_samples``,
     ``lower_bound`` and ``loglik_is`` (means over sequences), their standard errors
-    ``lower_bound_sem`` / ``loglik_is_sem``, ``paper`` (Table 1 numbers or None), ``seconds``,
+    ``lower_bound_sem`` / ``loglik_is_sem``, ``n_steps`` (the unmasked time steps of the
+    sequences), ``lower_bound_per_step`` and ``loglik_is_per_step`` (sums over the sequences
+    divided by ``n_steps``: nats per time step), ``paper`` (Table 1 numbers or None), ``seconds``,
     ``backend`` (mode, floatX and matmul_precision of the computation),
-    ``per_sequence`` (``lower_bound`` and ``loglik_is`` of each sequence, in split order).
+    ``per_sequence`` (``lower_bound``, ``loglik_is`` and ``steps`` of each sequence, in split order).
     """
     if split not in ("train", "valid", "test"):
         raise ValueError(f"split must be 'train', 'valid' or 'test'; got {split!r}")
@@ -119,7 +131,7 @@ def evaluate_run(run, model, split="test", n_samples=40, seed=0, limit=None, pro
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be >= 1; got {limit}")
     began = time.perf_counter()
-    bounds, estimates = [], []
+    bounds, estimates, steps = [], [], []
     with run.open_split(split) as data:
         chunks = _chunks(data, model.config.m_batch_size, limit)
         total = chunks[-1][1]
@@ -128,6 +140,7 @@ def evaluate_run(run, model, split="test", n_samples=40, seed=0, limit=None, pro
         for start, end in chunks:
             batch = data.slices(start, end)
             mask = batch[1] if len(batch) > 1 else None
+            steps.append(np.full(end - start, batch[0].shape[0]) if mask is None else mask.sum(axis=0))
             if mask is not None and n_steps is not None:
                 batch[0], mask = pad_time(batch[0], mask, n_steps)
             bounds.append(model.lower_bound(batch[0], mask, seed=seed + start))
@@ -136,6 +149,7 @@ def evaluate_run(run, model, split="test", n_samples=40, seed=0, limit=None, pro
             if progress:
                 progress(end, total)
     bounds, estimates = np.concatenate(bounds), np.concatenate(estimates)
+    steps = np.concatenate(steps).astype(np.int64)
 
     def sem(values):
         return float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
@@ -148,9 +162,12 @@ def evaluate_run(run, model, split="test", n_samples=40, seed=0, limit=None, pro
         "corpus_title": corpus_title(run), "n_sequences": int(len(bounds)), "n_samples": int(n_samples),
         "limit": limit, "seed": int(seed), "lower_bound": float(bounds.mean()), "lower_bound_sem": sem(bounds),
         "loglik_is": float(estimates.mean()), "loglik_is_sem": sem(estimates),
+        "n_steps": int(steps.sum()), "lower_bound_per_step": float(bounds.sum() / steps.sum()),
+        "loglik_is_per_step": float(estimates.sum() / steps.sum()),
         "paper": paper_row(preset), "seconds": time.perf_counter() - began,
         "backend": model.backend.spec(),
-        "per_sequence": {"lower_bound": bounds.tolist(), "loglik_is": estimates.tolist()},
+        "per_sequence": {"lower_bound": bounds.tolist(), "loglik_is": estimates.tolist(),
+                         "steps": steps.tolist()},
     }
     log.info("%s on %s (%d sequences): lower bound %.2f, IS log-likelihood %.2f", result["model"],
              split, result["n_sequences"], result["lower_bound"], result["loglik_is"])

@@ -41,11 +41,11 @@ __all__ = ["Cell", "Table", "collect", "format_stat", "markdown", "write_csv", "
 MODEL_TITLES = OrderedDict((model, get_preset(preset_name("sequences", model)).model_name) for model in MODELS)
 #: Columns of the CSV file, one row per (corpus, model).
 CSV_FIELDS = ("corpus", "model", "seeds_evaluated", "seeds", "bound_mean", "bound_std", "is_mean", "is_std",
-              "paper_bound", "paper_is", "preset", "unfinished")
+              "paper_bound", "paper_is", "preset", "unfinished", "bound_per_step_mean", "is_per_step_mean")
 
 #: One table cell: the evaluations of its seeds and the state of those not evaluated.
 Cell = namedtuple("Cell", ["column", "model", "seeds", "bounds", "estimates", "paper", "presets", "unfinished",
-                           "others"], defaults=((),))
+                           "others", "per_step"], defaults=((), ()))
 Cell.__doc__ = """One (corpus column, model) cell.
 
 ``seeds``: every seed of the grid; ``bounds`` / ``estimates``: the evaluated seeds' lower bounds and
@@ -53,7 +53,8 @@ IS log-likelihoods (nats per sequence); ``paper``: the paper's numbers when ever
 the paper's preset, else None; ``presets``: the evaluated runs' presets; ``unfinished``: seed ->
 state (interrupted / failed / missing) of the seeds not evaluated; ``others``: one line per other
 evaluation of its runs (another checkpoint, sample count, seed or limit than the sweep's
-protocol), listed beside the table, never averaged into it."""
+protocol), listed beside the table, never averaged into it; ``per_step``: the evaluated seeds'
+(lower bound, IS log-likelihood) in nats per time step, where their evaluation gives them."""
 
 
 class Table:
@@ -93,7 +94,7 @@ def collect(sweep_dirs):
     cells = {}
     for title, sweeps in by_column.items():
         for model in MODELS:
-            seeds, bounds, estimates, presets, unfinished, others = [], [], [], [], {}, []
+            seeds, bounds, estimates, presets, unfinished, others, per_step = [], [], [], [], {}, [], []
             for path, spec in sweeps:
                 if model not in spec.models:
                     continue
@@ -112,13 +113,15 @@ def collect(sweep_dirs):
                         continue
                     bounds.append(float(found["lower_bound"]))
                     estimates.append(float(found["loglik_is"]))
+                    if "lower_bound_per_step" in found and "loglik_is_per_step" in found:
+                        per_step.append((float(found["lower_bound_per_step"]), float(found["loglik_is_per_step"])))
                     presets.append(found.get("preset"))
             if not seeds:
                 continue
             paper_preset = None if sweeps[0][1].demo else preset_name(sweeps[0][1].corpus, model)
             paper = paper_row(paper_preset) if presets and all(p == paper_preset for p in presets) else None
             cells[(title, model)] = Cell(title, model, seeds, bounds, estimates, paper, presets, unfinished,
-                                         tuple(others))
+                                         tuple(others), tuple(per_step))
     models = [model for model in MODELS if any(key[1] == model for key in cells)]
     return Table(by_column, models, cells)
 
@@ -160,6 +163,9 @@ def _cell_text(cell):
     text = f"≥ {format_stat(cell.bounds)}, ≈ {format_stat(cell.estimates)}"
     if len(cell.seeds) > 1 or cell.unfinished:
         text += f" ({len(cell.bounds)}/{len(cell.seeds)} seeds)"
+    if cell.per_step:
+        bound, estimate = np.mean(cell.per_step, axis=0)
+        text += f"; per step ≥ {bound:.4f}, ≈ {estimate:.4f}"
     return text
 
 
@@ -182,7 +188,8 @@ def markdown(table):
             row += [_cell_text(cell), _paper_text(cell)]
         lines.append("| " + " | ".join(row) + " |")
     lines += ["", "Average log-likelihood per test sequence (nats): ≥ the variational lower bound, "
-                  "≈ importance sampled; mean ± std over seeds. The paper's numbers stand beside runs "
+                  "≈ importance sampled; mean ± std over seeds (per step: the sums over the sequences "
+                  "divided by their time steps, mean over seeds). The paper's numbers stand beside runs "
                   "of the paper's preset only."]
     notes = [f"- {column} {MODEL_TITLES[model]}, seed {seed}: {state}"
              for (column, model), cell in table.cells.items() for seed, state in cell.unfinished.items()]
@@ -213,6 +220,8 @@ def csv_rows(table):
                 "paper_is": cell.paper["estimate"] if cell.paper else None,
                 "preset": ";".join(sorted({p or "custom" for p in cell.presets})),
                 "unfinished": "; ".join(f"seed {s}: {state}" for s, state in cell.unfinished.items()),
+                "bound_per_step_mean": _stats([b for b, _ in cell.per_step])[0],
+                "is_per_step_mean": _stats([e for _, e in cell.per_step])[0],
             })
     return rows
 

@@ -77,6 +77,16 @@ def test_evaluate_run_averages_every_sequence_over_chunks():
 
 def test_evaluate_run_limit_takes_the_first_sequences():
     split = FakeSplit(5)
+def test_evaluate_run_gives_nats_per_unmasked_time_step():
+    split = FakeSplit(5)
+    result = evaluation.evaluate_run(FakeRun(split), FakeModel(m_batch_size=2), n_samples=7)
+    per_seq = -(split.x.sum(axis=2) * split.mask).sum(axis=0)
+    assert result["n_steps"] == split.mask.sum() and result["per_sequence"]["steps"] == split.mask.sum(0).tolist()
+    np.testing.assert_allclose(result["lower_bound_per_step"], per_seq.sum() / split.mask.sum(), rtol=1e-12)
+    np.testing.assert_allclose(result["loglik_is_per_step"], (per_seq + 7).sum() / split.mask.sum(), rtol=1e-12)
+    assert evaluation.format_per_step(result).startswith("per time step: >= ")
+
+
     result = evaluation.evaluate_run(FakeRun(split), FakeModel(m_batch_size=2), limit=3)
     per_seq = -(split.x.sum(axis=2) * split.mask).sum(axis=0)[:3]
     assert result["n_sequences"] == 3

@@ -41,7 +41,13 @@ Example:
 @user_errors
 def evaluate(run_dir, split, samples, checkpoint, limit, seed, force, mode, verbose):
     from nips2015_vrnn.models.app import outputs
-    from nips2015_vrnn.models.app.evaluation import corpus_title, evaluate_run, format_table_row, save_result
+    from nips2015_vrnn.models.app.evaluation import (
+        corpus_title,
+        evaluate_run,
+        format_per_step,
+        format_table_row,
+        save_result,
+    )
     from nips2015_vrnn.models.app.progress import CompileProgress
     from nips2015_vrnn.models.app.rundir import RunDir, check_frame_width, load_model
 
@@ -80,6 +86,7 @@ def evaluate(run_dir, split, samples, checkpoint, limit, seed, force, mode, verb
                    f"{split} sequences:")
         click.echo(format_table_row(result["model"], corpus_title(run), result["lower_bound"],
                                     result["loglik_is"], result["paper"]))
+        click.echo(format_per_step(result))
         if result["paper"] is None:
             click.echo("(not a paper preset: no Table 1 number to compare with)")
         try:

@@ -174,3 +174,18 @@ def test_a_cell_is_the_sweeps_evaluation_and_other_evaluations_stand_beside_it(t
     assert "-9792.0" in text and "checkpoint last (the sweep: best)" in text and "limit 2 (the sweep: None)" in text
     assert "seed 2, eval_test_best.json: ≥ -10000.0" in text and "n_samples 1 (the sweep: 40)" in text
     assert "checkpoint best, 40 importance samples, seed 0, all test sequences" in text
+
+
+def test_cells_and_csv_give_nats_per_time_step_where_the_evaluation_has_them(sweeps, tmp_path):
+    run = sweeps[1] / cell_name("vrnn-gmm", 1)
+    result = json.loads((run / "eval_test.json").read_text())
+    result.update(lower_bound_per_step=1.25, loglik_is_per_step=1.5, n_steps=960)
+    (run / "eval_test.json").write_text(json.dumps(result))
+    table = collect(sweeps)
+    assert "per step ≥ 1.2500, ≈ 1.5000" in markdown(table)
+    result = CliRunner().invoke(cli.table, [str(p) for p in sweeps] + ["--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    with open(tmp_path / "out" / "table1.csv", newline="") as handle:
+        rows = {(r["corpus"], r["model"]): r for r in csv.DictReader(handle)}
+    assert float(rows[("IAM-OnDB", "VRNN-GMM")]["bound_per_step_mean"]) == 1.25
+    assert rows[("Blizzard", "VRNN-GMM")]["is_per_step_mean"] == ""
