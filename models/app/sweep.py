@@ -299,9 +299,10 @@ def _dask_results(tasks, workers, address, threads):
     if address:
         try:
             client = Client(address, timeout=SCHEDULER_TIMEOUT_S)
-        except (OSError, TimeoutError) as err:
-            raise SweepError(f"cannot reach the Dask scheduler at {address} ({err}); expected the "
-                             "address a running scheduler prints, e.g. tcp://10.0.0.1:8786") from None
+        except Exception as err:  # noqa: BLE001 (unreachable, refused, or not a Dask scheduler that answered)
+            raise SweepError(f"cannot reach the Dask scheduler at {address} ({type(err).__name__}: "
+                             f"{' '.join(str(err).split())[:200]}); expected the address a running "
+                             "scheduler prints, e.g. tcp://10.0.0.1:8786") from None
     else:
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                dashboard_address=None)

@@ -1,4 +1,5 @@
 """``vrnn-sweep``: train and evaluate a grid of (model, seed) runs of one corpus, here or on Dask."""
+import re
 import sys
 
 import click
@@ -34,6 +35,21 @@ def _seeds(value):
     if not seeds or min(seeds) < 0:
         raise click.BadParameter(f"{value!r}: expected integers >= 0, e.g. 1,2,3")
     return seeds
+
+
+#: A Dask scheduler's address: protocol://host:port.
+ADDRESS = re.compile(r"^(tcp|tls|ucx|ws|wss)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
+
+
+def _address(ctx, param, value):
+    """--address: ``tcp://HOST:PORT`` (or tls, ucx, ws, wss), the port in 1..65535."""
+    if value is None:
+        return None
+    match = ADDRESS.match(value)
+    if not match or not 1 <= int(match.group(3)) <= 65535:
+        raise click.BadParameter(f"{value!r} is not a scheduler address; expected tcp://HOST:PORT, "
+                                 "e.g. tcp://10.0.0.5:8786 (what dask-scheduler prints)")
+    return value
 
 
 def _echo_result(result, done, total):
@@ -91,7 +107,7 @@ Examples:
 @click.option("--scheduler", type=click.Choice(["local", "dask"]), default="local", show_default=True,
               help="Run the cells here one after another, or as Dask tasks.")
 @click.option("--workers", type=click.IntRange(min=1), help="Dask: start a cluster of N worker processes here.")
-@click.option("--address", help="Dask: join the scheduler at this address (tcp://HOST:PORT).")
+@click.option("--address", callback=_address, help="Dask: join the scheduler at this address (tcp://HOST:PORT).")
 @click.option("--threads", type=click.IntRange(min=1),
               help="Threads per run in every mode: BLAS threads, and CPUs of its own that XLA sizes "
                    "its pool from (default: inherited; cores / workers with --workers).")

@@ -138,6 +138,20 @@ def test_dask_without_distributed_says_how_to_install_it(tmp_path, monkeypatch):
 
 
 @pytest.mark.skipif(importlib.util.find_spec("distributed") is None, reason="distributed is not installed")
+def test_a_server_that_is_no_scheduler_is_a_sweep_error(tmp_path, monkeypatch):
+    """Whatever the client raises on connecting (a MemoryError when it reads a non-Dask reply as a
+    message length) is one SweepError naming the address."""
+    import distributed
+
+    def garbage(*args, **kwargs):
+        raise MemoryError("Unable to allocate 3.07 EiB for an array")
+    monkeypatch.setattr(distributed, "Client", garbage)
+    spec = SweepSpec("iamondb", False, "/d.h5", ("vrnn-gmm",), (1,))
+    with pytest.raises(SweepError, match="cannot reach the Dask scheduler at tcp://10.0.0.5:8786 .MemoryError"):
+        run_sweep(tmp_path, spec, engine="dask", address="tcp://10.0.0.5:8786")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("distributed") is None, reason="distributed is not installed")
 def test_an_address_without_scheduler_is_a_sweep_error(tmp_path, monkeypatch):
     monkeypatch.setattr("nips2015_vrnn.models.app.sweep.SCHEDULER_TIMEOUT_S", 1)
     spec = SweepSpec("iamondb", False, "/d.h5", ("vrnn-gmm",), (1,))
@@ -150,6 +164,8 @@ def test_an_address_without_scheduler_is_a_sweep_error(tmp_path, monkeypatch):
     (["--seeds", "1,x"], "integers"),
     (["--workers", "2"], "--scheduler dask"),
     (["--scheduler", "dask", "--workers", "2", "--address", "tcp://h:1"], "not both"),
+    (["--scheduler", "dask", "--address", "nonsense"], "expected tcp://HOST:PORT"),
+    (["--scheduler", "dask", "--address", "tcp://h:99999"], "expected tcp://HOST:PORT"),
 ])
 def test_bad_arguments_are_usage_errors(tmp_path, args, fragment):
     result = CliRunner().invoke(cli.sweep, ["iamondb", "--data", str(tmp_path), "--out", str(tmp_path / "s"), *args])
