@@ -176,7 +176,7 @@ def test_sigterm_while_compiling_removes_the_new_run_so_the_command_can_be_given
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
 
 
-def test_a_bug_before_the_first_update_removes_the_new_run(demo_dir, tmp_path, monkeypatch):
+def test_a_failure_before_the_first_update_removes_the_new_run(demo_dir, tmp_path, monkeypatch):
     from nips2015_vrnn.models.app import trainer
 
     def out_of_memory(*args, **kwargs):
@@ -185,7 +185,16 @@ def test_a_bug_before_the_first_update_removes_the_new_run(demo_dir, tmp_path, m
     monkeypatch.setattr(trainer, "build_training", out_of_memory)
     run = tmp_path / "run"
     result = CliRunner().invoke(cli.train, ["demo", "--out", str(run), "--data", str(demo_dir)])
-    assert isinstance(result.exception, MemoryError)
+    assert_one_line_error(result, "out of memory", "no room for the graph")  # a machine fault: one line
+    assert "was removed, so the same command can be given again" in result.output
+    assert not run.exists()
+
+    def a_bug(*args, **kwargs):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(trainer, "build_training", a_bug)
+    result = CliRunner().invoke(cli.train, ["demo", "--out", str(run), "--data", str(demo_dir)])
+    assert isinstance(result.exception, ZeroDivisionError)  # a bug keeps its traceback
     assert "was removed, so the same command can be given again" in result.output
     assert not run.exists()
 
