@@ -189,3 +189,19 @@ def test_cells_and_csv_give_nats_per_time_step_where_the_evaluation_has_them(swe
         rows = {(r["corpus"], r["model"]): r for r in csv.DictReader(handle)}
     assert float(rows[("IAM-OnDB", "VRNN-GMM")]["bound_per_step_mean"]) == 1.25
     assert rows[("Blizzard", "VRNN-GMM")]["is_per_step_mean"] == ""
+
+
+def test_a_full_disk_while_writing_the_table_is_one_line_and_leaves_no_temporary(sweeps, tmp_path, monkeypatch):
+    import errno
+    import pathlib
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+    monkeypatch.setattr(pathlib.Path, "write_text", full)
+    out = tmp_path / "tables"
+    result = CliRunner().invoke(cli.table, [str(sweeps[0]), "--out", str(out)])
+    monkeypatch.undo()
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "No space left on device" in errors[0]
+    assert list(out.iterdir()) == []
