@@ -9,6 +9,7 @@ Layout of a run directory::
     samples/<checkpoint>-seed<seed>/   written by sampling (WAV / PNG / SVG, statistics)
     eval_<split>_<checkpoint>.json     written by evaluation
 """
+import contextlib
 import hashlib
 import json
 import os
@@ -191,8 +192,10 @@ class RunDir:
 
 
 def create_run(path, corpus, config, data_path, floatX="float32", mode="c", demo=False,
-               max_updates=None, matmul_precision=DEFAULT_MATMUL_PRECISION):
-    """Make the run directory ``path`` and write its ``config.json``; returns the :class:`RunDir`.
+               max_updates=None, matmul_precision=DEFAULT_MATMUL_PRECISION, hold=None):
+    """Make the run directory ``path`` and write its ``config.json`` under the run's lock;
+    returns the :class:`RunDir`. ``hold`` (a ``contextlib.ExitStack``) keeps the lock held until
+    it closes (the command that trains the new run: nobody else takes it in between).
 
     Raises
     ------
@@ -226,11 +229,14 @@ def create_run(path, corpus, config, data_path, floatX="float32", mode="c", demo
     path.mkdir(parents=True, exist_ok=True)
     from nips2015_vrnn.models.app.runlock import run_lock
 
-    with run_lock(path):  # two commands making one run: the second refuses, never overwrites
+    with contextlib.ExitStack() as locked:
+        locked.enter_context(run_lock(path))  # two commands making one run: the second refuses
         if (path / CONFIG_FILE).exists():
             raise RunError(f"{path} already holds a run; resume it with vrnn-train --resume {path}, "
                            "or choose another --out")
         _write_record(path, record)
+        if hold is not None:
+            hold.enter_context(locked.pop_all())
     return RunDir(path)
 
 

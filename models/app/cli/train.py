@@ -235,7 +235,8 @@ def _train(held, corpus, out, resume, data, demo_corpus, model, config_file, set
         run = rundir.create_run(out, fmt, config, data, floatX="float64" if float64 else "float32",
                                 mode=mode or backend.program_default_mode(), demo=demo,
                                 max_updates=max_updates,
-                                matmul_precision=matmul_precision or backend.DEFAULT_MATMUL_PRECISION)
+                                matmul_precision=matmul_precision or backend.DEFAULT_MATMUL_PRECISION,
+                                hold=held)  # the new run's lock, held from its config.json on
     program_backend = run.backend().start_process()
     _echo_config(run, program_backend)
     click.echo("compiling (the first compile of a graph takes a while; later runs use the cache) ...")

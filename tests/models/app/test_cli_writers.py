@@ -422,3 +422,19 @@ def test_a_killed_samplers_temporaries_are_removed_by_the_next(tmp_path, demo_da
         (run.path / "samples" / name).mkdir(parents=True)
     assert invoke(cli.sample, [run.path, "--n", 1]).exit_code == 0
     assert sorted(p.name for p in (run.path / "samples").iterdir()) == ["best-seed0"]
+
+
+def test_a_new_run_stays_locked_by_its_maker_until_it_lets_go(tmp_path, demo_data):
+    fmt = "blizzard"
+    overrides = lookup.config_overrides(fmt, lookup.find_data_file(fmt, demo_data))
+    config = configure.resolve_config(fmt, overrides=overrides, demo=True)
+    probe = ("import sys\nfrom nips2015_vrnn.models.app.runlock import lock_holder\n"
+             "print(lock_holder(sys.argv[1]))\n")
+
+    def holder():
+        return subprocess.run([sys.executable, "-c", probe, str(tmp_path / "run")], capture_output=True,
+                              text=True, check=True).stdout.strip()
+    with contextlib.ExitStack() as held:
+        rundir.create_run(tmp_path / "run", fmt, config, demo_data, mode="c", demo=True, hold=held)
+        assert holder() == str(os.getpid())  # a --resume started now would refuse
+    assert holder() == "None"
