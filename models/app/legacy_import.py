@@ -22,6 +22,7 @@ The legacy log does not record that update: a legacy run monitored at updates 0,
 Building the training state compiles the training function once (it goes to the store of
 compiled functions, where the resumed run finds it).
 """
+import contextlib
 import logging
 import math
 from collections import OrderedDict, namedtuple
@@ -37,7 +38,6 @@ from cle.train.log import JsonLinesWriter, TrainLog
 from cle.train.state import NOTE
 from nips2015_vrnn.models.app import rundir
 from nips2015_vrnn.models.app.legacy_config import legacy_model_config
-from nips2015_vrnn.models.app.runlock import RunLockedError, run_lock
 from nips2015_vrnn.models.config import ConfigError
 
 log = logging.getLogger(__name__)
@@ -115,21 +115,19 @@ def import_legacy(plan, out, data, backend=None, on_event=None):
     backend = backend or Backend(floatX=plan.floatX)
     if backend.floatX != plan.floatX:
         raise ConfigError(f"{plan.source}: the parameters are {plan.floatX}, the backend compiles {backend.floatX}")
-    run = rundir.create_run(out, plan.corpus, plan.config, data, floatX=plan.floatX, mode=backend.mode,
-                            matmul_precision=backend.matmul_precision)
-    try:
-        with run_lock(run.path):  # the run is written by this import only (a trainer refuses)
+    with contextlib.ExitStack() as held:  # the run is written by this import only (a trainer refuses)
+        run = rundir.create_run(out, plan.corpus, plan.config, data, floatX=plan.floatX, mode=backend.mode,
+                                matmul_precision=backend.matmul_precision, hold=held)
+        try:
             state = _write_checkpoints(run, plan, backend, on_event)
             writer = JsonLinesWriter(run.log_path)
             writer.write("import", source=str(plan.source.resolve()), legacy_name=plan.loop.name,
                          batch_seen=plan.loop.batch_seen, epoch_seen=plan.loop.epoch_seen, note=NO_OPTIMIZER)
             for record in plan.records:
                 writer.write("monitor", **record)
-    except RunLockedError:
-        raise  # another process took the new run (a trainer): it is theirs now, left alone
-    except BaseException:
-        rundir.discard_run(run)
-        raise
+        except BaseException:
+            rundir.discard_run(run)
+            raise
     return {"run": run, "state": state}
 
 

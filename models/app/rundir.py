@@ -12,6 +12,7 @@ Layout of a run directory::
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import shutil
 import time
@@ -29,6 +30,8 @@ from nips2015_vrnn.models.app.configure import paper_preset_of
 from nips2015_vrnn.models.app.runlog import LOG_FILE
 from nips2015_vrnn.models.compiled import program_backend
 from nips2015_vrnn.models.config import ConfigError, ModelConfig
+
+log = logging.getLogger(__name__)
 
 __all__ = ["RunDir", "RunError", "create_run", "discard_run", "load_model", "check_frame_width", "check_output_kind",
            "data_fingerprint",
@@ -139,8 +142,8 @@ class RunDir:
                                       f"trained (pid {trainer}): wait for its first checkpoint")
             raise CheckpointError(f"{path}: no {which} checkpoint in this run yet (train it first; "
                                   f"a run stopped before its first checkpoint holds nothing to "
-                                  f"resume: remove {self.path} and give the same vrnn-train "
-                                  f"command again)")
+                                  f"resume: give the same vrnn-train command again, which "
+                                  f"replaces it)")
         return found
 
     def data_changed(self):
@@ -197,13 +200,18 @@ def create_run(path, corpus, config, data_path, floatX="float32", mode="c", demo
     returns the :class:`RunDir`. ``hold`` (a ``contextlib.ExitStack``) keeps the lock held until
     it closes (the command that trains the new run: nobody else takes it in between).
 
+    A run in ``path`` without a ``last`` checkpoint whose lock nobody holds (its maker was killed
+    outright) is replaced, with one warning line.
+
     Raises
     ------
     RunError
         When ``path`` already holds a run (resume it, or choose another folder).
+    RunLockedError
+        When another process holds the run's lock (it is making or training that run).
     """
     path = Path(path)
-    if (path / CONFIG_FILE).exists():
+    if (path / CONFIG_FILE).exists() and find_checkpoint(path / "checkpoints" / "last") is not None:
         raise RunError(f"{path} already holds a run; resume it with vrnn-train --resume {path}, "
                        "or choose another --out")
     data_path = find_data_file(corpus, data_path)
@@ -231,13 +239,33 @@ def create_run(path, corpus, config, data_path, floatX="float32", mode="c", demo
 
     with contextlib.ExitStack() as locked:
         locked.enter_context(run_lock(path))  # two commands making one run: the second refuses
-        if (path / CONFIG_FILE).exists():
+        if (path / CONFIG_FILE).exists() and not _discard_unfinished(path):
             raise RunError(f"{path} already holds a run; resume it with vrnn-train --resume {path}, "
                            "or choose another --out")
         _write_record(path, record)
         if hold is not None:
             hold.enter_context(locked.pop_all())
     return RunDir(path)
+
+
+def _discard_unfinished(path):
+    """With the run's lock held: remove the run in ``path`` when it has no ``last`` checkpoint
+    (its maker, which would hold the lock, was killed outright: out of memory, SIGKILL), so the
+    same command can be given again; True when removed (one warning line), False when ``path``
+    holds a run with a checkpoint or a config.json that does not read (nothing removed). The lock
+    file stays."""
+    if find_checkpoint(path / "checkpoints" / "last") is not None:
+        return False
+    try:
+        RunDir(path)
+    except (RunError, OSError):
+        return False
+    shutil.rmtree(path / "checkpoints", ignore_errors=True)
+    for name in (CONFIG_FILE, LOG_FILE):
+        (path / name).unlink(missing_ok=True)
+    log.warning("%s held a run that stopped before its first checkpoint (its process was killed); "
+                "it was replaced", path)
+    return True
 
 
 #: Bytes read at a time when hashing a data file.

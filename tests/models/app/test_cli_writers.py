@@ -180,7 +180,7 @@ def test_a_sampler_beside_a_trainer_before_its_first_checkpoint_does_not_advise_
         result = invoke(cli.sample, [run.path, "--n", 2])
     line = assert_one_line_error(result, "being trained", f"pid {pid}")
     assert "remove" not in line
-    assert "remove" in assert_one_line_error(invoke(cli.sample, [run.path, "--n", 2]))  # no trainer: as before
+    assert "give the same vrnn-train command again" in assert_one_line_error(invoke(cli.sample, [run.path, "--n", 2]))
 
 
 # ---------------------------------------------------------------- vrnn-eval
@@ -438,3 +438,18 @@ def test_a_new_run_stays_locked_by_its_maker_until_it_lets_go(tmp_path, demo_dat
         rundir.create_run(tmp_path / "run", fmt, config, demo_data, mode="c", demo=True, hold=held)
         assert holder() == str(os.getpid())  # a --resume started now would refuse
     assert holder() == "None"
+
+
+def test_a_run_whose_maker_was_killed_before_its_first_checkpoint_is_replaced_by_the_same_command(
+        tmp_path, demo_data, caplog):
+    import logging
+
+    path = tmp_path / "run"
+    make_run(path, demo_data, checkpoint=False)  # its process then killed outright (no lock held now)
+    (path / "log.jsonl").write_text('{"event": "start"}\n')
+    with caplog.at_level(logging.WARNING, logger="nips2015_vrnn.models.app.rundir"):
+        make_run(path, demo_data, checkpoint=False)
+    assert "stopped before its first checkpoint" in caplog.text and not (path / "log.jsonl").exists()
+    write_checkpoint(path / "checkpoints" / "last", {"params": {"W": np.zeros(2)}}, {"trainlog": {"batch_seen": 3}})
+    with pytest.raises(rundir.RunError, match="already holds a run"):  # a checkpoint: never replaced
+        make_run(path, demo_data, checkpoint=False)
