@@ -138,10 +138,11 @@ def graph_spec(model):
 
 def shared_variables(model):
     """OrderedDict name -> every shared variable of ``model``: ``param:<legacy name>`` and
-    ``state:<name>`` (the TBPTT state and the noise generators)."""
+    ``state:<name>`` (the TBPTT state, the noise generators, the KL annealing counter)."""
     live = OrderedDict((f"param:{k}", v) for k, v in model.params.items())
-    for var in (model.step_count, model.rnn_tm1, model.train_rng, model.monitor_rng):
-        live[f"state:{var.name}"] = var
+    for var in (model.step_count, model.rnn_tm1, model.train_rng, model.monitor_rng, model.kl_step):
+        if var is not None:
+            live[f"state:{var.name}"] = var
     return live
 
 

@@ -58,7 +58,7 @@ KEY_ALIASES = {"k": "num_k"}
 #: Fields that describe a run's bookkeeping (paths, names, loop settings) rather than the model:
 #: two configurations that differ only here are the same model (e.g. the same paper preset).
 BOOKKEEPING_FIELDS = ("epoch", "monitoring_freq", "force_saving_freq", "seed", "data_path", "save_path",
-                      "trial", "pkl_name", "channel_name", "debug", "sample_output", "m_batch_size")
+                      "trial", "pkl_name", "channel_name", "debug", "sample_output", "m_batch_size", "patience")
 
 
 class ConfigError(UserError):
@@ -106,6 +106,17 @@ class ModelConfig:
     data_path, save_path, trial, pkl_name, channel_name : str
         Legacy run bookkeeping (paths and names), kept so a legacy config.txt loads unchanged.
     debug : int
+    kl_anneal_updates : int >= 0
+        KL annealing (Bowman et al. 2016): the training cost is ``recon + beta * KL`` with beta
+        warmed up linearly from 0 to 1 over this many updates; 0 (default): off.
+    free_bits : float >= 0
+        Free bits (Kingma et al. 2016): in the training cost each latent dimension's KL, per time
+        step and averaged over the batch's frames, counts at least this many nats; 0: off.
+    patience : int >= 0
+        Early stopping: the run stops after this many monitoring steps without a better
+        ``valid_nll_upper_bound``; 0 (default): never.
+
+    The monitored and evaluated bound is always the true one (beta 1, no floor).
     """
 
     family: str = "vrnn"
@@ -138,6 +149,9 @@ class ModelConfig:
     pkl_name: str = ""
     channel_name: str = "valid_nll_upper_bound"
     debug: int = 0
+    kl_anneal_updates: int = 0
+    free_bits: float = 0.0
+    patience: int = 0
 
     def __post_init__(self):
         choices = {"family": FAMILIES, "data": DATA_KINDS, "output": OUTPUTS, "cost_norm": COST_NORMS,
@@ -163,6 +177,16 @@ class ModelConfig:
         if kind.x_dim is not None and self.x_dim != kind.x_dim:
             raise ConfigError(f"{self.data} frames are {kind.frames}: x_dim must be {kind.x_dim}; "
                               f"got {self.x_dim}")
+        for key in ("kl_anneal_updates", "patience"):
+            value = getattr(self, key)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ConfigError(f"ModelConfig.{key} must be an int >= 0 (0: off); got {value!r}")
+        if not (isinstance(self.free_bits, (int, float)) and 0 <= self.free_bits < float("inf")):
+            raise ConfigError(f"ModelConfig.free_bits must be a number of nats >= 0 (0: off); got "
+                              f"{self.free_bits!r}")
+        if self.family == "rnn" and (self.kl_anneal_updates or self.free_bits):
+            raise ConfigError("the RNN family has no latent z and no KL term: kl_anneal_updates and "
+                              f"free_bits must stay 0; got {self.kl_anneal_updates}, {self.free_bits}")
         if self.family == "rnn" and self.prior != "learned":
             raise ConfigError(f"the RNN family has no latent z, so prior must stay 'learned'; got {self.prior!r}")
 

@@ -84,6 +84,8 @@ class SequenceModel(Estimators):
         self.step_count = pytensor.shared(np.int32(0), name="step_count")
         self.rnn_tm1 = pytensor.shared(np.zeros((config.batch_size, config.state_dim), dtype=self.dtype),
                                        name="rnn_tm1")
+        #: Updates trained so far, for KL annealing (only when ``config.kl_anneal_updates``).
+        self.kl_step = (pytensor.shared(np.int32(0), name="kl_step") if config.kl_anneal_updates else None)
         self.train_rng = pytensor.shared(np.random.default_rng(config.seed), name="train_rng")
         self.monitor_rng = pytensor.shared(np.random.default_rng(config.seed + 1), name="monitor_rng")
         self._cache = model_function_cache(self, config.model_name)
@@ -204,7 +206,35 @@ class SequenceModel(Estimators):
             model_updates[self.step_count] = self.step_count + 1
             model_updates[self.rnn_tm1] = terms["s"][-1]
         model_updates.update(updates)
-        return Graph(inputs, self._cost_outputs(terms), model_updates)
+        outputs = self._cost_outputs(terms)
+        if self.config.kl_anneal_updates or self.config.free_bits:
+            outputs["training_cost"] = outputs["recon_term"] + self._kl_weight() * self._free_bits_kl(terms)
+            if self.kl_step is not None:
+                model_updates[self.kl_step] = self.kl_step + 1
+        return Graph(inputs, outputs, model_updates)
+
+    def _kl_weight(self):
+        """beta = min(1, updates trained / kl_anneal_updates), or 1 without annealing."""
+        if not self.config.kl_anneal_updates:
+            return 1.0
+        return pt.minimum(1.0, self.kl_step.astype(self.dtype) / self.config.kl_anneal_updates)
+
+    def _free_bits_kl(self, terms):
+        """The KL term of the training cost with free bits: each latent dimension's KL per frame,
+        averaged over the batch's (unmasked) frames, floored at ``free_bits`` nats, summed over the
+        dimensions, then scaled as ``cost_norm`` scales the KL term (so 0 gives the KL term)."""
+        kl_term = self._cost_terms(terms["recon"], terms["kl"])[1]
+        if not self.config.free_bits:
+            return kl_term
+        kl_dims = self._kl_dims(terms)  # (T, B, z_dim)
+        mask = self.mask if (self.mask is not None and self.config.cost_norm == "sequence_sum") \
+            else pt.ones_like(terms["kl"])
+        frames = mask.sum()
+        per_dim = (kl_dims * mask[:, :, None]).sum(axis=(0, 1)) / frames
+        floored = pt.maximum(per_dim, self.config.free_bits).sum()
+        if self.config.cost_norm == "frame_mean":
+            return floored
+        return floored * frames / self.x.shape[1].astype(self.dtype)
 
     def _graph_noise(self, eps_input, rng):
         """Inputs and noise of a graph: ``(inputs, eps or None, rng updates)``."""
@@ -350,6 +380,10 @@ class SequenceModel(Estimators):
 
     def _log_weight_terms(self, terms, eps):
         """Per-frame log p(x_t, z_t | ...) - log q(z_t | ...) (T, B)."""
+        raise NotImplementedError
+
+    def _kl_dims(self, terms):
+        """Per-frame KL of each latent dimension (T, B, z_dim) (families with a latent z)."""
         raise NotImplementedError
 
     def _generate_step(self, noise, s_tm1):

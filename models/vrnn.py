@@ -127,6 +127,12 @@ class VRNN(SequenceModel):
             terms["kl"] = cost.KLGaussianStdGaussian(terms["phi_mu"], terms["phi_sig"])
         return terms
 
+    def _kl_dims(self, terms):
+        if self.prior_names:
+            return cost.KLGaussianGaussian(terms["phi_mu"], terms["phi_sig"], terms["prior_mu"],
+                                           terms["prior_sig"], keep_dims=1)
+        return cost.KLGaussianStdGaussian(terms["phi_mu"], terms["phi_sig"], keep_dims=1)
+
     def _log_weight_terms(self, terms, eps):
         """``log p(x_t | .) + log p(z_t | .) - log q(z_t | .)`` per frame (T, B).
 

@@ -225,6 +225,8 @@ class TrainProgress:
         cost = next(iter(values.items()), None)
         if cost is not None:
             parts.append(f"{cost[0]} {cost[1]:.4g}")
+        if "kl_term" in values:  # a KL near 0 is a collapsed posterior: shown as training goes
+            parts.append(f"kl_term {values['kl_term']:.4g}")
         return ", ".join(parts)
 
     def close(self):

@@ -28,7 +28,7 @@ __all__ = ["Limits", "plan_resume", "trim_log", "RESUME_KEYS"]
 
 #: Configuration keys a resume may change (``--set``): they decide neither the model nor the
 #: optimizer's state, only how the run is monitored and saved.
-RESUME_KEYS = ("monitoring_freq", "m_batch_size", "force_saving_freq")
+RESUME_KEYS = ("monitoring_freq", "m_batch_size", "force_saving_freq", "patience")
 
 
 class Limits(namedtuple("Limits", ["max_updates", "epochs"])):

@@ -10,6 +10,8 @@ validation numbers after a resume equal the uninterrupted run's.
 import logging
 import time
 
+import numpy as np
+
 from cle.backend import precision
 from cle.data import ExampleIterator, Iterator
 from cle.data.buckets import length_buckets
@@ -28,7 +30,8 @@ from nips2015_vrnn.models.sequence_model import COST_CHANNELS
 
 log = logging.getLogger(__name__)
 
-__all__ = ["build_training", "train_run", "training_batches", "epoch_summary", "MonitorEcho",
+__all__ = ["build_training", "train_run", "training_batches", "epoch_summary", "training_extensions",
+           "KlCollapse", "MonitorEcho",
            "BEST_CHANNEL", "CLIP_NORM", "LEGACY_ORDER"]
 
 #: Legacy gradient clipping: the global gradient norm is clipped to this value.
@@ -165,40 +168,104 @@ def build_training(run, model, on_event=None, progress=None):
     train_model = train_models[0]
     began = time.perf_counter()
     notify("stage", name="the model graph")
-    graph = train_model.training_graph(eps_input=host_noise)
-    outputs = [out.copy(name=name) for name, out in graph.outputs.items() if name in COST_CHANNELS]
+    train_graph = train_model.training_graph(eps_input=host_noise)
+    outputs = [out.copy(name=name) for name, out in train_graph.outputs.items() if name in COST_CHANNELS]
     notify("stage", name="the monitoring function")
     # One monitor function per batch width that occurs (static shapes: each compiled for it).
     widths = sorted(set(valid_iter.batch_sizes()))
     monitor_fn = _ByWidth({width: (model.static(n_steps, width) if host_noise else model)
                            .monitor_fn(eps_input=host_noise) for width in widths})
     channels = [_Channel(name) for name in monitor_fn.output_names]
-    extensions = [
-        GradientClipping(scaler=CLIP_NORM, batch_size=config.batch_size, check_nan=1),
-        EpochCount(config.epoch),
-        Monitoring(freq=config.monitoring_freq, ddout=channels, data=[valid_iter], monitor_fn=monitor_fn,
-                   at_end=True, batch_weight=_examples_in),
-        EarlyStopping(BEST_CHANNEL, start=1),
-        MonitorEcho(lambda record: notify("monitor", record=record)),
-        Checkpoint(path=run.checkpoint_root, freq=config.force_saving_freq),
-        WeightNorm(),
-    ]
+    monitoring = Monitoring(freq=config.monitoring_freq, ddout=channels, data=[valid_iter],
+                            monitor_fn=monitor_fn, at_end=True, batch_weight=_examples_in)
+    extensions = training_extensions(config, monitoring, run.checkpoint_root,
+                                     _monitor_echo(notify, KlCollapse(config, valid_data)))
     notify("stage", name="the training function (gradient, rewrites, compiled code)")
     cle_model = _cle_model(model, train_model, host_noise)
     variants = []
     for other in train_models[1:]:  # one training function per bucket shape (static shapes)
         graph = other.training_graph(eps_input=host_noise)
         costs = [out.copy(name=name) for name, out in graph.outputs.items() if name in COST_CHANNELS]
-        variants.append((_cle_model(model, other, host_noise), costs[0], costs,
+        variants.append((_cle_model(model, other, host_noise), _training_cost(graph, costs), costs,
                          {"model": graph_spec(other), "eps_input": host_noise}))
     with precision(model.dtype):
         training = Training(config.model_name, train_iter, cle_model, Adam(lr=config.lr),
-                            outputs[0], outputs, extension=extensions, run_dir=run.path,
+                            _training_cost(train_graph, outputs), outputs, extension=extensions,
+                            run_dir=run.path,
                             config=run.record, progress=progress, backend=model.backend,
                             store_spec={"model": graph_spec(train_model), "eps_input": host_noise},
                             variants=variants)
     notify("compiled", seconds=time.perf_counter() - began, loaded=training.loaded)
     return training
+
+
+def training_extensions(config, monitoring, checkpoint_root, on_record):
+    """The extensions of a run, in the legacy order: clipping, the epoch limit, ``monitoring``,
+    early stopping (the ``best`` checkpoint; ``config.patience`` monitoring steps without
+    improvement end the run, 0: never), ``on_record(record)`` per monitoring record, the ``last``
+    checkpoint, weight norm."""
+    return [
+        GradientClipping(scaler=CLIP_NORM, batch_size=config.batch_size, check_nan=1),
+        EpochCount(config.epoch),
+        monitoring,
+        EarlyStopping(BEST_CHANNEL, patience=config.patience or None, start=1),
+        MonitorEcho(on_record),
+        Checkpoint(path=checkpoint_root, freq=config.force_saving_freq),
+        WeightNorm(),
+    ]
+
+
+def _training_cost(graph, outputs):
+    """What the training minimises: the graph's ``training_cost`` (KL annealing or free bits on),
+    else the bound's channel (the legacy cost)."""
+    if "training_cost" in graph.outputs:
+        return graph.outputs["training_cost"].copy(name="training_cost")
+    return outputs[0]
+
+
+#: A validation KL below this many nats per time step ...
+KL_COLLAPSE_NATS = 0.01
+#: ... at this many monitoring steps in a row (after update 0) is reported as a posterior collapse.
+KL_COLLAPSE_RECORDS = 5
+
+
+class KlCollapse:
+    """Says once when the validation KL term stays below :data:`KL_COLLAPSE_NATS` nats per time
+    step for :data:`KL_COLLAPSE_RECORDS` monitoring steps: the latent variable is being ignored.
+
+    ``check(record)`` returns the warning's text the first time, else None.
+    """
+
+    def __init__(self, config, valid_data):
+        self.active = config.family == "vrnn"
+        self.steps_per_value = 1.0  # frame_mean: the KL term is already per frame
+        if config.cost_norm == "sequence_sum" and hasattr(valid_data, "lengths"):
+            self.steps_per_value = float(np.mean(valid_data.lengths(0, valid_data.num_examples())))
+        self.low, self.said = 0, False
+
+    def check(self, record):
+        value = record.get(f"{VALID}_kl_term")
+        if not self.active or self.said or value is None or record.get("batch_seen", 0) < 1:
+            return None
+        per_step = value / self.steps_per_value
+        self.low = self.low + 1 if per_step < KL_COLLAPSE_NATS else 0
+        if self.low < KL_COLLAPSE_RECORDS:
+            return None
+        self.said = True
+        return (f"warning: the validation KL term has stayed below {KL_COLLAPSE_NATS} nats per time step "
+                f"for {self.low} monitoring steps ({per_step:.2g} now): the posterior may have collapsed "
+                "(the model ignores z); try --set kl_anneal_updates=N or --set free_bits=0.05")
+
+
+def _monitor_echo(notify, collapse):
+    """MonitorEcho's callback: the record to ``notify``, then the collapse warning when it comes."""
+    def echo(record):
+        notify("monitor", record=record)
+        warning = collapse.check(record)
+        if warning:
+            log.warning(warning)
+            notify("warning", text=warning)
+    return echo
 
 
 def _cle_model(model, train_model, host_noise):

@@ -106,6 +106,9 @@ def _train_events(compiling, progress, signals=None):
                 click.echo(f"compiled the training and monitoring functions in {info['seconds']:.1f} s")
         elif kind == "epoch":
             click.echo(format_epoch(info))
+        elif kind == "warning":
+            progress.clear()
+            click.echo(info["text"], err=True)
         elif kind == "resumed":
             click.echo(f"resumed at update {info['batch_seen']}")
         elif kind == "monitor":
@@ -151,7 +154,7 @@ Examples:
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override one configuration key (repeatable). With --resume: only keys that "
                    "change neither the model nor the optimizer (monitoring_freq, m_batch_size, "
-                   "force_saving_freq).")
+                   "force_saving_freq, patience).")
 @click.option("--max-updates", type=click.IntRange(min=1),
               help="Stop after this many updates in total (with --resume: a new limit). Without "
                    "--epochs (or an epoch key), the preset's epoch count does not cap it.")

@@ -64,3 +64,10 @@ def test_frames_per_sequence_counts_the_mask():
     mask = np.array([[1, 1], [1, 1], [1, 0]], dtype=float)
     data = types.SimpleNamespace(num_examples=lambda: 2, slices=lambda a, b: [np.zeros((3, 2, 3)), mask])
     assert frames_per_sequence(data) == 2.5
+
+
+def test_train_progress_shows_the_kl_term():
+    progress = TrainProgress(monitoring_freq=100, frames_per_update=10.0, total_updates=1000)
+    progress._stamps.extend([0.0, 1.0])
+    text = progress.text(5, 0, 5, 100, {"nll_upper_bound": 1.5, "recon_term": 1.25, "kl_term": 0.25})
+    assert text.endswith("nll_upper_bound 1.5, kl_term 0.25")

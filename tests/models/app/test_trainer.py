@@ -8,7 +8,10 @@ import pytest
 from click.testing import CliRunner
 from user_corpora import write_npy
 
+from cle.train.ext import EarlyStopping
+from nips2015_vrnn.models.app import trainer
 from nips2015_vrnn.models.app.cli import command
+from nips2015_vrnn.models.config import ModelConfig
 
 #: A tiny model (compiles in seconds); batch sizes are the defaults unless a test says otherwise.
 TINY = ["rnn_dim=8", "x2s_dim=4", "z2s_dim=4", "q_z_dim=4", "p_z_dim=4", "p_x_dim=4", "z_dim=2",
@@ -72,7 +75,12 @@ def test_the_small_run_evaluates_in_jax_mode(jax_run):
     run, _, _ = jax_run
     result = invoke("eval", run, "--samples", 2)
     assert result.exit_code == 0, result.output
-    assert json.loads((run / "eval_test_best.json").read_text())["n_sequences"] == 3
+    result_json = json.loads((run / "eval_test_best.json").read_text())
+    assert result_json["n_sequences"] == 3
+    assert result_json["n_steps"] == sum(result_json["per_sequence"]["steps"])
+    assert result_json["lower_bound_per_step"] == pytest.approx(
+        sum(result_json["per_sequence"]["lower_bound"]) / result_json["n_steps"])
+    assert "per time step: >= " in result.output
 
 
 def test_max_updates_is_not_capped_by_the_presets_epoch_count(small_corpus, tmp_path):
@@ -126,3 +134,32 @@ def test_a_resumed_run_draws_the_same_shuffled_batches_as_a_straight_run(small_c
     loops = [json.loads((tmp_path / r / "checkpoints" / "last" / "loop.json").read_text())["iterator"]
              for r in ("straight", "resumed")]
     assert loops[0] == loops[1] and loops[0]["passes"] == 1
+
+
+@pytest.mark.parametrize("patience, expected", [(0, None), (3, 3)])
+def test_patience_is_the_early_stopping_patience(patience, expected):
+    config = ModelConfig(patience=patience)
+    extensions = trainer.training_extensions(config, monitoring=None, checkpoint_root=None, on_record=print)
+    stopping = [e for e in extensions if isinstance(e, EarlyStopping)]
+    assert len(stopping) == 1 and stopping[0].patience == expected
+
+
+class Lengths:
+    def __init__(self, lengths):
+        self._lengths = np.asarray(lengths)
+
+    def num_examples(self):
+        return len(self._lengths)
+
+    def lengths(self, start, end):
+        return self._lengths[start:end]
+
+
+def test_a_kl_near_zero_for_a_long_stretch_is_said_once():
+    config = ModelConfig(data="sequences", output="gauss", cost_norm="sequence_sum", reset_freq=0)
+    collapse = trainer.KlCollapse(config, Lengths([100, 100]))  # 100 steps per sequence
+    said = [collapse.check({"batch_seen": i, "valid_kl_term": 0.2}) for i in range(1, 12)]
+    assert [i for i, text in enumerate(said) if text] == [trainer.KL_COLLAPSE_RECORDS - 1]
+    assert "posterior may have collapsed" in said[trainer.KL_COLLAPSE_RECORDS - 1]
+    healthy = trainer.KlCollapse(config, Lengths([100, 100]))
+    assert not any(healthy.check({"batch_seen": i, "valid_kl_term": 5.0}) for i in range(1, 12))
