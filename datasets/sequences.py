@@ -11,16 +11,20 @@ A folder may mix ``.npy`` and ``.csv`` files (taken sorted by path). Every seque
 T_i >= 1 and the same D, finite values; anything else is a :class:`DataError` naming the file
 (and the row and column for CSV).
 
+Data that come split: a folder holding ``train/``, ``valid/`` and ``test/`` subfolders (each of
+the files above) keeps that split (:func:`split_folders`); the fractions and seed are not used.
+
 Layout (HDF5, ``layout='vrnn-sequences'``, ``version=1``)
 ---------------------------------------------------------
 Groups ``train``, ``valid``, ``test``, each with ``frames`` (sum T_i, D) float64 (as given, not
-normalised), ``offsets`` (n + 1,) int64 (sequence i is frames[offsets[i]:offsets[i+1]]) and
-``names`` (n,) str (the source of each sequence). Attributes: ``X_mean``, ``X_std`` (D,) (the
-training split's per-dimension statistics, or 0 / 1 without normalisation), ``normalised``,
-``binary`` (every value is 0 or 1), ``width`` (D), ``source``.
+normalised; uint8 when the data are binary, read back exactly), ``offsets`` (n + 1,) int64
+(sequence i is frames[offsets[i]:offsets[i+1]]) and ``names`` (n,) str (the source of each
+sequence). Attributes: ``X_mean``, ``X_std`` (D,) (the training split's per-dimension
+statistics, or 0 / 1 without normalisation), ``normalised``, ``binary`` (every value is 0 or 1),
+``width`` (D), ``source``.
 
 Sequences are assigned to the splits at random (``seed``), valid and test getting
-round(frac * n) sequences each (at least one when frac > 0).
+round(frac * n) sequences each (at least one when frac > 0), unless the source comes split.
 """
 import csv
 import logging
@@ -39,8 +43,8 @@ from nips2015_vrnn.datasets.walk import corpus_files
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LAYOUT", "VERSION", "load_sources", "split_indices", "prepare_sequences", "Sequences",
-           "NORMALISE_CHOICES"]
+__all__ = ["LAYOUT", "VERSION", "load_sources", "split_folders", "split_indices", "prepare_sequences",
+           "Sequences", "NORMALISE_CHOICES"]
 
 LAYOUT = "vrnn-sequences"
 VERSION = 1
@@ -147,6 +151,26 @@ def load_sources(src):
     return items
 
 
+def split_folders(src):
+    """The folders of data that come split: {'train': src/train, 'valid': ..., 'test': ...}, or
+    None when ``src`` is not a folder holding a ``train/`` subfolder.
+
+    Raises
+    ------
+    DataError
+        When ``src/train`` exists but ``valid/`` or ``test/`` does not.
+    """
+    src = Path(src)
+    if not (src / "train").is_dir():
+        return None
+    missing = [split for split in SPLITS if not (src / split).is_dir()]
+    if missing:
+        raise DataError(src, f"has a train/ folder but no {' or '.join(f'{m}/' for m in missing)}; "
+                             "expected train/, valid/ and test/ folders (a fixed split) or no train/ "
+                             "folder (a random split by --valid-frac / --test-frac)")
+    return {split: src / split for split in SPLITS}
+
+
 def split_indices(n, valid_frac, test_frac, seed):
     """Sequence indices of (train, valid, test), drawn at random with ``seed``.
 
@@ -175,7 +199,8 @@ def prepare_sequences(src, out_file, valid_frac=0.1, test_frac=0.1, seed=0, norm
     Parameters
     ----------
     src : str or Path
-        A folder of ``.npy`` / ``.csv`` files or one ``.npz`` file.
+        A folder of ``.npy`` / ``.csv`` files, one ``.npz`` file, or a folder of ``train/``,
+        ``valid/`` and ``test/`` folders of them (a fixed split).
     out_file : str or Path
     valid_frac, test_frac : float
         Fractions of the sequences held out for validation and test.
@@ -187,18 +212,31 @@ def prepare_sequences(src, out_file, valid_frac=0.1, test_frac=0.1, seed=0, norm
 
     Returns
     -------
-    dict: ``path``, ``sequences`` (per split), ``frames`` (per split), ``width``, ``binary``,
-    ``normalised``, ``X_mean``, ``X_std``, ``seconds``.
+    dict: ``path``, ``split`` (how the splits were made), ``sequences`` (per split), ``frames``
+    (per split), ``lengths`` (their range and median), ``width``, ``binary``, ``normalised``,
+    ``stored_as`` (the frames' dtype), ``statistics`` (a summary of X_mean / X_std), ``seconds``.
     """
     if normalise not in NORMALISE_CHOICES:
         raise ValueError(f"normalise must be one of {NORMALISE_CHOICES}, got {normalise!r}")
     began = time.perf_counter()
-    items = load_sources(src)
+    folders = split_folders(src)
+    if folders is None:
+        items = load_sources(src)
+        try:
+            splits = dict(zip(SPLITS, split_indices(len(items), valid_frac, test_frac, seed)))
+        except ValueError as err:
+            raise DataError(src, f"{err}; expected more sequences or smaller fractions") from None
+    else:
+        items, splits = [], {}
+        for split, folder in folders.items():
+            found = [(f"{split}/{name}", seq) for name, seq in load_sources(folder)]
+            splits[split] = np.arange(len(items), len(items) + len(found))
+            items += found
     width = items[0][1].shape[1]
-    try:
-        splits = dict(zip(SPLITS, split_indices(len(items), valid_frac, test_frac, seed)))
-    except ValueError as err:
-        raise DataError(src, f"{err}; expected more sequences or smaller fractions") from None
+    for name, seq in items:
+        if seq.shape[1] != width:
+            raise DataError(Path(src) / name, f"has {seq.shape[1]} values per step; expected {width} "
+                                              f"like {items[0][0]} (every sequence needs the same width D)")
     binary = all(np.all((seq == 0) | (seq == 1)) for _, seq in items)
     normalised = normalise == "yes" or (normalise == "auto" and not binary)
     moments = RunningMoments(width=width)
@@ -217,7 +255,8 @@ def prepare_sequences(src, out_file, valid_frac=0.1, test_frac=0.1, seed=0, norm
         for split, indices in splits.items():
             group = f.create_group(split)
             seqs = [items[i][1] for i in indices]
-            group.create_dataset("frames", data=np.concatenate(seqs) if seqs else np.zeros((0, width)))
+            frames = np.concatenate(seqs) if seqs else np.zeros((0, width))
+            group.create_dataset("frames", data=frames.astype(np.uint8) if binary else frames)
             group.create_dataset("offsets", data=np.cumsum([0] + [len(s) for s in seqs]).astype(np.int64))
             group.create_dataset("names", data=np.array([items[i][0] for i in indices], dtype=object),
                                  dtype=h5py.string_dtype())
@@ -225,11 +264,23 @@ def prepare_sequences(src, out_file, valid_frac=0.1, test_frac=0.1, seed=0, norm
                        source=str(Path(src).resolve()))
     seconds = time.perf_counter() - began
     log.info("wrote %s in %.1f s", out_file, seconds)
-    return {"path": str(out_file), "sequences": {k: len(v) for k, v in splits.items()},
+    lengths = np.array([len(seq) for _, seq in items])
+    return {"path": str(out_file), "split": "the train/, valid/, test/ folders" if folders else
+            f"random (valid_frac={valid_frac}, test_frac={test_frac}, seed={seed})",
+            "sequences": {k: len(v) for k, v in splits.items()},
             "frames": {k: int(sum(len(items[i][1]) for i in v)) for k, v in splits.items()},
+            "lengths": f"{lengths.min()}..{lengths.max()} steps, median {np.median(lengths):g}",
             "width": int(width), "binary": bool(binary), "normalised": bool(normalised),
-            "X_mean": np.round(x_mean, 6).tolist(), "X_std": np.round(x_std, 6).tolist(),
-            "seconds": seconds}
+            "stored_as": "uint8" if binary else "float64",
+            "statistics": _statistics_summary(x_mean, x_std, normalised), "seconds": seconds}
+
+
+def _statistics_summary(x_mean, x_std, normalised):
+    """The training statistics in one line (the file holds every value)."""
+    if not normalised:
+        return "not normalised (mean 0, std 1)"
+    return (f"per-dimension mean {x_mean.min():.4g}..{x_mean.max():.4g}, std {x_std.min():.4g}..{x_std.max():.4g} "
+            f"(all {len(x_mean)} in the file's X_mean / X_std)")
 
 
 class Sequences(RaggedReader):

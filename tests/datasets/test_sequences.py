@@ -97,3 +97,37 @@ def test_a_missing_source_or_too_few_sequences_is_an_error(tmp_path):
     src = write_npy(tmp_path / "src", _sequences(n=2))
     with pytest.raises(DataError, match="leave none for training"):
         prepare_sequences(src, tmp_path / "s.h5", valid_frac=0.1, test_frac=0.1)
+
+
+def test_binary_frames_are_stored_as_uint8_and_read_back_exactly(tmp_path):
+    import h5py
+
+    rng = np.random.default_rng(3)
+    seqs = [(rng.random((int(rng.integers(2, 7)), 88)) < 0.05).astype(np.uint8) for _ in range(10)]
+    info = prepare_sequences(write_npy(tmp_path / "src", seqs), tmp_path / "b.h5", valid_frac=0, test_frac=0)
+    assert info["stored_as"] == "uint8" and "X_mean" not in info and "not normalised" in info["statistics"]
+    with h5py.File(tmp_path / "b.h5", "r") as f:
+        assert f["train/frames"].dtype == np.uint8
+    with Sequences("train", tmp_path / "b.h5", dtype="float64") as data:
+        x, mask = data.slices(0, 10)
+    for b, seq in enumerate(seqs):
+        np.testing.assert_array_equal(x[:len(seq), b], seq)
+
+
+def test_data_that_come_split_keep_their_split(tmp_path):
+    seqs = _sequences(n=9)
+    for split, part in (("train", seqs[:5]), ("valid", seqs[5:7]), ("test", seqs[7:])):
+        write_npy(tmp_path / "src" / split, part)
+    info = prepare_sequences(tmp_path / "src", tmp_path / "s.h5", valid_frac=0.5, test_frac=0.3)
+    assert info["sequences"] == {"train": 5, "valid": 2, "test": 2}
+    assert info["split"] == "the train/, valid/, test/ folders"
+    with Sequences("valid", tmp_path / "s.h5", dtype="float64") as data:
+        x, mask = data.slices(0, 2)
+    np.testing.assert_allclose(x[:len(seqs[5]), 0] * data.X_std + data.X_mean, seqs[5], rtol=1e-12)
+
+
+def test_a_train_folder_without_valid_or_test_is_an_error_naming_them(tmp_path):
+    write_npy(tmp_path / "src" / "train", _sequences(n=3))
+    write_npy(tmp_path / "src" / "valid", _sequences(n=1))
+    with pytest.raises(DataError, match="no test/"):
+        prepare_sequences(tmp_path / "src", tmp_path / "s.h5")

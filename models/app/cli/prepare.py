@@ -192,7 +192,8 @@ def prepare_timit_command(root, out, valid_frac, seed, chunk_frames, no_sa, skip
 SRC is a folder of .npy files (one numeric array (T, D) each), one .npz file of such arrays, or a
 folder of .csv files (one row of D numbers per step; a header row of names is skipped).
 Sequences may differ in length T (batches are padded and masked) but not in width D. They are
-assigned at random (--seed) to train / valid / test. --normalise auto (the default) normalises
+assigned at random (--seed) to train / valid / test, unless SRC holds train/, valid/ and test/
+folders (data that come split: that split is kept). --normalise auto (the default) normalises
 each dimension by the training mean / std unless every value is 0 or 1 (binary data, for
 --model vrnn-bernoulli / rnn-bernoulli). OUT is the HDF5 file to write, or a folder (then
 OUT/sequences.h5).
