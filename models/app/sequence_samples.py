@@ -6,32 +6,51 @@ What the picture shows depends on the data (:func:`picture_kind`):
 kind        picture
 ==========  ======================================================================
 binary      an image: time across, one row per dimension, black = 1 (binary data)
+pianoroll   the same, one row per pitch (binary data of 88 piano keys or 128 MIDI notes)
 trajectory  the path (x_t, y_t) of 2-dimensional data, as a pen trajectory
 lines       one line plot per dimension against time (D <= :data:`MAX_LINE_PLOTS`)
 image       an image of the values, time across, one row per dimension (larger D)
 ==========  ======================================================================
+
+Every picture labels its axes (:func:`axis_labels`): time steps across, the dimension, the pitch
+(piano rolls) or x / y (trajectories).
 """
 import numpy as np
 
 from nips2015_vrnn.models.app import plotting
 
-__all__ = ["MAX_LINE_PLOTS", "picture_kind", "sequence_png", "write_sequence_samples"]
+__all__ = ["MAX_LINE_PLOTS", "PIANO_ROLL_WIDTHS", "picture_kind", "axis_labels", "sequence_png",
+           "write_sequence_samples"]
 
 #: Up to this many dimensions are drawn as stacked line plots; more as an image.
 MAX_LINE_PLOTS = 8
 
 
-def picture_kind(width, binary):
-    """'binary', 'trajectory', 'lines' or 'image' for data of ``width`` dimensions.
+#: Widths of binary frames drawn as piano rolls: the 88 keys of a piano, the 128 MIDI notes.
+PIANO_ROLL_WIDTHS = (88, 128)
 
-    >>> [picture_kind(d, b) for d, b in [(784, True), (2, False), (3, False), (40, False)]]
-    ['binary', 'trajectory', 'lines', 'image']
+
+def picture_kind(width, binary):
+    """'binary', 'pianoroll', 'trajectory', 'lines' or 'image' for data of ``width`` dimensions.
+
+    >>> [picture_kind(d, b) for d, b in [(784, True), (88, True), (2, False), (3, False), (40, False)]]
+    ['binary', 'pianoroll', 'trajectory', 'lines', 'image']
     """
     if binary:
-        return "binary"
+        return "pianoroll" if width in PIANO_ROLL_WIDTHS else "binary"
     if width == 2:
         return "trajectory"
     return "lines" if width <= MAX_LINE_PLOTS else "image"
+
+
+def axis_labels(kind):
+    """(x label, y label) of a picture of ``kind``.
+
+    >>> axis_labels('pianoroll')
+    ('time step', 'pitch (key)')
+    """
+    return {"pianoroll": ("time step", "pitch (key)"), "trajectory": ("x (dimension 0)", "y (dimension 1)"),
+            "lines": ("time step", None)}.get(kind, ("time step", "dimension"))
 
 
 def sequence_png(path, seq, kind, title=None):
@@ -43,7 +62,7 @@ def sequence_png(path, seq, kind, title=None):
         for d, ax in enumerate(axes[:, 0]):
             ax.plot(np.arange(steps), seq[:, d], linewidth=1.0)
             ax.set_ylabel(f"dim {d}")
-        axes[-1, 0].set_xlabel("step")
+        axes[-1, 0].set_xlabel(axis_labels(kind)[0])
     else:
         fig, ax = plt.subplots(figsize=(8, 3) if kind != "trajectory" else (5, 5))
         axes = np.array([[ax]])
@@ -51,10 +70,10 @@ def sequence_png(path, seq, kind, title=None):
             ax.plot(seq[:, 0], seq[:, 1], color="black", linewidth=1.0)
             ax.set_aspect("equal")
         else:
-            cmap = "gray_r" if kind == "binary" else "viridis"
+            cmap = "gray_r" if kind in ("binary", "pianoroll") else "viridis"
             ax.imshow(seq.T, aspect="auto", interpolation="nearest", cmap=cmap, origin="lower")
-            ax.set_xlabel("step")
-            ax.set_ylabel("dimension")
+        ax.set_xlabel(axis_labels(kind)[0])
+        ax.set_ylabel(axis_labels(kind)[1])
     if title:
         axes[0, 0].set_title(title)
     fig.tight_layout()
