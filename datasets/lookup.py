@@ -13,7 +13,7 @@ older code is not used).
 Example
 -------
 >>> list(CORPORA)
-['blizzard', 'iamondb', 'timit', 'sequences']
+['blizzard', 'iamondb', 'timit', 'sequences', 'pianoroll']
 >>> CORPORA['iamondb'].data, CORPORA['blizzard'].title
 ('handwriting', 'Blizzard')
 """
@@ -30,6 +30,7 @@ from nips2015_vrnn.datasets.blizzard import Blizzard, Blizzard_tbptt
 from nips2015_vrnn.datasets.demo import CORPUS_VERSION, prepare_demo, prepared_version
 from nips2015_vrnn.datasets.errors import DataError
 from nips2015_vrnn.datasets.iamondb import IAMOnDB
+from nips2015_vrnn.datasets.pianoroll import PianoRoll
 from nips2015_vrnn.datasets.sequences import Sequences
 from nips2015_vrnn.datasets.timit import TIMIT, TIMIT_chunks
 
@@ -49,6 +50,7 @@ CORPORA = OrderedDict([
     ("iamondb", Corpus(IAMOnDB, IAMOnDB, "handwriting", "IAM-OnDB")),
     ("timit", Corpus(TIMIT_chunks, TIMIT, "utterances", "TIMIT")),
     ("sequences", Corpus(Sequences, Sequences, "sequences", "Sequences")),
+    ("pianoroll", Corpus(PianoRoll, PianoRoll, "sequences", "Piano rolls")),
 ])
 #: The halves of the demo corpus and the corpus format each is prepared in.
 DEMO_CORPORA = OrderedDict([("speech", "blizzard"), ("handwriting", "iamondb")])

@@ -18,6 +18,7 @@ iamondb/rnn_gmm         1200    --     20    250 (x2s, p_x)
 iamondb/rnn_gauss       1200    --     --    250
 timit/<model>           as blizzard/<model> (see below)
 sequences/<model>       256     16     5     128 everywhere (not from the paper: a user's corpus)
+pianoroll/<model>       as sequences/<model>, the Bernoulli pair on 88 piano keys
 ======================  ======  =====  ====  ===================================================
 
 Blizzard: depth-4 stacks, batch 128, Adam lr 3e-4, TBPTT reset every 4 batches, cost = mean over
@@ -33,6 +34,7 @@ frames and 16 kHz raw speech); override with ``--set`` to match another report.
 ``sequences/<model>`` (a user's own D-dimensional sequences; x_dim is taken from the prepared
 file) are small defaults, not paper models; ``vrnn_bernoulli`` / ``rnn_bernoulli`` model {0, 1}
 frames with independent Bernoullis (the output layer a sigmoid, the cost ``NllBin``).
+``pianoroll/<model>`` are those two on the piano-roll benchmarks (``vrnn-prepare pianoroll``).
 
 Choice of the 600/500 split of VRNN-Gauss (LEGACY.md says only "widths 600/500"): the Gaussian
 output has far fewer decoder parameters than the GMM one, and the widened stacks are those that
@@ -124,6 +126,9 @@ PRESETS.update({f"timit/{name.split('/')[1]}": PRESETS[name].replace(**_TIMIT)
 PRESETS.update({f"sequences/{model.replace('-', '_')}": ModelConfig(family=family, output=output, prior=prior,
                                                                     **_SEQUENCES, **_widths(128, 128))
                 for model, (family, output, prior) in MODELS.items()})
+# The polyphonic-music benchmarks: the Bernoulli pair of the sequences presets on 88 keys.
+PRESETS.update({f"pianoroll/{model.replace('-', '_')}": PRESETS[f"sequences/{model.replace('-', '_')}"]
+                .replace(x_dim=88) for model, (_, output, _) in MODELS.items() if output == "bernoulli"})
 
 
 def preset_names():
@@ -148,7 +153,7 @@ def get_preset(name, **overrides):
 PRESET_CORPORA = tuple(OrderedDict.fromkeys(name.split("/")[0] for name in PRESETS
                                            if not name.endswith("/demo")))
 #: Corpora whose presets are small defaults for a user's own data, not models of the paper.
-USER_CORPORA = ("sequences",)
+USER_CORPORA = ("sequences", "pianoroll")
 #: Corpora with the paper's presets (the columns of its Table 1 this port has).
 PAPER_CORPORA = tuple(c for c in PRESET_CORPORA if c not in USER_CORPORA)
 

@@ -15,6 +15,7 @@ Examples:
   vrnn-prepare blizzard ~/blizzard2013/mp3 data/
   vrnn-prepare timit ~/TIMIT data/timit.h5
   vrnn-prepare sequences ~/my_sequences/ data/mine.h5
+  vrnn-prepare pianoroll JSB_Chorales.pickle data/
   vrnn-prepare iamondb ~/iamondb data/
   vrnn-prepare demo data/demo
 """)
@@ -222,5 +223,34 @@ def prepare_sequences_command(src, out, valid_frac, test_frac, seed, normalise, 
     out_file = _out_file(out, "sequences")
     info = prepare_sequences(src, out_file, valid_frac=valid_frac, test_frac=test_frac, seed=seed,
                              normalise=normalise)
+    click.echo(f"wrote {out_file}")
+    _print_prepared(info)
+
+
+@prepare.command("pianoroll", help="""Prepare a piano-roll pickle (JSB Chorales, Nottingham, MuseData,
+Piano-midi.de as distributed by Boulanger-Lewandowski et al., 2012) for the Bernoulli models.
+
+FILE is a pickle of a dict with 'train', 'valid' and 'test', each a list of sequences, each a list
+of time steps, each the MIDI pitches sounding (21..108, the 88 piano keys; Python 2 pickles as
+distributed load). It is read by a reader that builds only lists, tuples, dicts, numbers and
+strings: a file naming any class or function is refused and nothing in it runs. The file's own
+split is kept; frames are 88 keys of 0/1. OUT is the HDF5 file to write, or a folder (then
+OUT/pianoroll.h5).
+
+\b
+Example:
+  vrnn-prepare pianoroll JSB_Chorales.pickle data/
+  vrnn-train pianoroll --data data/ --out runs/jsb --model vrnn-bernoulli
+""")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("out", type=click.Path())
+@verbose_option
+@user_errors
+def prepare_pianoroll_command(file, out, verbose):
+    from nips2015_vrnn.datasets.pianoroll import prepare_pianoroll
+
+    setup_logging(verbose)
+    out_file = _out_file(out, "pianoroll")
+    info = prepare_pianoroll(file, out_file)
     click.echo(f"wrote {out_file}")
     _print_prepared(info)
