@@ -1,5 +1,5 @@
-"""Every command, driven with random option values and paths (hypothesis): it exits 0, or says
-one ``Error:`` line (status 1, or 2 for a usage error), never a traceback.
+"""Every command, driven with random option values, paths and environment variables (hypothesis):
+it exits 0, or says one ``Error:`` line (status 1, or 2 for a usage error), never a traceback.
 
 Nothing compiles or trains: where a command would start the work after its checks (training,
 loading a model, running a sweep's cells, importing a legacy pickle, generating the demo corpus),
@@ -126,16 +126,23 @@ def test_any_options_and_paths_give_exit_0_or_one_error_line(world, tmp_path_fac
                               (lookup, "ensure_demo_data")):
         monkeypatch.setattr(target, attribute, _reached)
     name, command, args = data.draw(invocations([*world, *world[:3]]))
+    paths = st.sampled_from([str(p) for p in world])
+    env = data.draw(st.fixed_dictionaries({}, optional={
+        "VRNN_MODE": st.sampled_from(["c", "jax", "numba", "bogus", ""]),
+        "VRNN_FUNCTION_CACHE": paths | st.sampled_from(["off", ""]),
+        "VRNN_DEMO_DIR": paths,
+        "VRNN_DEBUG": st.sampled_from(["0", ""]),
+    }))
     work = tmp_path_factory.mktemp("cwd")
     before = os.getcwd()
     os.chdir(work)  # relative paths the fuzz makes up land here
     try:
-        result = CliRunner().invoke(command, args, catch_exceptions=True, env={"VRNN_FUNCTION_CACHE": "off"})
+        result = CliRunner().invoke(command, args, catch_exceptions=True, env={"VRNN_FUNCTION_CACHE": "off", **env})
     finally:
         os.chdir(before)
     if isinstance(result.exception, Reached):
         return
-    shown = f"vrnn-{name} {args}\n{result.output}"
+    shown = f"{env} vrnn-{name} {args}\n{result.output}"
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         import traceback
         shown += "".join(traceback.format_exception(result.exception))
