@@ -356,7 +356,8 @@ def test_a_later_sample_or_eval_call_loads_its_function_from_the_compiled_functi
     assert invoke(cli.sample, [*args, "--seed", 1]).exit_code == 0  # compiles, or loads
     second = invoke(cli.sample, [*args, "--seed", 2])
     assert second.exit_code == 0 and "loaded the generator from the compiled-function cache" in second.output
-    eval_args = [path, "--split", "valid", "--samples", 2, "--limit", 2, "--checkpoint", "last"]
+    # C mode: one per-sequence function for every shape, compiled (or loaded) before the first batch
+    eval_args = [path, "--split", "valid", "--samples", 2, "--limit", 2, "--checkpoint", "last", "--mode", "c"]
     assert invoke(cli.evaluate, eval_args).exit_code == 0
     again = invoke(cli.evaluate, [*eval_args, "--force"])
     assert again.exit_code == 0

@@ -54,10 +54,11 @@ def invoke(command, args, quiet=False):
 
 
 @pytest.fixture(scope="module", autouse=True)
-def restore_mode():
-    previous = backend._state["mode"]
+def restore_x64():
+    """The commands set JAX's x64 switch at their start, as programs do; restored after."""
+    previous = jax.config.jax_enable_x64
     yield
-    backend._state["mode"] = previous
+    jax.config.update("jax_enable_x64", previous)
 
 
 @pytest.fixture(scope="module")
