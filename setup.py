@@ -8,6 +8,7 @@ from setuptools import find_packages, setup
 cle_packages = find_packages(include=["cle", "cle.*"])
 JAX = ["jax[cpu]>=0.10,<0.11"]
 CLUSTER = ["distributed"]
+TENSORBOARD = ["tensorboardX>=2.6"]
 vrnn_packages = ["nips2015_vrnn.models", "nips2015_vrnn.models.app", "nips2015_vrnn.models.app.cli",
                  "nips2015_vrnn.datasets"]
 
@@ -43,9 +44,11 @@ setup(
         # CUDA wheels as README.rst says. The tested range:
         "jax": JAX,
         "plot": ["matplotlib"],
+        # vrnn-train --log-to tensorboard: event files without TensorFlow or PyTorch
+        "tensorboard": TENSORBOARD,
         # What the test suite needs: hypothesis fuzzes the readers of untrusted files; the JAX-vs-C
-        # tests and the Dask sweep test run against the jax and cluster extras.
-        "test": ["pytest", "hypothesis"] + JAX + CLUSTER,
+        # tests, the Dask sweep test and the TensorBoard log test run against their extras.
+        "test": ["pytest", "hypothesis"] + JAX + CLUSTER + TENSORBOARD,
     },
     entry_points={
         "console_scripts": [

@@ -78,8 +78,9 @@ def _examples_in(batch):
 
 
 #: Data kinds whose training batches are the legacy ones (consecutive, in order, whole batches
-#: only); the others shuffle whole sequences every epoch and keep the last partial batch.
-LEGACY_ORDER = ("speech", "handwriting", "utterances")
+#: only: text's TBPTT streams as Blizzard's rows); the others shuffle whole sequences every epoch
+#: and keep the last partial batch.
+LEGACY_ORDER = ("speech", "handwriting", "utterances", "text")
 
 
 def training_batches(config, train_data):
@@ -278,7 +279,7 @@ def _cle_model(model, train_model, host_noise):
     return cle_model
 
 
-def train_run(run, backend=None, max_updates=None, resume=False, on_event=None, progress=None):
+def train_run(run, backend=None, max_updates=None, resume=False, on_event=None, progress=None, loggers=()):
     """Train (or, with ``resume``, continue) the run, compiling by ``backend`` (default: the
     run's, :meth:`RunDir.backend`); returns the :class:`Training` at the end.
 
@@ -286,11 +287,58 @@ def train_run(run, backend=None, max_updates=None, resume=False, on_event=None, 
     save ``checkpoints/last`` and raise :class:`cle.train.TrainingInterrupted`; any other
     exception during the loop saves ``checkpoints/last`` too (see ``Training.run``). The run
     directory is locked meanwhile: a second trainer of the same run gets a RunError.
+    ``loggers`` (:func:`~nips2015_vrnn.models.app.experiment_log.open_loggers`) get every
+    monitoring record and every update's outputs, and are closed at the end.
     """
     if max_updates is not None and max_updates < 1:
         raise RunError(f"max_updates must be >= 1; got {max_updates}")
-    with run_lock(run.path):
-        return _train_locked(run, backend, max_updates, resume, on_event, progress)
+    if loggers:
+        on_event, progress = _logged_events(on_event, loggers), _LoggedProgress(progress, loggers)
+    try:
+        with run_lock(run.path):
+            return _train_locked(run, backend, max_updates, resume, on_event, progress)
+    finally:
+        for logger in loggers:
+            logger.close()
+
+
+def _logged_events(on_event, loggers):
+    """``on_event`` that also hands each monitoring record to the ``loggers``."""
+    def logged(kind, **info):
+        if on_event:
+            on_event(kind, **info)
+        if kind == "monitor":
+            for logger in loggers:
+                logger.monitor(info["record"])
+    return logged
+
+
+class _LoggedProgress:
+    """The progress object of a training (or none) that also hands each update's outputs to the
+    loggers, at the update's number."""
+
+    def __init__(self, progress, loggers):
+        self.progress, self.loggers, self.training = progress, loggers, None
+
+    def attach(self, training, **settings):
+        self.training = training
+        if hasattr(self.progress, "attach"):
+            self.progress.attach(training, **settings)
+
+    def update(self, epoch, batch, nbatch, values):
+        if hasattr(self.progress, "update"):
+            self.progress.update(epoch, batch, nbatch, values)
+        if self.training is not None:
+            for logger in self.loggers:
+                logger.update(self.training.trainlog.batch_seen, values)
+
+    def clear(self):
+        if hasattr(self.progress, "clear"):
+            self.progress.clear()
+
+    def close(self):
+        if hasattr(self.progress, "close"):
+            self.progress.close()
 
 
 def _train_locked(run, backend, max_updates, resume, on_event, progress):

@@ -169,6 +169,9 @@ Examples:
               help="Precision of float32 matrix products: highest (default: full float32), tf32 or "
                    "bfloat16 (JAX mode on a GPU: tensor cores, faster, fewer mantissa bits). "
                    "Recorded in config.json.")
+@click.option("--log-to", "log_to", type=click.Choice(["tensorboard"]), multiple=True,
+              help="Also log to an experiment tracker: tensorboard (RUN_DIR/tensorboard; needs the "
+                   "tensorboard extra, tensorboardX). Every monitored channel and each update's cost.")
 @verbose_option
 @user_errors
 def train(**options):
@@ -177,7 +180,7 @@ def train(**options):
 
 
 def _train(held, corpus, out, resume, data, demo_corpus, model, config_file, sets, max_updates, epochs,
-          seed, mode, float64, matmul_precision, verbose):
+          seed, mode, float64, matmul_precision, verbose, log_to=()):
     from cle.train import TrainingInterrupted
     from nips2015_vrnn.datasets import lookup
     from nips2015_vrnn.models.app import configure, rundir, trainer
@@ -248,9 +251,10 @@ def _train(held, corpus, out, resume, data, demo_corpus, model, config_file, set
     progress = TrainProgress(run.config.monitoring_freq)
     try:
         with sigterm_as_interrupt() as signals:
+            from nips2015_vrnn.models.app.experiment_log import open_loggers
             training = trainer.train_run(run, program_backend, max_updates=max_updates,
                                          resume=bool(resume), on_event=_train_events(compiling, progress, signals),
-                                         progress=progress)
+                                         progress=progress, loggers=open_loggers(run.path, log_to))
     except TrainingInterrupted as stop:
         click.echo(f"\ninterrupted by {stop.signal_name} after {stop.batch_seen} updates; "
                    f"checkpoint saved to {stop.checkpoint}")

@@ -163,3 +163,18 @@ def test_a_kl_near_zero_for_a_long_stretch_is_said_once():
     assert "posterior may have collapsed" in said[trainer.KL_COLLAPSE_RECORDS - 1]
     healthy = trainer.KlCollapse(config, Lengths([100, 100]))
     assert not any(healthy.check({"batch_seen": i, "valid_kl_term": 5.0}) for i in range(1, 12))
+
+
+def test_log_to_tensorboard_writes_every_monitored_channel_and_each_update(small_corpus, tmp_path):
+    from nips2015_vrnn.models.app.experiment_log import read_scalars
+
+    run = tmp_path / "run"
+    result = invoke("train", "sequences", "--data", small_corpus, "--out", run, "--mode", "jax",
+                    *sets(TINY + ["batch_size=8"]), "--max-updates", 3, "--log-to", "tensorboard")
+    assert result.exit_code == 0, result.output
+    scalars = read_scalars(run / "tensorboard")
+    logged = {r["batch_seen"]: r for r in monitor_rows(run)}
+    assert [step for step, _ in scalars["valid_nll_upper_bound"]] == sorted(logged) == [0, 2, 3]
+    for step, value in scalars["valid_kl_term"]:
+        assert value == pytest.approx(logged[step]["valid_kl_term"], rel=1e-6)
+    assert [step for step, _ in scalars["update/nll_upper_bound"]] == [1, 2, 3]
