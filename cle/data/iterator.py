@@ -1,7 +1,11 @@
 """Batches of a dataset, in order or shuffled, with a position that checkpoints can save."""
+import logging
+
 import numpy as np
 
-__all__ = ["Iterator"]
+log = logging.getLogger(__name__)
+
+__all__ = ["Iterator", "ExampleIterator"]
 
 
 class Iterator:
@@ -287,7 +291,16 @@ class ExampleIterator:
                 "buckets": self.buckets, "rng": self.rng.bit_generator.state}
 
     def load_state_dict(self, state):
-        """Continue from a position saved by :meth:`state_dict` (same data and batch layout)."""
+        """Continue from a position saved by :meth:`state_dict` (same data and batch layout).
+
+        A position saved by :class:`Iterator` (a run trained before this iterator served its
+        data) keeps its pass count and begins a new pass, said in one warning line.
+        """
+        if "order" in state and "batches" not in state:
+            log.warning("the saved data position is an Iterator's (in order, whole batches): "
+                        "continuing with a new shuffled pass after %d passes", int(state["passes"]))
+            self.passes, self._batches, self._next = int(state["passes"]), None, 0
+            return
         for key in ("nbatch", "batch_size", "n_examples", "buckets"):
             if state.get(key) != getattr(self, key):
                 raise ValueError(f"ExampleIterator: saved {key}={state.get(key)} does not match this "

@@ -155,3 +155,12 @@ def test_example_iterator_buckets_batch_examples_of_similar_lengths():
         assert n_columns == {5: 3, 10: 2}[n_steps]
     assert sorted(i for b in batches for i in b[0]) == list(range(7))
     assert iterator.shapes() == [(5, 3), (10, 2)]
+
+
+def test_example_iterator_goes_on_from_an_iterators_position_with_a_new_pass(caplog):
+    legacy = Iterator(DesignMatrix("toy", data=[np.arange(10)]), batch_size=4)
+    list(legacy)
+    iterator = ExampleIterator(Ragged(np.ones(10)), batch_size=4, seed=0)
+    iterator.load_state_dict(legacy.state_dict())
+    assert iterator.passes == 1 and iterator.position == 0 and "new shuffled pass" in caplog.text
+    assert sorted(i for b in iterator for i in b[0]) == list(range(10))
