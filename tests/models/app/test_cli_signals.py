@@ -36,7 +36,7 @@ def test_a_sigterm_swallowed_while_compiling_still_interrupts_the_command(tmp_pa
     calls = []
 
     def compiling_then_swallowed_sigterm(run, backend=None, max_updates=None, resume=False, on_event=None,
-                                         progress=None):
+                                         progress=None, **options):
         on_event("stage", name="the model graph")
         _SwallowsInterrupts()  # made and dropped: its __del__ runs now, the interrupt is swallowed
         calls.append("survived the signal")
