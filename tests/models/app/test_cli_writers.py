@@ -97,19 +97,21 @@ class FakeModel:
 def no_compiling(monkeypatch):
     """load_model, sample_run, write_statistics and evaluate_run replaced by stand-ins that write
     what the real ones would (the files of ``n`` samples; a result)."""
-    monkeypatch.setattr(rundir, "load_model", lambda run, checkpoint="best", backend=None: FakeModel(run.config))
+    monkeypatch.setattr(rundir, "load_model",
+                        lambda run, checkpoint="best", backend=None, **options: FakeModel(run.config))
 
-    def fake_sample_run(run, model, n=10, steps=None, seed=0, out_dir=None, progress=None, checkpoint=None):
+    def fake_sample_run(run, model, n=10, steps=None, seed=0, out_dir=None, progress=None, checkpoint=None,
+                        **options):
         files = []
         for i in range(n):
             files.append(out_dir / f"sample_{i:02d}.wav")
             files[-1].write_bytes(b"RIFF" + bytes([seed]))
         return {"files": files, "png": True, "out_dir": out_dir, "frames": np.zeros((2, n, 1))}
     monkeypatch.setattr(sampling, "sample_run", fake_sample_run)
-    monkeypatch.setattr(sample_stats, "write_statistics", lambda run, frames, out_dir: {
+    monkeypatch.setattr(sample_stats, "write_statistics", lambda run, frames, out_dir, **options: {
         "files": [], "samples": {}, "training": {}, "resembles": True})
     monkeypatch.setattr(evaluation, "evaluate_run", lambda run, model, split="test", n_samples=40, seed=0,
-                        limit=None, progress=None, checkpoint=None: {
+                        limit=None, progress=None, checkpoint=None, **options: {
         "model": run.config.model_name, "split": split, "checkpoint": checkpoint, "n_sequences": 2,
         "lower_bound": -1.5, "loglik_is": -1.25, "paper": None, "per_sequence": [1.0, 2.0],
         "n_steps": 20, "lower_bound_per_step": -0.15, "loglik_is_per_step": -0.125})
