@@ -9,6 +9,8 @@ A family (:mod:`~nips2015_vrnn.models.vrnn`, :mod:`~nips2015_vrnn.models.rnn`) s
 - ``_forward(x, eps, s_0)``: the per-frame terms of one batch (dict with 's', 'recon', 'kl', the
   output heads and what the monitor reports);
 - ``_log_weight_terms(terms, eps)``: per-frame ``log p(x_t, z_t | .) - log q(z_t | .)``;
+- ``_particle_sequences(x)`` and ``_particle_step(*seq_t, eps_t, s_tm1)``: the same weight one
+  frame at a time, for particle filters (families with a latent z);
 - ``_generate_step(noise, s_tm1)``: one ancestral-sampling step ``-> (x_t, s_t)``.
 
 The numpy drivers (lower bound, importance sampling, generation) are in
@@ -24,6 +26,7 @@ import pytensor.tensor as pt
 from cle.backend import Backend, precision
 from cle.utils.scan import scan
 from nips2015_vrnn.models import params as param_io
+from nips2015_vrnn.models.bounds import particle_filter
 from nips2015_vrnn.models.compiled import Graph, model_function_cache
 from nips2015_vrnn.models.estimators import Estimators
 
@@ -288,6 +291,39 @@ class SequenceModel(Estimators):
         bound = -((terms["recon"] + terms["kl"]) * mask).sum(axis=0)
         return Graph(inputs, OrderedDict([("log_w", log_w), ("bound", bound)]), OrderedDict())
 
+    def particle_graph(self, n_particles, resample="ess"):
+        """The FIVO estimate of each sequence with injected noise, s_0 = zeros (evaluation).
+
+        Inputs ``[x(, mask), eps (T, K*B, z_dim), u (T, K, B)]``: particle-major noise (row
+        ``k * B + b``) and the uniforms of the ancestor draws. Outputs ``log_p_hat`` (B,)
+        (:func:`~nips2015_vrnn.models.bounds.particle_filter`; ``resample='never'``: the IWAE
+        bound) and ``resampled`` (B,), the frames at which each sequence's particles were resampled.
+        """
+        key = ("particles", int(n_particles), resample)
+        return self._cache.graph(key, lambda: self._build_particle_graph(int(n_particles), resample))
+
+    def _particle_noise_inputs(self, n_particles):
+        T, B = self.x.type.shape[:2]
+        rows = None if B is None else n_particles * B
+        eps = pt.tensor("eps", dtype=self.dtype, shape=(T, rows, self.latent_dim))
+        u = pt.tensor("u", dtype=self.dtype, shape=(T, n_particles, B))
+        return eps, u
+
+    def _particle_filter(self, eps, u, s_0, n_particles, resample):
+        """:func:`~nips2015_vrnn.models.bounds.particle_filter` of this model's
+        :meth:`_particle_step` on ``self.x``: the per-frame inputs computed for B rows and tiled
+        K times (particle-major)."""
+        seqs = [pt.tile(v, (1, n_particles, 1)) for v in self._particle_sequences(self.x)]
+        return particle_filter(self._particle_step, seqs + [eps], s_0, n_particles, u, mask=self.mask,
+                               resample=resample, name=f"{self.family}_particles")
+
+    def _build_particle_graph(self, n_particles, resample):
+        eps, u = self._particle_noise_inputs(n_particles)
+        s_0 = self._initial_state(carry=False, batch=n_particles * self.x.shape[1])
+        out = self._particle_filter(eps, u, s_0, n_particles, resample)
+        outputs = OrderedDict([("log_p_hat", out["log_p_hat"]), ("resampled", out["resampled"].sum(axis=0))])
+        return Graph(self.data_inputs + [eps, u], outputs, OrderedDict())
+
     def generate_graph(self):
         """Generation with injected noise: inputs are the noise tensors (n, B, ...) of
         :meth:`generation_noise_layout`, output ``x`` (n, B, x_dim); s_0 = zeros."""
@@ -338,6 +374,11 @@ class SequenceModel(Estimators):
         """Compiled :meth:`sequence_graph`: ``fn(x[, mask][, eps])`` -> [log_w (B,), bound (B,)]."""
         return self._cache.function("sequence", self.sequence_graph)
 
+    def particle_fn(self, n_particles, resample="ess"):
+        """Compiled :meth:`particle_graph`: ``fn(x[, mask], eps, u)`` -> [log_p_hat (B,), resampled (B,)]."""
+        return self._cache.function(("particles", int(n_particles), resample),
+                                    lambda: self.particle_graph(n_particles, resample))
+
     def generate_fn(self):
         """Compiled :meth:`generate_graph`: ``fn(*noise)`` -> [x (n, B, x_dim)]."""
         return self._cache.function("generate", self.generate_graph)
@@ -384,6 +425,14 @@ class SequenceModel(Estimators):
 
     def _kl_dims(self, terms):
         """Per-frame KL of each latent dimension (T, B, z_dim) (families with a latent z)."""
+        raise NotImplementedError
+
+    def _particle_sequences(self, x):
+        """Per-frame inputs (T, B, ...) of :meth:`_particle_step` (families with a latent z)."""
+        raise NotImplementedError
+
+    def _particle_step(self, *args):
+        """``(*seq_t, eps_t, s_tm1) -> (s_t, log p(x_t, z_t | .) - log q(z_t | .) (rows,))``."""
         raise NotImplementedError
 
     def _generate_step(self, noise, s_tm1):

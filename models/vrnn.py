@@ -147,6 +147,29 @@ class VRNN(SequenceModel):
         neg_log_q = cost.Gaussian(z, terms["phi_mu"], terms["phi_sig"])
         return -terms["recon"] - neg_log_prior + neg_log_q
 
+    # ------------------------------------------------------------------ particles (IWAE, FIVO)
+    def _particle_sequences(self, x):
+        """Per-frame inputs of :meth:`_particle_step` from x (T, B, x_dim): ``[x, x_phi, x_rnn]``
+        (the x features hoisted out of the scan, as in :meth:`_forward`)."""
+        x_feat = self._stack(self.x_names, [x])
+        x_phi = self.layers["phi_1"].project_parents({self.x_names[-1]: x_feat}, self.params)
+        return [x, x_phi, self._rnn_input(x_feat)]
+
+    def _particle_step(self, x_t, x_phi_t, x_rnn_t, eps_t, s_tm1):
+        """One frame of every particle row: ``(s_t, log p(x_t, z_t | .) - log q(z_t | .))``.
+
+        The prior and the decoder run inside the step (a particle filter resamples the states
+        between frames, so they cannot be hoisted as in :meth:`_forward`); same formulas.
+        """
+        phi_mu, phi_sig = self._encoder(x_phi_t, s_tm1)
+        z_t = phi_mu + phi_sig * eps_t
+        z_feat = self._stack(self.z_names, [z_t])
+        terms = {"z": z_t, "phi_mu": phi_mu, "phi_sig": phi_sig}
+        terms["prior_mu"], terms["prior_sig"] = self._prior(s_tm1)
+        terms.update(self._decoder(z_feat, s_tm1))
+        terms["recon"] = output_nll(self.config.output, x_t, terms)
+        return self._lstm_step(x_rnn_t, z_feat, s_tm1), self._log_weight_terms(terms, eps_t)
+
     # ------------------------------------------------------------------ generation
     def _generate_step(self, noise, s_tm1):
         """Ancestral sampling: z_t from the prior on h_{t-1}, x_t from the decoder, then the LSTM."""
