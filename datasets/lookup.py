@@ -13,7 +13,7 @@ older code is not used).
 Example
 -------
 >>> list(CORPORA)
-['blizzard', 'iamondb', 'timit', 'sequences', 'pianoroll']
+['blizzard', 'iamondb', 'timit', 'sequences', 'pianoroll', 'text']
 >>> CORPORA['iamondb'].data, CORPORA['blizzard'].title
 ('handwriting', 'Blizzard')
 """
@@ -32,6 +32,7 @@ from nips2015_vrnn.datasets.errors import DataError
 from nips2015_vrnn.datasets.iamondb import IAMOnDB
 from nips2015_vrnn.datasets.pianoroll import PianoRoll
 from nips2015_vrnn.datasets.sequences import Sequences
+from nips2015_vrnn.datasets.text import TextBlocks, TextStreams
 from nips2015_vrnn.datasets.timit import TIMIT, TIMIT_chunks
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ CORPORA = OrderedDict([
     ("timit", Corpus(TIMIT_chunks, TIMIT, "utterances", "TIMIT")),
     ("sequences", Corpus(Sequences, Sequences, "sequences", "Sequences")),
     ("pianoroll", Corpus(PianoRoll, PianoRoll, "sequences", "Piano rolls")),
+    ("text", Corpus(TextStreams, TextBlocks, "text", "Text")),
 ])
 #: The halves of the demo corpus and the corpus format each is prepared in.
 DEMO_CORPORA = OrderedDict([("speech", "blizzard"), ("handwriting", "iamondb")])

@@ -32,20 +32,21 @@ __all__ = ["ModelConfig", "ConfigError", "BOOKKEEPING_FIELDS", "parse_config_lin
 FAMILIES = ("vrnn", "rnn")
 #: Output models: diagonal Gaussian / GMM over frames (speech), the handwriting pair
 #: (bivariate Gaussian / mixture of bivariate Gaussians over (dx, dy) plus a Bernoulli pen bit),
-#: and independent Bernoullis over {0, 1} frames (binary sequences).
-OUTPUTS = ("gauss", "gmm", "bigauss", "bigmm", "bernoulli")
+#: independent Bernoullis over {0, 1} frames (binary sequences) and a softmax over one-hot frames (text).
+OUTPUTS = ("gauss", "gmm", "bigauss", "bigmm", "bernoulli", "categorical")
 
 #: One kind of sequence data: does it come with a (T, B) mask, which outputs model it, the frame
 #: width it requires (None: any), and what its frames are (said in error messages).
 DataKind = namedtuple("DataKind", ["mask", "outputs", "x_dim", "frames"])
 #: What the sequences are, the one table ModelConfig's checks derive from: speech rows of equal
 #: length (TBPTT, no mask), pen trajectories, whole speech utterances of varying length (TIMIT),
-#: and a user's own sequences of D-dimensional frames.
+#: a user's own sequences of D-dimensional frames, and characters (one-hot frames, TBPTT streams).
 DATA_KINDS = OrderedDict([
     ("speech", DataKind(False, ("gauss", "gmm"), None, "raw audio frames")),
     ("handwriting", DataKind(True, ("bigauss", "bigmm"), 3, "[pen, dx, dy]")),
     ("utterances", DataKind(True, ("gauss", "gmm"), None, "raw audio frames")),
     ("sequences", DataKind(True, ("gauss", "gmm", "bernoulli"), None, "D-dimensional frames")),
+    ("text", DataKind(True, ("categorical",), None, "one-hot characters")),
 ])
 #: Cost normalisation: 'frame_mean' = mean over all (t, b) frames (legacy Blizzard);
 #: 'sequence_sum' = masked sum over time, mean over the batch (legacy IAM-OnDB).
@@ -72,12 +73,12 @@ class ModelConfig:
     Parameters
     ----------
     family : {'vrnn', 'rnn'}
-    data : {'speech', 'handwriting', 'utterances', 'sequences'}
+    data : {'speech', 'handwriting', 'utterances', 'sequences', 'text'}
         See :data:`DATA_KINDS`: handwriting frames are ``[pen, dx, dy]`` (x_dim 3); every kind
         but 'speech' comes with a (T, B) mask.
-    output : {'gauss', 'gmm', 'bigauss', 'bigmm', 'bernoulli'}
+    output : {'gauss', 'gmm', 'bigauss', 'bigmm', 'bernoulli', 'categorical'}
         Speech and utterances use gauss / gmm, handwriting bigauss / bigmm, sequences gauss /
-        gmm / bernoulli.
+        gmm / bernoulli, text categorical.
     prior : {'learned', 'standard'}
         'standard' is VRNN-I: z_t ~ N(0, I), no prior network, KL = KLGaussianStdGaussian.
     x_dim, z_dim, rnn_dim : int
@@ -217,7 +218,7 @@ class ModelConfig:
     def model_name(self):
         """The paper's name of the model: VRNN-GMM, VRNN-I-Gauss, RNN-Gauss, ..."""
         out = {"gauss": "Gauss", "gmm": "GMM", "bigauss": "Gauss", "bigmm": "GMM",
-               "bernoulli": "Bernoulli"}[self.output]
+               "bernoulli": "Bernoulli", "categorical": "Categorical"}[self.output]
         if self.family == "rnn":
             return f"RNN-{out}"
         return f"VRNN-I-{out}" if self.prior == "standard" else f"VRNN-{out}"

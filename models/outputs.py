@@ -12,10 +12,17 @@ bigauss    theta_mu (linear, 2), theta_sig (softplus + 1e-4, 2), corr (tanh, 1),
 bigmm      theta_mu (linear, 2K), theta_sig (softplus + 1e-4, 2K), coeff (softmax, K), corr (tanh, K),
            binary (sigmoid, 1)
 bernoulli  theta_mu (sigmoid, D): the probability of a 1 in each dimension
+categorical theta_mu (softmax, V): the probability of each of V symbols (one-hot frames, text)
 =========  ==========================================================================================
 
-Costs from :mod:`cle.cost` (Gaussian, GMM, BiGauss, BiGMM, NllBin), samplers from
+Costs from :mod:`cle.cost` (Gaussian, GMM, BiGauss, BiGMM, NllBin, NllMul), samplers from
 :mod:`cle.utils.op` (the Bernoulli draw is ``u < p`` with injected uniform noise ``u``).
+
+The categorical draw is Gumbel-max with injected uniform noise u (V,): the symbol
+``argmax_v log p_v + g_v``, ``g_v = -log(-log u_v)``. A caller sets the temperature tau by
+drawing ``u_v`` as ``exp(-(-log u_v)^tau)`` (then ``g_v`` is tau times a Gumbel draw: the
+symbol follows ``p^(1/tau)``) and forces a symbol c by giving u = 1 at c and 0 elsewhere
+(g finite at c, -inf elsewhere): see :mod:`nips2015_vrnn.models.app.text_samples`.
 """
 import pytensor.tensor as pt
 
@@ -40,10 +47,14 @@ HEAD_NAMES = {
     "bigauss": ("theta_mu", "theta_sig", "corr", "binary"),
     "bigmm": ("theta_mu", "theta_sig", "coeff", "corr", "binary"),
     "bernoulli": ("theta_mu",),
+    "categorical": ("theta_mu",),
 }
 #: The Bernoulli probabilities are kept in [BERNOULLI_EPS, 1 - BERNOULLI_EPS] so that the cost
 #: of a frame stays finite when the sigmoid saturates in float32.
 BERNOULLI_EPS = 1e-6
+#: The categorical draw reads its uniform noise as at most the largest float32 below 1, so a draw
+#: that rounds to 1.0 stays a finite Gumbel value; only u = 0 elsewhere (a forced symbol) is infinite.
+U_MAX = 1.0 - 2.0 ** -24
 
 
 def sig_bias_init():
@@ -89,7 +100,9 @@ def head_layers(output, parent, parent_dim, x_dim, num_k, init_W):
                 fc("coeff", num_k, "softmax"), fc("corr", num_k, "tanh"), fc("binary", 1, "sigmoid")]
     if output == "bernoulli":
         return [fc("theta_mu", x_dim, "sigmoid")]
-    raise ValueError(f"unknown output model {output!r}; expected gauss, gmm, bigauss, bigmm or bernoulli")
+    if output == "categorical":
+        return [fc("theta_mu", x_dim, "softmax")]
+    raise ValueError(f"unknown output model {output!r}; expected gauss, gmm, bigauss, bigmm, bernoulli or categorical")
 
 
 def output_nll(output, y, heads):
@@ -107,6 +120,8 @@ def output_nll(output, y, heads):
     """
     if output == "bernoulli":
         return cost.NllBin(y, pt.clip(heads["theta_mu"], BERNOULLI_EPS, 1.0 - BERNOULLI_EPS))
+    if output == "categorical":
+        return cost.NllMul(y, pt.clip(heads["theta_mu"], BERNOULLI_EPS, 1.0))
     mu, sig = heads["theta_mu"], heads["theta_sig"]
     if output == "gauss":
         return cost.Gaussian(y, mu, sig)
@@ -124,7 +139,7 @@ def sample_noise_shapes(output, x_dim):
     """
     if output == "gauss":
         return {"eps_x": ((x_dim,), "normal")}
-    if output == "bernoulli":
+    if output in ("bernoulli", "categorical"):
         return {"u_x": ((x_dim,), "uniform")}
     if output == "gmm":
         return {"eps_x": ((x_dim,), "normal"), "u": ((), "uniform")}
@@ -143,10 +158,15 @@ def output_sample(output, heads, noise):
     Returns
     -------
     tensor (B, D); handwriting frames are [pen, dx, dy] with pen in {0, 1}; Bernoulli frames
-    are 1 where ``u_x < p`` (probability p), else 0
+    are 1 where ``u_x < p`` (probability p), else 0; categorical frames one-hot (Gumbel-max)
     """
     if output == "bernoulli":
         return pt.cast(pt.lt(noise["u_x"], heads["theta_mu"]), heads["theta_mu"].dtype)
+    if output == "categorical":
+        p = heads["theta_mu"]
+        gumbel = -pt.log(-pt.log(pt.minimum(noise["u_x"], U_MAX)))
+        symbol = pt.argmax(pt.log(pt.clip(p, BERNOULLI_EPS, 1.0)) + gumbel, axis=-1)
+        return pt.cast(pt.eq(pt.arange(p.shape[-1])[None, :], symbol[:, None]), p.dtype)
     mu, sig = heads["theta_mu"], heads["theta_sig"]
     if output == "gauss":
         return op.Gaussian_sample(mu, sig, eps=noise["eps_x"])[0]

@@ -19,6 +19,7 @@ iamondb/rnn_gauss       1200    --     --    250
 timit/<model>           as blizzard/<model> (see below)
 sequences/<model>       256     16     5     128 everywhere (not from the paper: a user's corpus)
 pianoroll/<model>       as sequences/<model>, the Bernoulli pair on 88 piano keys
+text/<model>            256     16     --    128 everywhere; the categorical pair on characters
 ======================  ======  =====  ====  ===================================================
 
 Blizzard: depth-4 stacks, batch 128, Adam lr 3e-4, TBPTT reset every 4 batches, cost = mean over
@@ -35,6 +36,11 @@ frames and 16 kHz raw speech); override with ``--set`` to match another report.
 file) are small defaults, not paper models; ``vrnn_bernoulli`` / ``rnn_bernoulli`` model {0, 1}
 frames with independent Bernoullis (the output layer a sigmoid, the cost ``NllBin``).
 ``pianoroll/<model>`` are those two on the piano-roll benchmarks (``vrnn-prepare pianoroll``).
+``text/vrnn_categorical`` / ``text/rnn_categorical`` model characters (``vrnn-prepare text``): a
+softmax over the vocabulary read from the prepared file (x_dim), trained on TBPTT streams of
+characters with the state carried over :data:`TEXT_RESET_FREQ` batches; the cost is the masked
+sum over each example's characters, mean over the batch (the last evaluation block is shorter:
+a mean over frames would count its padding), so ``vrnn-eval``'s per-step numbers are per character.
 
 Choice of the 600/500 split of VRNN-Gauss (LEGACY.md says only "widths 600/500"): the Gaussian
 output has far fewer decoder parameters than the GMM one, and the widened stacks are those that
@@ -67,9 +73,12 @@ MODELS = OrderedDict([
     ("rnn-gauss", ("rnn", "gauss", "learned")),
     ("vrnn-bernoulli", ("vrnn", "bernoulli", "learned")),
     ("rnn-bernoulli", ("rnn", "bernoulli", "learned")),
+    ("vrnn-categorical", ("vrnn", "categorical", "learned")),
+    ("rnn-categorical", ("rnn", "categorical", "learned")),
 ])
-#: The models of the paper's Table 1 (the Bernoulli pair is for binary sequences only).
-PAPER_MODELS = tuple(m for m, (_, output, _) in MODELS.items() if output != "bernoulli")
+#: The models of the paper's Table 1 (the Bernoulli pair is for binary sequences, the categorical
+#: pair for text).
+PAPER_MODELS = tuple(m for m, (_, output, _) in MODELS.items() if output not in ("bernoulli", "categorical"))
 #: Handwriting uses the bivariate version of each output kind (plus the pen bit).
 HANDWRITING_OUTPUT = {"gauss": "bigauss", "gmm": "bigmm"}
 
@@ -80,6 +89,10 @@ _IAMONDB = dict(data="handwriting", x_dim=3, z_dim=50, rnn_dim=1200, depth=1, nu
 
 
 _TIMIT = dict(_BLIZZARD, data="utterances", cost_norm="sequence_sum", reset_freq=0)
+#: Text: the state is carried across this many consecutive batches of each stream (then zeros).
+TEXT_RESET_FREQ = 8
+_TEXT = dict(data="text", x_dim=2, z_dim=16, rnn_dim=256, depth=1, num_k=1, cost_norm="sequence_sum",
+             reset_freq=TEXT_RESET_FREQ, batch_size=32, m_batch_size=32, lr=2e-3, monitoring_freq=200)
 _SEQUENCES = dict(data="sequences", x_dim=1, z_dim=16, rnn_dim=256, depth=1, num_k=5, cost_norm="sequence_sum",
                   reset_freq=0, batch_size=32, m_batch_size=32, lr=1e-3, monitoring_freq=200)
 
@@ -125,7 +138,11 @@ PRESETS.update({f"timit/{name.split('/')[1]}": PRESETS[name].replace(**_TIMIT)
 # A user's own sequences: every model of MODELS, small.
 PRESETS.update({f"sequences/{model.replace('-', '_')}": ModelConfig(family=family, output=output, prior=prior,
                                                                     **_SEQUENCES, **_widths(128, 128))
-                for model, (family, output, prior) in MODELS.items()})
+                for model, (family, output, prior) in MODELS.items() if output != "categorical"})
+# Characters: the categorical pair.
+PRESETS.update({f"text/{model.replace('-', '_')}": ModelConfig(family=family, output=output, prior=prior,
+                                                               **_TEXT, **_widths(128, 128))
+                for model, (family, output, prior) in MODELS.items() if output == "categorical"})
 # The polyphonic-music benchmarks: the Bernoulli pair of the sequences presets on 88 keys.
 PRESETS.update({f"pianoroll/{model.replace('-', '_')}": PRESETS[f"sequences/{model.replace('-', '_')}"]
                 .replace(x_dim=88) for model, (_, output, _) in MODELS.items() if output == "bernoulli"})
@@ -153,7 +170,7 @@ def get_preset(name, **overrides):
 PRESET_CORPORA = tuple(OrderedDict.fromkeys(name.split("/")[0] for name in PRESETS
                                            if not name.endswith("/demo")))
 #: Corpora whose presets are small defaults for a user's own data, not models of the paper.
-USER_CORPORA = ("sequences", "pianoroll")
+USER_CORPORA = ("sequences", "pianoroll", "text")
 #: Corpora with the paper's presets (the columns of its Table 1 this port has).
 PAPER_CORPORA = tuple(c for c in PRESET_CORPORA if c not in USER_CORPORA)
 

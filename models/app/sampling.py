@@ -40,7 +40,7 @@ SVG_SIZE = 800.0
 #: Frames per generated sequence by data kind (a key of ModelConfig's DATA_KINDS): 0.5 s of
 #: speech, a typical line of handwriting, 2 s of a TIMIT utterance, 100 steps of a user's data.
 DEFAULT_STEPS = {"speech": SEQ_LEN // FRAME_SIZE, "handwriting": HANDWRITING_STEPS, "utterances": 160,
-                 "sequences": 100}
+                 "sequences": 100, "text": 200}
 
 
 def default_steps(data):
@@ -118,7 +118,8 @@ def strokes_png(path, strokes, title=None):
 
 
 # ---------------------------------------------------------------------- a run's samples
-def sample_run(run, model, n=10, steps=None, seed=0, out_dir=None, progress=None, checkpoint=None):
+def sample_run(run, model, n=10, steps=None, seed=0, out_dir=None, progress=None, checkpoint=None, prime="",
+               temperature=1.0):
     """Generate ``n`` sequences from ``model`` and write them under ``out_dir`` (default
     ``RUN_DIR/samples``); picture titles name ``checkpoint`` (when given) and ``seed``.
 
@@ -127,6 +128,8 @@ def sample_run(run, model, n=10, steps=None, seed=0, out_dir=None, progress=None
     ``sample_<i>.png`` (the pen strokes, pen-up moves not drawn). A user's sequences:
     ``samples.npy`` (n, steps, D), de-normalised, and ``sample_<i>.png`` (see
     :mod:`~nips2015_vrnn.models.app.sequence_samples`). PNGs only when matplotlib is installed.
+    Text: ``sample_<i>.txt``, ``prime`` then ``steps`` characters drawn at ``temperature`` (see
+    :mod:`~nips2015_vrnn.models.app.characters`).
 
     Parameters
     ----------
@@ -144,7 +147,8 @@ def sample_run(run, model, n=10, steps=None, seed=0, out_dir=None, progress=None
     Returns
     -------
     dict: ``files`` (list of Path), ``png`` (bool: were PNGs written), ``out_dir`` (Path),
-    ``frames`` (the generated (steps, n, x_dim) normalised frames)
+    ``frames`` (the generated (steps, n, x_dim) normalised frames); for text ``png`` is None
+    (nothing to draw) and ``texts`` the samples
     """
     if n < 1:
         raise ValueError(f"n must be >= 1; got {n}")
@@ -153,6 +157,14 @@ def sample_run(run, model, n=10, steps=None, seed=0, out_dir=None, progress=None
         raise ValueError(f"steps must be >= 1; got {steps}")
     out_dir = Path(out_dir) if out_dir is not None else run.samples_dir
     out_dir.mkdir(parents=True, exist_ok=True)
+    if run.config.data == "text":
+        from nips2015_vrnn.datasets.text import read_vocabulary
+        from nips2015_vrnn.models.app.characters import sample_text
+
+        got = sample_text(model, read_vocabulary(run.data_path), out_dir, n=n, steps=steps, seed=seed, prime=prime,
+                          temperature=temperature, progress=progress)
+        return {"files": got["files"], "png": None, "out_dir": out_dir, "frames": got["frames"],
+                "texts": got["texts"]}
     png = plotting.have_matplotlib()
     frames = np.asarray(model.generate(n_steps=steps, n_sequences=n, seed=seed))
     x_mean, x_std = run.normalisation

@@ -38,7 +38,8 @@ __all__ = ["Cell", "Table", "collect", "format_stat", "markdown", "write_csv", "
            "MODEL_TITLES", "write_table"]
 
 #: Command-line model name -> the name the paper's table gives it ('vrnn-gmm' -> 'VRNN-GMM').
-MODEL_TITLES = OrderedDict((model, get_preset(preset_name("sequences", model)).model_name) for model in MODELS)
+MODEL_TITLES = OrderedDict((model, get_preset(preset_name("text" if output == "categorical" else "sequences", model))
+                            .model_name) for model, (_, output, _) in MODELS.items())
 #: Columns of the CSV file, one row per (corpus, model).
 CSV_FIELDS = ("corpus", "model", "seeds_evaluated", "seeds", "bound_mean", "bound_std", "is_mean", "is_std",
               "paper_bound", "paper_is", "preset", "unfinished", "bound_per_step_mean", "is_per_step_mean")

@@ -87,6 +87,11 @@ def evaluate(run_dir, split, samples, checkpoint, limit, seed, force, mode, verb
         click.echo(format_table_row(result["model"], corpus_title(run), result["lower_bound"],
                                     result["loglik_is"], result["paper"]))
         click.echo(format_per_step(result))
+        if run.config.data == "text":
+            from nips2015_vrnn.models.app.characters import bits_per_character, format_bits
+
+            result.update(bits_per_character(result))
+            click.echo(format_bits(result, run.config.x_dim))
         if result["paper"] is None:
             click.echo("(not a paper preset: no Table 1 number to compare with)")
         try:

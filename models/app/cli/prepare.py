@@ -16,6 +16,7 @@ Examples:
   vrnn-prepare timit ~/TIMIT data/timit.h5
   vrnn-prepare sequences ~/my_sequences/ data/mine.h5
   vrnn-prepare pianoroll JSB_Chorales.pickle data/
+  vrnn-prepare text shakespeare.txt data/
   vrnn-prepare iamondb ~/iamondb data/
   vrnn-prepare demo data/demo
 """)
@@ -252,5 +253,48 @@ def prepare_pianoroll_command(file, out, verbose):
     setup_logging(verbose)
     out_file = _out_file(out, "pianoroll")
     info = prepare_pianoroll(file, out_file)
+    click.echo(f"wrote {out_file}")
+    _print_prepared(info)
+
+
+@prepare.command("text", help="""Prepare UTF-8 text for the character models (vrnn-categorical, rnn-categorical).
+
+SRC is a UTF-8 text file, or a folder whose .txt files are joined (sorted by path). The text is cut
+into three contiguous blocks (train, then valid, then test); the vocabulary is the training block's
+characters plus an unknown symbol (for characters met later), stored with the data. Training reads
+--batch-size parallel streams in examples of --seq-len characters, the LSTM state carried from one
+batch to the next (truncated BPTT, as for Blizzard): train with the same --set batch_size.
+Evaluation reads the valid / test blocks in examples of --eval-len characters. A byte that is not
+UTF-8 is an error naming the file and line. OUT is the HDF5 file to write, or a folder (then
+OUT/text.h5).
+
+\b
+Example:
+  vrnn-prepare text shakespeare.txt data/ --seq-len 100 --batch-size 32
+  vrnn-train text --data data/ --out runs/chars --model vrnn-categorical
+""")
+@click.argument("src", type=click.Path())
+@click.argument("out", type=click.Path())
+@click.option("--seq-len", default=100, show_default=True, type=click.IntRange(min=1),
+              help="Characters per training example.")
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1),
+              help="Parallel training streams B.")
+@click.option("--eval-len", default=1000, show_default=True, type=click.IntRange(min=1),
+              help="Characters per evaluation example.")
+@click.option("--valid-frac", default=0.05, show_default=True, type=FRACTION, help="Share of the valid block.")
+@click.option("--test-frac", default=0.05, show_default=True, type=FRACTION, help="Share of the test block.")
+@verbose_option
+@user_errors
+def prepare_text_command(src, out, seq_len, batch_size, eval_len, valid_frac, test_frac, verbose):
+    from nips2015_vrnn.datasets.text import prepare_text
+
+    setup_logging(verbose)
+    _fractions(valid_frac, test_frac)
+    if valid_frac == 0 or test_frac == 0:
+        raise click.UsageError("--valid-frac and --test-frac must be above 0: evaluation needs a valid "
+                               "and a test block")
+    out_file = _out_file(out, "text")
+    info = prepare_text(src, out_file, seq_len=seq_len, batch_size=batch_size, eval_len=eval_len,
+                        valid_frac=valid_frac, test_frac=test_frac)
     click.echo(f"wrote {out_file}")
     _print_prepared(info)

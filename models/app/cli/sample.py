@@ -20,7 +20,9 @@ __all__ = ["sample"]
 Speech (Blizzard, TIMIT): 16 kHz WAV files (de-normalised) and a PNG of each waveform.
 Handwriting: an SVG and a PNG of each sample's pen strokes (pen-up moves not drawn). Your own
 sequences: samples.npy (n, steps, D) and a PNG per sample (line plots per dimension, an image
-for binary or wide data, the path for 2-D data). PNGs need matplotlib (pip install .[plot]).
+for binary or wide data, the path for 2-D data; piano rolls with pitch up the side). Text:
+sample_00.txt ..., each --prime (if given) then --steps characters drawn at --temperature.
+PNGs need matplotlib (pip install .[plot]).
 Speech and handwriting: statistics.json compares the samples with the training data
 (energy-envelope variation and near-silent frames; pen-up rate and stroke lengths) and
 comparison.png shows them side by side. An existing folder is replaced only with --force, once
@@ -37,11 +39,14 @@ Example:
               help="Frames per sequence (speech: 40 = 0.5 s; TIMIT: 160; handwriting: 300; sequences: 100).")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Seed of the generation noise.")
 @click.option("--checkpoint", type=click.Choice(CHECKPOINTS), default="best", show_default=True)
+@click.option("--prime", default="", help="Text: the text each sample starts with (the model reads it first).")
+@click.option("--temperature", default=1.0, show_default=True, type=click.FloatRange(0, 10, min_open=True),
+              help="Text: draw each character from p^(1/T) (below 1: likelier characters; above: more varied).")
 @click.option("--force", is_flag=True, help="Replace the samples of an earlier call with this checkpoint and seed.")
 @mode_option
 @verbose_option
 @user_errors
-def sample(run_dir, n, steps, seed, checkpoint, force, mode, verbose):
+def sample(run_dir, n, steps, seed, checkpoint, prime, temperature, force, mode, verbose):
     from nips2015_vrnn.models.app import outputs
     from nips2015_vrnn.models.app.capacity import check_generation_fits
     from nips2015_vrnn.models.app.plotting import PLOT_HINT
@@ -56,7 +61,9 @@ def sample(run_dir, n, steps, seed, checkpoint, force, mode, verbose):
     if changed:
         click.echo(changed, err=True)
     steps = default_steps(run.config.data) if steps is None else steps
-    check_generation_fits(run.config, run.floatX, n, steps)
+    if run.config.data != "text" and (prime or temperature != 1.0):
+        raise click.UsageError(f"--prime and --temperature are for text runs; {run_dir} models {run.config.data}")
+    check_generation_fits(run.config, run.floatX, n, steps + len(prime))
     out_dir = outputs.samples_dir(run, checkpoint, seed)
     with outputs.staged_folder(out_dir, force) as staging, \
             interruptible(f"nothing was written to {out_dir}") as signals:  # SIGTERM / Ctrl-C: exit 130
@@ -70,12 +77,12 @@ def sample(run_dir, n, steps, seed, checkpoint, force, mode, verbose):
         click.echo(f"{model.config.model_name} from checkpoints/{source}: generating {n} sequences")
         with CompileProgress() as compiling:
             compiling.stage("the generator")
-            generator = model.shaped(steps, n).generate_fn()
+            generator = model.shaped(steps + len(prime), n).generate_fn()
         click.echo(compiled_line("the generator", generator, compiling.seconds))
         signals.check()  # a SIGTERM swallowed while compiling
         with progress_bar("writing", n) as progress:
             result = sample_run(run, model, n=n, steps=steps, seed=seed, progress=progress,
-                                out_dir=staging, checkpoint=source)
+                                out_dir=staging, checkpoint=source, prime=prime, temperature=temperature)
         stats = None
         if run.config.data in STATS_KINDS:
             stats = write_statistics(run, result["frames"], staging)
@@ -86,5 +93,5 @@ def sample(run_dir, n, steps, seed, checkpoint, force, mode, verbose):
             if key != "sequences") + (" (within a factor 2)" if stats["resembles"] else " (not within a factor 2)"))
     kinds = sorted({f.suffix for f in result["files"]})
     click.echo(f"wrote {len(result['files'])} files ({', '.join(kinds)}) to {out_dir}")
-    if not result["png"]:
+    if result["png"] is False:
         click.echo(PLOT_HINT)

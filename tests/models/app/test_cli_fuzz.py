@@ -25,7 +25,8 @@ from nips2015_vrnn.models.app.sweepdir import SweepSpec, create_sweep
 
 #: The commands fuzzed (vrnn-prepare's subcommands one by one; 'demo' only generates data).
 COMMANDS = ["train", "sample", "eval", "monitor", "sweep", "table", "import-legacy",
-            "prepare blizzard", "prepare timit", "prepare sequences", "prepare iamondb", "prepare pianoroll"]
+            "prepare blizzard", "prepare timit", "prepare sequences", "prepare iamondb", "prepare pianoroll",
+            "prepare text"]
 #: Options never given: --follow waits for a training that never ends; --verbose shows tracebacks.
 LEFT_OUT = ("follow", "help", "verbose")
 
