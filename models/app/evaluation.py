@@ -27,8 +27,8 @@ from nips2015_vrnn.models.app.rundir import RunError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PAPER_TABLE1", "paper_row", "format_table_row", "format_per_step", "evaluate_run", "CORPUS_TITLES",
-           "corpus_title", "save_result"]
+__all__ = ["PAPER_TABLE1", "BOUND_KEYS", "paper_row", "format_table_row", "format_per_step", "evaluate_run",
+           "CORPUS_TITLES", "corpus_title", "save_result"]
 
 #: Chung et al. (2015), Table 1: average log-likelihood per test sequence. VRNN rows give the
 #: lower bound ("≥") and the importance-sampled estimate with 40 samples ("≈"); RNN rows give the
@@ -53,6 +53,9 @@ PAPER_TABLE1 = {
     "timit/vrnn_gauss": {"bound": 28805, "estimate": None},
     "timit/vrnn_gmm": {"bound": 28982, "estimate": None},
 }
+#: The bounds of an evaluation, each a key of its result: the ELBO (the paper's "≥"), the
+#: importance-weighted estimate (IWAE, the paper's "≈") and FIVO's particle-filter estimate.
+BOUND_KEYS = ("elbo", "iwae", "fivo")
 #: Corpus name -> title in the table (from the corpus table).
 CORPUS_TITLES = {name: corpus.title for name, corpus in CORPORA.items()}
 
@@ -71,13 +74,17 @@ def paper_row(preset):
 
 
 def format_per_step(result):
-    """The per-time-step numbers of an evaluation ``result`` in one line.
+    """The per-time-step numbers of an evaluation ``result`` in one line (FIVO's where it has one).
 
     >>> format_per_step({"lower_bound_per_step": -0.51234, "loglik_is_per_step": -0.5, "n_steps": 960})
     'per time step: >= -0.5123  ~= -0.5000 nats (960 steps)'
+    >>> format_per_step({"lower_bound_per_step": -0.5, "loglik_is_per_step": -0.4, "fivo_per_step": -0.3,
+    ...                  "n_steps": 9})
+    'per time step: >= -0.5000  ~= -0.4000  fivo -0.3000 nats (9 steps)'
     """
-    return (f"per time step: >= {result['lower_bound_per_step']:.4f}  ~= {result['loglik_is_per_step']:.4f} "
-            f"nats ({result['n_steps']} steps)")
+    fivo = f"  fivo {result['fivo_per_step']:.4f}" if "fivo_per_step" in result else ""
+    return (f"per time step: >= {result['lower_bound_per_step']:.4f}  ~= {result['loglik_is_per_step']:.4f}"
+            f"{fivo} nats ({result['n_steps']} steps)")
 
 
 def format_table_row(model_name, corpus_title, bound, estimate, paper=None):
@@ -96,8 +103,8 @@ def _chunks(data, size, limit):
 
 
 def evaluate_run(run, model, split="test", n_samples=40, seed=0, limit=None, progress=None,
-                 checkpoint=None):
-    """Lower bound and importance-sampled log-likelihood of every sequence of ``split``.
+                 checkpoint=None, resample="ess"):
+    """Lower bound, importance-sampled (IWAE) and FIVO log-likelihood of every sequence of ``split``.
 
     Parameters
     ----------
@@ -105,7 +112,7 @@ def evaluate_run(run, model, split="test", n_samples=40, seed=0, limit=None, pro
     model : the trained model
     split : {'valid', 'test'}
     n_samples : int >= 1
-        Importance samples per sequence (40 in the paper).
+        Importance samples per sequence (40 in the paper), and the particles of FIVO.
     seed : int
     limit : int or None
         Evaluate only the first ``limit`` sequences.
@@ -113,6 +120,8 @@ def evaluate_run(run, model, split="test", n_samples=40, seed=0, limit=None, pro
         ``progress(done, total)`` after each chunk of sequences.
     checkpoint : str or None
         Recorded in the result.
+    resample : {'ess', 'always'}
+        When FIVO resamples its particles: effective sample size below K/2, or every frame.
 
     Returns
     -------
@@ -123,6 +132,9 @@ def evaluate_run(run, model, split="test", n_samples=40, seed=0, limit=None, pro
     divided by ``n_steps``: nats per time step), ``paper`` (Table 1 numbers or None), ``seconds``,
     ``backend`` (mode, floatX and matmul_precision of the computation),
     ``per_sequence`` (``lower_bound``, ``loglik_is`` and ``steps`` of each sequence, in split order).
+    Every bound under its own name too (:data:`BOUND_KEYS`): ``elbo`` (the lower bound), ``iwae``
+    (the importance-sampled estimate, K = ``n_samples``) and ``fivo`` (the particle filter's, same
+    K, ``resample``), each with ``_sem`` and ``_per_step`` and in ``per_sequence``.
     """
     if split not in ("train", "valid", "test"):
         raise ValueError(f"split must be 'train', 'valid' or 'test'; got {split!r}")
@@ -131,7 +143,7 @@ def evaluate_run(run, model, split="test", n_samples=40, seed=0, limit=None, pro
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be >= 1; got {limit}")
     began = time.perf_counter()
-    bounds, estimates, steps = [], [], []
+    bounds, estimates, fivos, steps = [], [], [], []
     with run.open_split(split) as data:
         chunks = _chunks(data, model.config.m_batch_size, limit)
         total = chunks[-1][1]
@@ -146,9 +158,11 @@ def evaluate_run(run, model, split="test", n_samples=40, seed=0, limit=None, pro
             bounds.append(model.lower_bound(batch[0], mask, seed=seed + start))
             estimates.append(model.importance_sampled_loglik(batch[0], mask, n_samples=n_samples,
                                                              seed=seed + start))
+            fivos.append(model.fivo_loglik(batch[0], mask, n_particles=n_samples, seed=seed + start,
+                                           resample=resample))
             if progress:
                 progress(end, total)
-    bounds, estimates = np.concatenate(bounds), np.concatenate(estimates)
+    bounds, estimates, fivos = np.concatenate(bounds), np.concatenate(estimates), np.concatenate(fivos)
     steps = np.concatenate(steps).astype(np.int64)
 
     def sem(values):
@@ -169,8 +183,13 @@ def evaluate_run(run, model, split="test", n_samples=40, seed=0, limit=None, pro
         "per_sequence": {"lower_bound": bounds.tolist(), "loglik_is": estimates.tolist(),
                          "steps": steps.tolist()},
     }
-    log.info("%s on %s (%d sequences): lower bound %.2f, IS log-likelihood %.2f", result["model"],
-             split, result["n_sequences"], result["lower_bound"], result["loglik_is"])
+    result["resample"] = resample
+    for key, values in zip(BOUND_KEYS, (bounds, estimates, fivos)):
+        result[key], result[f"{key}_sem"] = float(values.mean()), sem(values)
+        result[f"{key}_per_step"] = float(values.sum() / steps.sum())
+        result["per_sequence"][key] = values.tolist()
+    log.info("%s on %s (%d sequences): lower bound %.2f, IS log-likelihood %.2f, FIVO %.2f", result["model"],
+             split, result["n_sequences"], result["lower_bound"], result["loglik_is"], result["fivo"])
     return result
 
 

@@ -1,7 +1,7 @@
 """The evaluations of one or more sweeps, collected into the layout of the paper's Table 1.
 
 One row per model (in :data:`~nips2015_vrnn.models.presets.MODELS` order), one column per corpus;
-each cell is the lower bound ("≥") and the importance-sampled log-likelihood ("≈") as mean ± std
+each cell is the lower bound ("≥"), the importance-sampled log-likelihood ("≈") and FIVO's estimate as mean ± std
 over the seeds evaluated, with the paper's numbers beside it when every evaluated run of the cell
 is the paper's preset. Cells with seeds not evaluated say which (and their state); written as
 Markdown (:func:`markdown`), CSV (:func:`write_csv`) and a PNG bar chart (:func:`bar_chart`).
@@ -42,11 +42,12 @@ MODEL_TITLES = OrderedDict((model, get_preset(preset_name("text" if output == "c
                             .model_name) for model, (_, output, _) in MODELS.items())
 #: Columns of the CSV file, one row per (corpus, model).
 CSV_FIELDS = ("corpus", "model", "seeds_evaluated", "seeds", "bound_mean", "bound_std", "is_mean", "is_std",
-              "paper_bound", "paper_is", "preset", "unfinished", "bound_per_step_mean", "is_per_step_mean")
+              "paper_bound", "paper_is", "preset", "unfinished", "bound_per_step_mean", "is_per_step_mean",
+              "fivo_mean", "fivo_std", "fivo_per_step_mean")
 
 #: One table cell: the evaluations of its seeds and the state of those not evaluated.
 Cell = namedtuple("Cell", ["column", "model", "seeds", "bounds", "estimates", "paper", "presets", "unfinished",
-                           "others", "per_step"], defaults=((), ()))
+                           "others", "per_step", "fivos"], defaults=((), (), ()))
 Cell.__doc__ = """One (corpus column, model) cell.
 
 ``seeds``: every seed of the grid; ``bounds`` / ``estimates``: the evaluated seeds' lower bounds and
@@ -55,7 +56,8 @@ the paper's preset, else None; ``presets``: the evaluated runs' presets; ``unfin
 state (interrupted / failed / missing) of the seeds not evaluated; ``others``: one line per other
 evaluation of its runs (another checkpoint, sample count, seed or limit than the sweep's
 protocol), listed beside the table, never averaged into it; ``per_step``: the evaluated seeds'
-(lower bound, IS log-likelihood) in nats per time step, where their evaluation gives them."""
+(lower bound, IS log-likelihood) in nats per time step, where their evaluation gives them; ``fivos``:
+the evaluated seeds' (FIVO estimate per sequence, per time step), where their evaluation has one."""
 
 
 class Table:
@@ -96,6 +98,7 @@ def collect(sweep_dirs):
     for title, sweeps in by_column.items():
         for model in MODELS:
             seeds, bounds, estimates, presets, unfinished, others, per_step = [], [], [], [], {}, [], []
+            fivos = []
             for path, spec in sweeps:
                 if model not in spec.models:
                     continue
@@ -117,12 +120,14 @@ def collect(sweep_dirs):
                     if "lower_bound_per_step" in found and "loglik_is_per_step" in found:
                         per_step.append((float(found["lower_bound_per_step"]), float(found["loglik_is_per_step"])))
                     presets.append(found.get("preset"))
+                    if "fivo" in found:
+                        fivos.append((float(found["fivo"]), float(found.get("fivo_per_step", "nan"))))
             if not seeds:
                 continue
             paper_preset = None if sweeps[0][1].demo else preset_name(sweeps[0][1].corpus, model)
             paper = paper_row(paper_preset) if presets and all(p == paper_preset for p in presets) else None
             cells[(title, model)] = Cell(title, model, seeds, bounds, estimates, paper, presets, unfinished,
-                                         tuple(others), tuple(per_step))
+                                         tuple(others), tuple(per_step), tuple(fivos))
     models = [model for model in MODELS if any(key[1] == model for key in cells)]
     return Table(by_column, models, cells)
 
@@ -162,11 +167,15 @@ def _cell_text(cell):
     if not cell.bounds:
         return "missing"
     text = f"≥ {format_stat(cell.bounds)}, ≈ {format_stat(cell.estimates)}"
+    if cell.fivos:
+        text += f", FIVO {format_stat([f for f, _ in cell.fivos])}"
     if len(cell.seeds) > 1 or cell.unfinished:
         text += f" ({len(cell.bounds)}/{len(cell.seeds)} seeds)"
     if cell.per_step:
         bound, estimate = np.mean(cell.per_step, axis=0)
         text += f"; per step ≥ {bound:.4f}, ≈ {estimate:.4f}"
+        if cell.fivos:
+            text += f", FIVO {np.mean([f for _, f in cell.fivos]):.4f}"
     return text
 
 
@@ -189,7 +198,8 @@ def markdown(table):
             row += [_cell_text(cell), _paper_text(cell)]
         lines.append("| " + " | ".join(row) + " |")
     lines += ["", "Average log-likelihood per test sequence (nats): ≥ the variational lower bound, "
-                  "≈ importance sampled; mean ± std over seeds (per step: the sums over the sequences "
+                  "≈ importance sampled (IWAE), FIVO the particle filter's estimate (same particles, where "
+                  "evaluated); mean ± std over seeds (per step: the sums over the sequences "
                   "divided by their time steps, mean over seeds). The paper's numbers stand beside runs "
                   "of the paper's preset only."]
     notes = [f"- {column} {MODEL_TITLES[model]}, seed {seed}: {state}"
@@ -223,6 +233,8 @@ def csv_rows(table):
                 "unfinished": "; ".join(f"seed {s}: {state}" for s, state in cell.unfinished.items()),
                 "bound_per_step_mean": _stats([b for b, _ in cell.per_step])[0],
                 "is_per_step_mean": _stats([e for _, e in cell.per_step])[0],
+                "fivo_mean": _stats([f for f, _ in cell.fivos])[0], "fivo_std": _stats([f for f, _ in cell.fivos])[1],
+                "fivo_per_step_mean": _stats([f for _, f in cell.fivos])[0],
             })
     return rows
 

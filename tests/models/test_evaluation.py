@@ -57,6 +57,10 @@ class FakeModel:
         self.calls.append(("is", x.shape[1], seed))
         return -(x.sum(axis=2) * mask).sum(axis=0) + n_samples
 
+    def fivo_loglik(self, x, mask, n_particles, seed, resample):
+        self.calls.append(("fivo", x.shape[1], seed))
+        return -(x.sum(axis=2) * mask).sum(axis=0) + n_particles / 2
+
 
 def test_evaluate_run_averages_every_sequence_over_chunks():
     split = FakeSplit(5)
@@ -65,8 +69,8 @@ def test_evaluate_run_averages_every_sequence_over_chunks():
                                      progress=lambda done, total: progress.append((done, total)))
     per_seq = -(split.x.sum(axis=2) * split.mask).sum(axis=0)
     assert run.opened == ["valid"]
-    assert model.calls == [("bound", 2, 10), ("is", 2, 10), ("bound", 2, 12), ("is", 2, 12),
-                           ("bound", 1, 14), ("is", 1, 14)]
+    assert model.calls == [("bound", 2, 10), ("is", 2, 10), ("fivo", 2, 10), ("bound", 2, 12), ("is", 2, 12),
+                           ("fivo", 2, 12), ("bound", 1, 14), ("is", 1, 14), ("fivo", 1, 14)]
     assert progress == [(2, 5), (4, 5), (5, 5)]
     assert result["n_sequences"] == 5 and result["n_samples"] == 7 and result["split"] == "valid"
     np.testing.assert_allclose(result["lower_bound"], per_seq.mean(), rtol=1e-12)
@@ -91,6 +95,19 @@ def test_evaluate_run_gives_nats_per_unmasked_time_step():
     per_seq = -(split.x.sum(axis=2) * split.mask).sum(axis=0)[:3]
     assert result["n_sequences"] == 3
     np.testing.assert_allclose(result["lower_bound"], per_seq.mean(), rtol=1e-12)
+
+
+def test_evaluate_run_gives_every_bound_per_sequence_and_per_step():
+    split = FakeSplit(5)
+    result = evaluation.evaluate_run(FakeRun(split), FakeModel(m_batch_size=2), n_samples=8)
+    per_seq = -(split.x.sum(axis=2) * split.mask).sum(axis=0)
+    for key, shift in (("elbo", 0), ("iwae", 8), ("fivo", 4)):
+        np.testing.assert_allclose(result["per_sequence"][key], per_seq + shift, rtol=1e-12)
+        np.testing.assert_allclose(result[key], (per_seq + shift).mean(), rtol=1e-12)
+        np.testing.assert_allclose(result[f"{key}_per_step"], (per_seq + shift).sum() / split.mask.sum(),
+                                   rtol=1e-12)
+    assert result["elbo"] == result["lower_bound"] and result["iwae"] == result["loglik_is"]
+    assert result["resample"] == "ess" and "fivo" in evaluation.format_per_step(result)
 
 
 @pytest.mark.parametrize("kwargs", [dict(split="bogus"), dict(n_samples=0), dict(limit=0)])

@@ -191,6 +191,25 @@ def test_cells_and_csv_give_nats_per_time_step_where_the_evaluation_has_them(swe
     assert rows[("Blizzard", "VRNN-GMM")]["is_per_step_mean"] == ""
 
 
+def test_cells_and_csv_give_fivo_beside_the_other_bounds_where_evaluated(sweeps, tmp_path):
+    run = sweeps[1] / cell_name("vrnn-gmm", 1)
+    result = json.loads((run / "eval_test.json").read_text())
+    result.update(lower_bound_per_step=1.25, loglik_is_per_step=1.5, n_steps=960, fivo=-5.25, fivo_per_step=1.75)
+    (run / "eval_test.json").write_text(json.dumps(result))
+    table = collect(sweeps)
+    assert table.cell("IAM-OnDB", "vrnn-gmm").fivos == ((-5.25, 1.75),)
+    assert table.cell("Blizzard", "vrnn-gmm").fivos == ()
+    text = markdown(table)
+    assert "FIVO -5.2" in text and "per step ≥ 1.2500, ≈ 1.5000, FIVO 1.7500" in text
+    result = CliRunner().invoke(cli.table, [str(p) for p in sweeps] + ["--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    with open(tmp_path / "out" / "table1.csv", newline="") as handle:
+        rows = {(r["corpus"], r["model"]): r for r in csv.DictReader(handle)}
+    assert float(rows[("IAM-OnDB", "VRNN-GMM")]["fivo_mean"]) == -5.25
+    assert float(rows[("IAM-OnDB", "VRNN-GMM")]["fivo_per_step_mean"]) == 1.75
+    assert rows[("Blizzard", "VRNN-GMM")]["fivo_mean"] == ""
+
+
 def test_a_full_disk_while_writing_the_table_is_one_line_and_leaves_no_temporary(sweeps, tmp_path, monkeypatch):
     import errno
     import pathlib
