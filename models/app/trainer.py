@@ -6,6 +6,12 @@ split every ``monitoring_freq`` updates and at the end of the run, EarlyStopping
 EpochCount(``epoch``), and a ``last`` checkpoint every ``force_saving_freq`` updates, at the end
 and on SIGINT / SIGTERM. The monitoring noise generator is part of the checkpointed state, so the
 validation numbers after a resume equal the uninterrupted run's.
+
+The paper's corpora train in the legacy order; a user's sequences every epoch in a new order, in
+length buckets (:func:`training_batches`), one training function per bucket shape where shapes
+are static. Every validation sequence is monitored, with one monitor function per batch width
+that occurs. ``patience`` ends a run early; :class:`KlCollapse` warns of a collapsed posterior;
+``kl_anneal_updates`` and ``free_bits`` shape the training cost (the model's ``training_cost``).
 """
 import logging
 import time
@@ -31,8 +37,7 @@ from nips2015_vrnn.models.sequence_model import COST_CHANNELS
 log = logging.getLogger(__name__)
 
 __all__ = ["build_training", "train_run", "training_batches", "epoch_summary", "training_extensions",
-           "KlCollapse", "MonitorEcho",
-           "BEST_CHANNEL", "CLIP_NORM", "LEGACY_ORDER"]
+           "KlCollapse", "MonitorEcho", "BEST_CHANNEL", "CLIP_NORM", "LEGACY_ORDER"]
 
 #: Legacy gradient clipping: the global gradient norm is clipped to this value.
 CLIP_NORM = 5
