@@ -1,13 +1,26 @@
 """benchmarks/xla_profile.py: the op-by-op profile of a JAX-mode function finds its matrix products, inside
 and outside a scan, with FLOP counts worked out here from the shapes."""
 
+import importlib
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import pytest
-from xla_profile import compiled_hlo, format_report, instruction_flops, parse_hlo, profile_calls
 
 import cle.backend as B
+
+# benchmarks/ is not a package: its folder is put on the import path (appended: nothing installed
+# is shadowed), as the scripts import each other when run as ``python benchmarks/<script>.py``.
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+if str(BENCHMARKS) not in sys.path:
+    sys.path.append(str(BENCHMARKS))
+xla_profile = importlib.import_module("xla_profile")
+compiled_hlo, format_report, instruction_flops, parse_hlo, profile_calls = (
+    xla_profile.compiled_hlo, xla_profile.format_report, xla_profile.instruction_flops,
+    xla_profile.parse_hlo, xla_profile.profile_calls)
 
 HLO = """HloModule jit_small, entry_computation_layout={(f32[4,3]{1,0}, f32[3,5]{1,0})->f32[4,5]{1,0}}
 

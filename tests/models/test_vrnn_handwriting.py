@@ -78,7 +78,8 @@ def numpy_vrnn_bigmm(p, x, mask, eps):
 @pytest.fixture(scope="module")
 def case():
     with precision("float64"):
-        model = build_model(tiny_config("iamondb/vrnn_gmm", rnn_dim=N_RNN, z_dim=Z, num_k=K, batch_size=B), dtype="float64")
+        model = build_model(tiny_config("iamondb/vrnn_gmm", rnn_dim=N_RNN, z_dim=Z, num_k=K, batch_size=B),
+                            dtype="float64")
     rng = np.random.default_rng(7)
     values = {}
     for name, value in model.get_param_values().items():
