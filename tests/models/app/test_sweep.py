@@ -182,7 +182,7 @@ def test_a_bad_set_is_a_one_line_error_before_any_cell(tmp_path):
 
 
 def test_sweep_and_table_are_commands():
-    assert cli.COMMANDS["sweep"] is cli.sweep and cli.COMMANDS["table"] is cli.table
+    assert cli.command("sweep") is cli.sweep and cli.command("table") is cli.table
     for command in (cli.sweep, cli.table):
         result = CliRunner().invoke(command, ["--help"])
         assert result.exit_code == 0 and "Example" in result.output
