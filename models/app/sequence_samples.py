@@ -19,7 +19,7 @@ import numpy as np
 
 from nips2015_vrnn.models.app import plotting
 
-__all__ = ["MAX_LINE_PLOTS", "PIANO_ROLL_WIDTHS", "picture_kind", "axis_labels", "sequence_png",
+__all__ = ["MAX_LINE_PLOTS", "PIANO_ROLL_WIDTHS", "picture_kind", "axis_labels", "pitch_ticks", "sequence_png",
            "write_sequence_samples"]
 
 #: Up to this many dimensions are drawn as stacked line plots; more as an image.
@@ -53,6 +53,19 @@ def axis_labels(kind):
             "lines": ("time step", None)}.get(kind, ("time step", "dimension"))
 
 
+def pitch_ticks(width):
+    """(rows, labels) of the C keys of a piano roll of ``width`` rows: 88 keys from MIDI 21 (A0),
+    or 128 MIDI notes from 0; each label the note name and its MIDI pitch.
+
+    >>> rows, labels = pitch_ticks(88)
+    >>> rows[:2], labels[:2], labels[3]
+    ([3, 15], ['C1 (24)', 'C2 (36)'], 'C4 (60)')
+    """
+    lowest = 21 if width == 88 else 0
+    rows = [k for k in range(width) if (lowest + k) % 12 == 0]
+    return rows, [f"C{(lowest + k) // 12 - 1} ({lowest + k})" for k in rows]
+
+
 def sequence_png(path, seq, kind, title=None):
     """Draw one sequence (T, D) as ``kind`` (see :func:`picture_kind`) into the PNG ``path``."""
     plt = plotting.pyplot()
@@ -72,6 +85,9 @@ def sequence_png(path, seq, kind, title=None):
         else:
             cmap = "gray_r" if kind in ("binary", "pianoroll") else "viridis"
             ax.imshow(seq.T, aspect="auto", interpolation="nearest", cmap=cmap, origin="lower")
+            if kind == "pianoroll":
+                rows, labels = pitch_ticks(width)
+                ax.set_yticks(rows, labels)
         ax.set_xlabel(axis_labels(kind)[0])
         ax.set_ylabel(axis_labels(kind)[1])
     if title:
