@@ -20,7 +20,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from nips2015_vrnn.models.outputs import sample_noise_shapes
+from nips2015_vrnn.models.outputs import check_bias, sample_noise_shapes
 
 __all__ = ["Estimators", "logmeanexp", "IS_COLUMNS_PER_CALL"]
 
@@ -214,7 +214,7 @@ class Estimators:
             out[start:start + n_here] = values[:n_here]
         return out
 
-    def generate(self, n_steps, n_sequences=1, seed=0, sample_output=None):
+    def generate(self, n_steps, n_sequences=1, seed=0, sample_output=None, bias=0.0):
         """Sequences generated from the model (the prior for VRNNs), s_0 = zeros.
 
         Parameters
@@ -228,6 +228,10 @@ class Estimators:
             'sample' draws each frame from the output distribution; 'mean' emits the mean of the
             drawn mixture component (no output noise; the pen bit is still drawn). Default
             ``config.sample_output``.
+        bias : float > -1
+            Sampling bias (Graves 2013, section 5.2; see
+            :func:`~nips2015_vrnn.models.outputs.biased_heads`): sharper mixture weights and
+            probabilities, deviations times ``exp(-bias)``; 0 (default) samples the model as it is.
 
         Returns
         -------
@@ -238,11 +242,13 @@ class Estimators:
         sample_output = sample_output or self.config.sample_output
         if sample_output not in ("sample", "mean"):
             raise ValueError(f"sample_output must be 'sample' or 'mean'; got {sample_output!r}")
+        check_bias(bias)
         rng = np.random.default_rng(seed)
         noise = self.generation_noise(rng, n_steps, n_sequences)
         if sample_output == "mean":
             noise["eps_x"] = np.zeros_like(noise["eps_x"])
-        return self.shaped(n_steps, n_sequences).generate_fn()(*noise.values())[0]
+        fn = self.shaped(n_steps, n_sequences).generate_fn()
+        return fn(*noise.values(), np.asarray(bias, dtype=self.dtype))[0]
 
     def generation_noise_layout(self):
         """OrderedDict noise name -> (per-step shape, 'normal' or 'uniform'), in graph-input order:

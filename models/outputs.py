@@ -22,8 +22,23 @@ The categorical draw is Gumbel-max with injected uniform noise u (V,): the symbo
 ``argmax_v log p_v + g_v``, ``g_v = -log(-log u_v)``. A caller sets the temperature tau by
 drawing ``u_v`` as ``exp(-(-log u_v)^tau)`` (then ``g_v`` is tau times a Gumbel draw: the
 symbol follows ``p^(1/tau)``) and forces a symbol c by giving u = 1 at c and 0 elsewhere
-(g finite at c, -inf elsewhere): see :mod:`nips2015_vrnn.models.app.text_samples`.
+(g finite at c, -inf elsewhere): see :mod:`nips2015_vrnn.models.app.characters`.
+
+Biased sampling (Graves 2013, "Generating sequences with recurrent neural networks", section
+5.2): a scalar bias b >= 0 (any b > -1 is accepted; b < 0 is hotter) sharpens every output kind
+the same way, inside the graph (one compiled generator serves every bias):
+
+- mixture weights: ``softmax(logits * (1 + b))``, i.e. ``coeff^(1+b)`` renormalised;
+- standard deviations (Gaussian, GMM, BiGauss, BiGMM): ``sigma * exp(-b)``;
+- Bernoulli probabilities: ``sigmoid(logit(p) * (1 + b))``;
+- categorical: ``log p * (1 + b)`` in the Gumbel-max draw (the temperature ``1 / (1 + b)``: the
+  same symbols as tempering the noise with tau = 1 / (1 + b), since
+  ``argmax(log p + tau g) = argmax(log p / tau + g)``).
+
+The correlations and the handwriting pen bit are not biased (as in Graves). At b = 0 every head
+is passed through untouched, so the samples are bit for bit those of the unbiased sampler.
 """
+import numpy as np
 import pytensor.tensor as pt
 
 from cle import cost
@@ -32,7 +47,7 @@ from cle.layers.feedforward import FullyConnectedLayer
 from cle.utils import op
 
 __all__ = ["SIG_CONS", "SIG_BIAS", "HEAD_NAMES", "head_layers", "output_nll", "output_sample",
-           "sample_noise_shapes"]
+           "sample_noise_shapes", "biased_heads", "check_bias"]
 
 #: Constant added after softplus in every standard-deviation layer (keeps sigma away from 0).
 SIG_CONS = 1e-4
@@ -146,7 +161,62 @@ def sample_noise_shapes(output, x_dim):
     return {"eps_x": ((2,), "normal"), "u": ((), "uniform"), "u_pen": ((), "uniform")}
 
 
-def output_sample(output, heads, noise):
+def check_bias(bias):
+    """Return ``bias`` as a float after checking it is a finite number > -1 (at -1 every mixture
+    weight and probability flattens to uniform; below, the sharpening reverses).
+
+    >>> check_bias(1.5)
+    1.5
+    """
+    try:
+        value = float(bias)
+    except (TypeError, ValueError):
+        raise ValueError(f"the sampling bias must be a number > -1; got {bias!r}") from None
+    if not (value > -1 and np.isfinite(value)):
+        raise ValueError(f"the sampling bias must be a finite number > -1; got {bias!r}")
+    return value
+
+
+def biased_heads(output, heads, bias):
+    """The heads of ``output`` sharpened by the sampling bias (Graves 2013, section 5.2).
+
+    Parameters
+    ----------
+    output : str
+    heads : dict head name -> tensor (B, width)
+    bias : scalar tensor b > -1; b = 0 returns the heads unchanged (bit for bit)
+
+    Returns
+    -------
+    dict head name -> tensor (B, width): ``coeff`` as ``softmax(log coeff * (1 + b))``,
+    ``theta_sig`` as ``theta_sig * exp(-b)``, Bernoulli ``theta_mu`` as
+    ``sigmoid(logit(theta_mu) * (1 + b))``; other heads (and categorical ones, biased in the
+    draw itself) as given
+
+    Example
+    -------
+    >>> b = pt.dscalar('b')
+    >>> coeff = pt.as_tensor_variable(np.array([[0.75, 0.25]]))
+    >>> sharp = biased_heads('gmm', {'coeff': coeff, 'theta_sig': coeff, 'theta_mu': coeff}, b)
+    >>> sharp['coeff'].eval({b: 1.0}).round(3).tolist()     # 0.75^2 / (0.75^2 + 0.25^2)
+    [[0.9, 0.1]]
+    """
+    out = dict(heads)
+    unbiased = pt.eq(bias, 0)
+    if "theta_sig" in heads:
+        out["theta_sig"] = heads["theta_sig"] * pt.exp(-bias)
+    if "coeff" in heads:
+        # The untouched weights at b = 0: softmax(log coeff) rounds differently from coeff.
+        sharp = pt.special.softmax(pt.log(heads["coeff"]) * (1 + bias), axis=-1)
+        out["coeff"] = pt.switch(unbiased, heads["coeff"], sharp)
+    if output == "bernoulli":
+        p = pt.clip(heads["theta_mu"], BERNOULLI_EPS, 1.0 - BERNOULLI_EPS)
+        sharp = pt.sigmoid((pt.log(p) - pt.log1p(-p)) * (1 + bias))
+        out["theta_mu"] = pt.switch(unbiased, heads["theta_mu"], sharp)
+    return out
+
+
+def output_sample(output, heads, noise, bias=None):
     """One frame drawn from the output model with injected noise (see :func:`sample_noise_shapes`).
 
     Parameters
@@ -154,18 +224,26 @@ def output_sample(output, heads, noise):
     output : str
     heads : dict head name -> tensor (B, width)
     noise : dict name -> tensor (B, ...) for this step
+    bias : scalar tensor or None
+        The sampling bias b > -1 (see :func:`biased_heads`); None (or b = 0): the model's own
+        distribution.
 
     Returns
     -------
     tensor (B, D); handwriting frames are [pen, dx, dy] with pen in {0, 1}; Bernoulli frames
     are 1 where ``u_x < p`` (probability p), else 0; categorical frames one-hot (Gumbel-max)
     """
+    if bias is not None:
+        heads = biased_heads(output, heads, bias)
     if output == "bernoulli":
         return pt.cast(pt.lt(noise["u_x"], heads["theta_mu"]), heads["theta_mu"].dtype)
     if output == "categorical":
         p = heads["theta_mu"]
         gumbel = -pt.log(-pt.log(pt.minimum(noise["u_x"], U_MAX)))
-        symbol = pt.argmax(pt.log(pt.clip(p, BERNOULLI_EPS, 1.0)) + gumbel, axis=-1)
+        log_p = pt.log(pt.clip(p, BERNOULLI_EPS, 1.0))
+        if bias is not None:
+            log_p = log_p * (1 + bias)
+        symbol = pt.argmax(log_p + gumbel, axis=-1)
         return pt.cast(pt.eq(pt.arange(p.shape[-1])[None, :], symbol[:, None]), p.dtype)
     mu, sig = heads["theta_mu"], heads["theta_sig"]
     if output == "gauss":

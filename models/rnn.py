@@ -65,9 +65,9 @@ class RNN(SequenceModel):
         """``log p(x_t | x_<t)`` per frame (T, B): exact."""
         return -terms["recon"]
 
-    def _generate_step(self, noise, s_tm1):
-        """Ancestral sampling: x_t from the decoder on h_{t-1}, then the LSTM on x_L(x_t)."""
-        x_t = output_sample(self.config.output, self._decoder(s_tm1), noise)
+    def _generate_step(self, noise, s_tm1, bias):
+        """Ancestral sampling: x_t from the decoder on h_{t-1} (sharpened by ``bias``), then the LSTM on x_L(x_t)."""
+        x_t = output_sample(self.config.output, self._decoder(s_tm1), noise, bias)
         x_feat = self._stack(self.x_names, [x_t])
         return x_t, self.layers["rnn"].fprop([[x_feat], [s_tm1]], self.params)
 

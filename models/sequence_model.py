@@ -11,7 +11,7 @@ A family (:mod:`~nips2015_vrnn.models.vrnn`, :mod:`~nips2015_vrnn.models.rnn`) s
 - ``_log_weight_terms(terms, eps)``: per-frame ``log p(x_t, z_t | .) - log q(z_t | .)``;
 - ``_particle_sequences(x)`` and ``_particle_step(*seq_t, eps_t, s_tm1)``: the same weight one
   frame at a time, for particle filters (families with a latent z);
-- ``_generate_step(noise, s_tm1)``: one ancestral-sampling step ``-> (x_t, s_t)``.
+- ``_generate_step(noise, s_tm1, bias)``: one ancestral-sampling step ``-> (x_t, s_t)``.
 
 The numpy drivers (lower bound, importance sampling, generation) are in
 :mod:`~nips2015_vrnn.models.estimators`; parameter files in :mod:`~nips2015_vrnn.models.params`.
@@ -326,7 +326,10 @@ class SequenceModel(Estimators):
 
     def generate_graph(self):
         """Generation with injected noise: inputs are the noise tensors (n, B, ...) of
-        :meth:`generation_noise_layout`, output ``x`` (n, B, x_dim); s_0 = zeros."""
+        :meth:`generation_noise_layout`, then the sampling bias ``bias`` (a scalar, see
+        :func:`~nips2015_vrnn.models.outputs.biased_heads`; 0: the model's own distribution);
+        output ``x`` (n, B, x_dim); s_0 = zeros. The bias is an input so that one compiled
+        generator serves every bias."""
         return self._cache.graph("generate", self._build_generate_graph)
 
     def _build_generate_graph(self):
@@ -334,16 +337,17 @@ class SequenceModel(Estimators):
         lead = self.static_shape or (None, None)
         noise = OrderedDict((name, pt.tensor(name, dtype=self.dtype, shape=tuple(lead) + tuple(shape)))
                             for name, (shape, _) in layout.items())
+        bias = pt.scalar("bias", dtype=self.dtype)
         names = list(noise)
         first = next(iter(noise.values()))
         s_0 = self._initial_state(carry=False, batch=first.shape[1])
 
         def step(*args):
-            return self._generate_step(OrderedDict(zip(names, args[:-1])), args[-1])
+            return self._generate_step(OrderedDict(zip(names, args[:-1])), args[-1], bias)
 
         x, _ = scan(step, sequences=list(noise.values()), outputs_info=[None, s_0],
                     name=f"{self.family}_generate")
-        return Graph(list(noise.values()), OrderedDict([("x", x)]), OrderedDict())
+        return Graph(list(noise.values()) + [bias], OrderedDict([("x", x)]), OrderedDict())
 
     # ------------------------------------------------------------------ compiled functions
     def cost_fn(self, eps_input=False):
@@ -380,7 +384,7 @@ class SequenceModel(Estimators):
                                     lambda: self.particle_graph(n_particles, resample))
 
     def generate_fn(self):
-        """Compiled :meth:`generate_graph`: ``fn(*noise)`` -> [x (n, B, x_dim)]."""
+        """Compiled :meth:`generate_graph`: ``fn(*noise, bias)`` -> [x (n, B, x_dim)]."""
         return self._cache.function("generate", self.generate_graph)
 
     def as_cle_model(self, eps_input=False):
@@ -435,6 +439,7 @@ class SequenceModel(Estimators):
         """``(*seq_t, eps_t, s_tm1) -> (s_t, log p(x_t, z_t | .) - log q(z_t | .) (rows,))``."""
         raise NotImplementedError
 
-    def _generate_step(self, noise, s_tm1):
-        """One generation step: noise name -> (B, ...) tensors and s_{t-1} -> (x_t, s_t)."""
+    def _generate_step(self, noise, s_tm1, bias):
+        """One generation step: noise name -> (B, ...) tensors, s_{t-1} and the sampling bias
+        (a scalar) -> (x_t, s_t)."""
         raise NotImplementedError

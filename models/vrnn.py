@@ -171,12 +171,13 @@ class VRNN(SequenceModel):
         return self._lstm_step(x_rnn_t, z_feat, s_tm1), self._log_weight_terms(terms, eps_t)
 
     # ------------------------------------------------------------------ generation
-    def _generate_step(self, noise, s_tm1):
-        """Ancestral sampling: z_t from the prior on h_{t-1}, x_t from the decoder, then the LSTM."""
+    def _generate_step(self, noise, s_tm1, bias):
+        """Ancestral sampling: z_t from the prior on h_{t-1}, x_t from the decoder (sharpened by
+        ``bias``; z_t is not), then the LSTM."""
         prior_mu, prior_sig = self._prior(s_tm1)
         z_t = noise["eps_z"] if prior_mu is None else prior_mu + prior_sig * noise["eps_z"]
         z_feat = self._stack(self.z_names, [z_t])
-        x_t = output_sample(self.config.output, self._decoder(z_feat, s_tm1), noise)
+        x_t = output_sample(self.config.output, self._decoder(z_feat, s_tm1), noise, bias)
         x_feat = self._stack(self.x_names, [x_t])
         return x_t, self.layers["rnn"].fprop([[x_feat, z_feat], [s_tm1]], self.params)
 

@@ -77,7 +77,8 @@ def text_noise(model, rng, n_steps, n, prime_ids=(), temperature=1.0):
     return noise
 
 
-def sample_text(model, vocabulary, out_dir, n=10, steps=200, seed=0, prime="", temperature=1.0, progress=None):
+def sample_text(model, vocabulary, out_dir, n=10, steps=200, seed=0, prime="", temperature=1.0, progress=None,
+                bias=0.0):
     """Generate ``n`` texts of ``steps`` characters after ``prime`` into ``out_dir/sample_<i>.txt``.
 
     Parameters
@@ -87,6 +88,9 @@ def sample_text(model, vocabulary, out_dir, n=10, steps=200, seed=0, prime="", t
     out_dir : Path
     prime : str
         Text the samples start with (characters outside the vocabulary read as the unknown symbol).
+    bias : float > -1
+        The generator's sampling bias (``log p * (1 + bias)``: the same symbols as
+        ``temperature = 1 / (1 + bias)``).
 
     Returns
     -------
@@ -96,7 +100,8 @@ def sample_text(model, vocabulary, out_dir, n=10, steps=200, seed=0, prime="", t
     prime_ids = encode(prime, vocabulary)
     total = len(prime_ids) + steps
     noise = text_noise(model, np.random.default_rng(seed), total, n, prime_ids, temperature)
-    frames = np.asarray(model.shaped(total, n).generate_fn()(*noise.values())[0])
+    bias = np.asarray(bias, dtype=noise["u_x"].dtype)
+    frames = np.asarray(model.shaped(total, n).generate_fn()(*noise.values(), bias)[0])
     out_dir = Path(out_dir)
     files, texts = [], []
     for i in range(n):
