@@ -1,6 +1,7 @@
 """Where sampling and evaluation write in a run directory, and what they say about a checkpoint.
 
-Every ``vrnn-sample`` call writes into its own folder ``samples/<checkpoint>-seed<seed>/``;
+Every ``vrnn-sample`` call writes into its own folder ``samples/<checkpoint>-seed<seed>/`` (with
+``-bias<b>`` after it when sampled with a bias b != 0);
 every ``vrnn-eval`` into ``eval_<split>_<checkpoint>.json``. An existing output is never
 overwritten silently: :func:`claim` refuses it unless asked to replace it. Outputs stay inside the
 run directory: a symbolic link in their place (``samples`` or the output itself) is refused, never
@@ -12,8 +13,8 @@ samples as they were and no half-written folder.
 Example
 -------
 >>> from pathlib import Path
->>> samples_name('best', 3), eval_name('test', 'last')
-('best-seed3', 'eval_test_last.json')
+>>> samples_name('best', 3), samples_name('best', 0, bias=1.5), eval_name('test', 'last')
+('best-seed3', 'best-seed0-bias1.5', 'eval_test_last.json')
 """
 import contextlib
 import glob
@@ -28,9 +29,10 @@ __all__ = ["samples_name", "eval_name", "samples_dir", "eval_path", "claim", "st
            "output_lock", "checkpoint_updates", "untrained_warning"]
 
 
-def samples_name(checkpoint, seed):
-    """Folder name of one sampling call: ``<checkpoint>-seed<seed>``."""
-    return f"{checkpoint}-seed{seed}"
+def samples_name(checkpoint, seed, bias=0.0):
+    """Folder name of one sampling call: ``<checkpoint>-seed<seed>``, then ``-bias<bias>``
+    (shortest form, ``%g``) when the sampling bias is not 0."""
+    return f"{checkpoint}-seed{seed}" + (f"-bias{bias:g}" if bias else "")
 
 
 def eval_name(split, checkpoint):
@@ -38,9 +40,9 @@ def eval_name(split, checkpoint):
     return f"eval_{split}_{checkpoint}.json"
 
 
-def samples_dir(run, checkpoint, seed):
-    """``RUN_DIR/samples/<checkpoint>-seed<seed>``."""
-    return run.samples_dir / samples_name(checkpoint, seed)
+def samples_dir(run, checkpoint, seed, bias=0.0):
+    """``RUN_DIR/samples/<checkpoint>-seed<seed>[-bias<bias>]`` (see :func:`samples_name`)."""
+    return run.samples_dir / samples_name(checkpoint, seed, bias)
 
 
 def output_lock(path):

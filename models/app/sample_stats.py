@@ -98,11 +98,12 @@ def statistics_of(run, kind_items):
     return handwriting_statistics(kind_items)
 
 
-def write_statistics(run, frames, out_dir):
+def write_statistics(run, frames, out_dir, bias=0.0):
     """Compare generated ``frames`` (T, n, x_dim, normalised) with the run's training data;
     write ``statistics.json`` (and ``comparison.png`` with matplotlib) into ``out_dir``.
 
-    Returns the comparison dict (see :func:`compare`) with ``files``.
+    Returns the comparison dict (see :func:`compare`, with ``bias``: the sampling bias the
+    frames were drawn with) and ``files``.
     """
     x_mean, x_std = run.normalisation
     frames = np.asarray(frames, dtype=np.float64)
@@ -113,6 +114,7 @@ def write_statistics(run, frames, out_dir):
         generated = [frames[:, b] * x_std + x_mean for b in range(frames.shape[1])]
     training = training_examples(run)
     result = compare(statistics_of(run, generated), statistics_of(run, training))
+    result["bias"] = float(bias)
     path = out_dir / STATS_FILE
     tmp = out_dir / f".{STATS_FILE}.tmp"
     tmp.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")

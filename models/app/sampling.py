@@ -119,7 +119,7 @@ def strokes_png(path, strokes, title=None):
 
 # ---------------------------------------------------------------------- a run's samples
 def sample_run(run, model, n=10, steps=None, seed=0, out_dir=None, progress=None, checkpoint=None, prime="",
-               temperature=1.0):
+               temperature=1.0, bias=0.0):
     """Generate ``n`` sequences from ``model`` and write them under ``out_dir`` (default
     ``RUN_DIR/samples``); picture titles name ``checkpoint`` (when given) and ``seed``.
 
@@ -143,6 +143,9 @@ def sample_run(run, model, n=10, steps=None, seed=0, out_dir=None, progress=None
         ``progress(i, n)`` after each file group is written.
     checkpoint : str or None
         Named in the titles, e.g. ``'best (update 400)'``.
+    bias : float > -1
+        The sampling bias (Graves 2013, section 5.2; see
+        :func:`~nips2015_vrnn.models.outputs.biased_heads`), named in the titles when not 0.
 
     Returns
     -------
@@ -162,14 +165,14 @@ def sample_run(run, model, n=10, steps=None, seed=0, out_dir=None, progress=None
         from nips2015_vrnn.models.app.characters import sample_text
 
         got = sample_text(model, read_vocabulary(run.data_path), out_dir, n=n, steps=steps, seed=seed, prime=prime,
-                          temperature=temperature, progress=progress)
+                          temperature=temperature, progress=progress, bias=bias)
         return {"files": got["files"], "png": None, "out_dir": out_dir, "frames": got["frames"],
                 "texts": got["texts"]}
     png = plotting.have_matplotlib()
-    frames = np.asarray(model.generate(n_steps=steps, n_sequences=n, seed=seed))
+    frames = np.asarray(model.generate(n_steps=steps, n_sequences=n, seed=seed, bias=bias))
     x_mean, x_std = run.normalisation
     files = []
-    source = f"{checkpoint}, seed {seed}" if checkpoint else f"seed {seed}"
+    source = (f"{checkpoint}, seed {seed}" if checkpoint else f"seed {seed}") + (f", bias {bias:g}" if bias else "")
     if run.config.data == "sequences":
         binary = run.config.output == "bernoulli"
         files = write_sequence_samples(out_dir, frames, x_mean, x_std, binary, seed=seed, png=png,

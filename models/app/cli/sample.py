@@ -23,6 +23,11 @@ sequences: samples.npy (n, steps, D) and a PNG per sample (line plots per dimens
 for binary or wide data, the path for 2-D data; piano rolls with pitch up the side). Text:
 sample_00.txt ..., each --prime (if given) then --steps characters drawn at --temperature.
 PNGs need matplotlib (pip install .[plot]).
+--bias B sharpens every output kind (Graves 2013, section 5.2): mixture weights
+softmax(logits * (1 + B)), deviations sigma * exp(-B), Bernoulli and categorical logits times
+(1 + B); B = 0 samples the model as trained; larger B, smoother and likelier (less varied)
+samples. For text --temperature T draws the same characters as --bias 1/T - 1. A sample folder
+with a bias is named <checkpoint>-seed<seed>-bias<B>, and statistics.json records it.
 Speech and handwriting: statistics.json compares the samples with the training data
 (energy-envelope variation and near-silent frames; pen-up rate and stroke lengths) and
 comparison.png shows them side by side. An existing folder is replaced only with --force, once
@@ -42,11 +47,14 @@ Example:
 @click.option("--prime", default="", help="Text: the text each sample starts with (the model reads it first).")
 @click.option("--temperature", default=1.0, show_default=True, type=click.FloatRange(0, 10, min_open=True),
               help="Text: draw each character from p^(1/T) (below 1: likelier characters; above: more varied).")
+@click.option("--bias", default=0.0, show_default=True, type=click.FloatRange(min=-1, min_open=True),
+              help="Sampling bias B (Graves 2013, 5.2): weights softmax(logits * (1 + B)), deviations "
+                   "sigma * exp(-B); 0: as trained, e.g. 1.5 for smooth handwriting.")
 @click.option("--force", is_flag=True, help="Replace the samples of an earlier call with this checkpoint and seed.")
 @mode_option
 @verbose_option
 @user_errors
-def sample(run_dir, n, steps, seed, checkpoint, prime, temperature, force, mode, verbose):
+def sample(run_dir, n, steps, seed, checkpoint, prime, temperature, bias, force, mode, verbose):
     from nips2015_vrnn.models.app import outputs
     from nips2015_vrnn.models.app.capacity import check_generation_fits
     from nips2015_vrnn.models.app.plotting import PLOT_HINT
@@ -63,8 +71,10 @@ def sample(run_dir, n, steps, seed, checkpoint, prime, temperature, force, mode,
     steps = default_steps(run.config.data) if steps is None else steps
     if run.config.data != "text" and (prime or temperature != 1.0):
         raise click.UsageError(f"--prime and --temperature are for text runs; {run_dir} models {run.config.data}")
+    if temperature != 1.0 and bias:
+        raise click.UsageError("give --temperature or --bias, not both (--temperature T is --bias 1/T - 1)")
     check_generation_fits(run.config, run.floatX, n, steps + len(prime))
-    out_dir = outputs.samples_dir(run, checkpoint, seed)
+    out_dir = outputs.samples_dir(run, checkpoint, seed, bias)
     with outputs.staged_folder(out_dir, force) as staging, \
             interruptible(f"nothing was written to {out_dir}") as signals:  # SIGTERM / Ctrl-C: exit 130
         backend = run.backend(mode).start_process()
@@ -74,7 +84,8 @@ def sample(run_dir, n, steps, seed, checkpoint, prime, temperature, force, mode,
             click.echo(warning, err=True)
         updates = outputs.checkpoint_updates(run, checkpoint)
         source = f"{checkpoint} (update {updates})" if updates is not None else checkpoint
-        click.echo(f"{model.config.model_name} from checkpoints/{source}: generating {n} sequences")
+        click.echo(f"{model.config.model_name} from checkpoints/{source}: generating {n} sequences"
+                   + (f" at bias {bias:g}" if bias else ""))
         with CompileProgress() as compiling:
             compiling.stage("the generator")
             generator = model.shaped(steps + len(prime), n).generate_fn()
@@ -82,10 +93,11 @@ def sample(run_dir, n, steps, seed, checkpoint, prime, temperature, force, mode,
         signals.check()  # a SIGTERM swallowed while compiling
         with progress_bar("writing", n) as progress:
             result = sample_run(run, model, n=n, steps=steps, seed=seed, progress=progress,
-                                out_dir=staging, checkpoint=source, prime=prime, temperature=temperature)
+                                out_dir=staging, checkpoint=source, prime=prime, temperature=temperature,
+                                bias=bias)
         stats = None
         if run.config.data in STATS_KINDS:
-            stats = write_statistics(run, result["frames"], staging)
+            stats = write_statistics(run, result["frames"], staging, bias=bias)
             result["files"] += stats["files"]
     if stats is not None:
         click.echo("samples vs training data: " + ", ".join(

@@ -455,3 +455,24 @@ def test_a_run_whose_maker_was_killed_before_its_first_checkpoint_is_replaced_by
     write_checkpoint(path / "checkpoints" / "last", {"params": {"W": np.zeros(2)}}, {"trainlog": {"batch_seen": 3}})
     with pytest.raises(rundir.RunError, match="already holds a run"):  # a checkpoint: never replaced
         make_run(path, demo_data, checkpoint=False)
+
+
+# ---------------------------------------------------------------- vrnn-sample --bias
+def test_a_biased_sample_folder_is_named_for_its_bias_and_passes_it_on(tmp_path, demo_data, no_compiling,
+                                                                       monkeypatch):
+    run = make_run(tmp_path / "run", demo_data)
+    seen = {}
+    real = sampling.sample_run
+    monkeypatch.setattr(sampling, "sample_run", lambda *args, **options: seen.update(options) or real(*args, **options))
+    result = invoke(cli.sample, [run.path, "--n", 2, "--bias", 1.5])
+    assert result.exit_code == 0, result.output
+    assert seen["bias"] == 1.5 and "at bias 1.5" in result.output
+    assert (run.path / "samples" / "best-seed0-bias1.5" / "sample_00.wav").exists()
+    assert invoke(cli.sample, [run.path, "--n", 2]).exit_code == 0
+    assert (run.path / "samples" / "best-seed0").is_dir()
+
+
+def test_a_bias_at_or_below_minus_one_is_a_usage_error(tmp_path, demo_data, no_compiling):
+    run = make_run(tmp_path / "run", demo_data)
+    result = invoke(cli.sample, [run.path, "--n", 2, "--bias", -1])
+    assert result.exit_code == 2 and "--bias" in result.output
