@@ -70,3 +70,8 @@ def test_a_payload_in_the_standard_layout_is_one_error_line_and_never_runs(tmp_p
     assert result.exit_code != 0 and "Traceback" not in result.output
     assert len(errors) == 1 and "evil.pickle" in errors[0] and "system" in errors[0]
     assert not marker.exists() and not (tmp_path / "data" / "pianoroll.h5").exists()
+
+
+def test_the_prepare_pianoroll_help_has_an_example():
+    result = invoke(cli.prepare, ["pianoroll", "--help"])
+    assert result.exit_code == 0 and "Example" in result.output and "nothing in it runs" in result.output

@@ -51,3 +51,8 @@ def test_non_utf8_text_is_one_error_line_naming_the_file_and_line(tmp_path):
     errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
     assert result.exit_code != 0 and len(errors) == 1 and "bad.txt: line 2" in errors[0]
     assert not np.any([p.suffix == ".h5" for p in (tmp_path / "data").glob("*")])
+
+
+def test_the_prepare_text_help_has_an_example():
+    result = invoke(cli.prepare, ["text", "--help"])
+    assert result.exit_code == 0 and "Example" in result.output and "--seq-len" in result.output
