@@ -6,7 +6,14 @@ Speech (of the de-normalised waveform, in frames of ``x_dim`` samples):
   sequence, averaged over sequences: about 0.1 for stationary noise, above 1 for speech with
   silences and bursts;
 - ``silent_fraction``: fraction of frames whose RMS is below :data:`SILENCE_LEVEL` times the mean
-  frame RMS of their set.
+  frame RMS of their set;
+- ``near_silent_fraction``: fraction of 20 ms analysis frames (:data:`ANALYSIS_FRAME_S`) more than
+  :data:`NEAR_SILENCE_DB` (40 dB) below the loud frames (the :data:`LOUD_PERCENTILE`-th percentile
+  of the set's frame RMS): silence that is silent, not merely quieter noise;
+- ``loud_flatness``: the mean spectral flatness (geometric over arithmetic mean of the Hann-windowed
+  power spectrum, DC excluded) of the loud analysis frames (within :data:`LOUD_DB` of that
+  percentile): near 0 for a voiced, harmonic sound, about 0.56 (``exp(-Euler's gamma)``, the
+  periodogram of white noise) for broadband noise.
 
 Handwriting (of the [pen, dx, dy] steps):
 
@@ -27,8 +34,11 @@ import os
 
 import numpy as np
 
+from nips2015_vrnn.datasets.audio import TARGET_RATE as RATE
+
 __all__ = ["speech_statistics", "handwriting_statistics", "compare", "training_examples",
-           "write_statistics", "SILENCE_LEVEL", "FACTOR", "STATS_FILE"]
+           "write_statistics", "near_silent_fraction", "loud_flatness", "SILENCE_LEVEL", "FACTOR",
+           "STATS_FILE"]
 
 #: A frame is near-silent below this fraction of its set's mean frame RMS.
 SILENCE_LEVEL = 0.1
@@ -40,10 +50,63 @@ STATS_FILE = "statistics.json"
 STATS_KINDS = ("speech", "handwriting")
 #: Training sequences the data's statistics are computed on (at most).
 TRAIN_PROBE = 64
+#: Length of the analysis frames of near-silence and flatness, in seconds (20 ms, a speech frame).
+ANALYSIS_FRAME_S = 0.020
+#: The loud frames' level: this percentile of the set's analysis-frame RMS.
+LOUD_PERCENTILE = 99
+#: A frame is near-silent more than this many dB below the loud frames' level.
+NEAR_SILENCE_DB = 40.0
+#: A frame is loud (its flatness counts) within this many dB of the loud frames' level.
+LOUD_DB = 20.0
+#: Added to the power spectrum before its logarithm (an exactly zero bin stays finite).
+POWER_FLOOR = 1e-20
 
 
-def speech_statistics(waves, frame_size):
-    """Statistics of waveforms (n, samples) cut into frames of ``frame_size`` samples."""
+def _analysis_frames(waves, rate):
+    """Waveforms (n, samples) -> frames (m, L) of L = 20 ms at ``rate`` and their RMS (m,)."""
+    waves = np.asarray(waves, dtype=np.float64)
+    length = int(round(ANALYSIS_FRAME_S * rate))
+    count = waves.shape[1] // length
+    frames = waves[:, :count * length].reshape(-1, length)
+    return frames, np.sqrt((frames ** 2).mean(axis=1))
+
+
+def _loud_level(rms):
+    return float(np.percentile(rms, LOUD_PERCENTILE)) if len(rms) else 0.0
+
+
+def near_silent_fraction(waves, rate):
+    """Fraction of 20 ms frames of ``waves`` (n, samples) more than 40 dB below the set's loud
+    frames (the 99th percentile of frame RMS); 0 for a set that is all silence.
+
+    >>> tone = np.sin(np.arange(16000) * 0.1)
+    >>> near_silent_fraction([np.concatenate([tone, np.zeros(16000)])], 16000)
+    0.5
+    """
+    frames, rms = _analysis_frames(waves, rate)
+    level = _loud_level(rms)
+    if level <= 0:
+        return 0.0
+    return float(np.mean(rms < level * 10 ** (-NEAR_SILENCE_DB / 20)))
+
+
+def loud_flatness(waves, rate):
+    """Mean spectral flatness of the loud 20 ms frames of ``waves`` (n, samples) (within 20 dB of
+    the 99th percentile of frame RMS): Hann-windowed power spectrum P (DC excluded),
+    ``exp(mean log P) / mean P``; 0 for a pure tone's bins, about 0.56 for white noise; 1 for a
+    set without sound."""
+    frames, rms = _analysis_frames(waves, rate)
+    level = _loud_level(rms)
+    if level <= 0:
+        return 1.0
+    loud = frames[rms >= level * 10 ** (-LOUD_DB / 20)]
+    power = np.abs(np.fft.rfft(loud * np.hanning(loud.shape[1]), axis=1))[:, 1:] ** 2 + POWER_FLOOR
+    return float(np.mean(np.exp(np.log(power).mean(axis=1)) / power.mean(axis=1)))
+
+
+def speech_statistics(waves, frame_size, rate=RATE):
+    """Statistics of waveforms (n, samples) cut into frames of ``frame_size`` samples (the 20 ms
+    measures at ``rate`` Hz)."""
     waves = np.asarray(waves, dtype=np.float64)
     n_frames = waves.shape[1] // frame_size
     frames = waves[:, :n_frames * frame_size].reshape(len(waves), n_frames, frame_size)
@@ -51,6 +114,7 @@ def speech_statistics(waves, frame_size):
     cv = rms.std(axis=1) / np.maximum(rms.mean(axis=1), 1e-12)
     silent = rms < SILENCE_LEVEL * max(rms.mean(), 1e-12)
     return {"envelope_cv": float(cv.mean()), "silent_fraction": float(silent.mean()),
+            "near_silent_fraction": near_silent_fraction(waves, rate), "loud_flatness": loud_flatness(waves, rate),
             "sequences": int(len(waves))}
 
 
@@ -122,33 +186,114 @@ def write_statistics(run, frames, out_dir, bias=0.0):
     files = [path]
     from nips2015_vrnn.models.app import plotting
     if plotting.have_matplotlib():
-        files.append(_comparison_png(run, generated, training, out_dir / "comparison.png"))
+        files.append(_comparison_png(run, generated, training, out_dir / "comparison.png", result))
     result["files"] = files
     return result
 
 
-def _comparison_png(run, generated, training, path, rows=3):
-    """Training examples (left) beside samples (right), ``rows`` of each."""
-    from nips2015_vrnn.datasets.iamondb import offsets_to_strokes
+def _stats_text(result):
+    """The statistics as lines for the picture: ``name: samples vs training (ratio)``."""
+    lines = [f"{key}: samples {result['samples'][key]:.3g} vs training {value:.3g} "
+             f"(ratio {result['ratio'][key]:.2f})"
+             for key, value in result["training"].items() if key != "sequences"]
+    verdict = "within" if result["resembles"] else "not within"
+    bias = f", sampled at bias {result['bias']:g}" if result.get("bias") else ""
+    return "   ".join(lines[:2]) + "\n" + "   ".join(lines[2:]) + f"\n({verdict} a factor {result['factor']:g}{bias})"
+
+
+def _comparison_png(run, generated, training, path, result, rows=3):
+    """Training examples beside samples, ``rows`` of each, compared like with like: speech cut to
+    the same duration on one time axis in seconds, each waveform beside its log-magnitude
+    spectrogram (one color scale for all); handwriting cut to the same number of steps and drawn
+    at one scale and stroke width; the statistics printed under the pictures."""
     from nips2015_vrnn.models.app import plotting
 
     plt = plotting.pyplot()
     rows = min(rows, len(generated), len(training))
-    fig, axes = plt.subplots(rows, 2, figsize=(12, 1.8 * rows), squeeze=False)
-    for column, (title, items) in enumerate((("training data", training), ("samples", generated))):
-        for row in range(rows):
-            ax = axes[row, column]
-            if run.config.data == "speech":
-                ax.plot(np.asarray(items[row], dtype=np.float64), linewidth=0.4)
-                ax.set_xticks([])
-            else:
-                for stroke in offsets_to_strokes(items[row]):
-                    ax.plot(stroke[:, 0], stroke[:, 1], color="black", linewidth=1.0)
-                ax.set_aspect("equal")
-                ax.axis("off")
-            if row == 0:
-                ax.set_title(title)
-    fig.tight_layout()
+    if run.config.data == "speech":
+        fig = _speech_comparison(plt, training[:rows], generated[:rows])
+    else:
+        fig = _handwriting_comparison(plt, training[:rows], generated[:rows])
+    # Room under the panels for the three lines of statistics (an inch), and right of them for a colorbar.
+    height = fig.get_size_inches()[1]
+    fig.subplots_adjust(left=0.05, right=0.92, top=1 - 0.4 / height, bottom=1.0 / height, wspace=0.25,
+                        hspace=0.35)
+    fig.text(0.5, 0.1 / height, _stats_text(result), ha="center", va="bottom", fontsize=8, family="monospace")
+    if run.config.data == "speech":
+        fig.colorbar(fig.axes[1].images[0], cax=fig.add_axes((0.935, 1.0 / height, 0.008, 1 - 1.4 / height)),
+                     label="dB")
     fig.savefig(path, dpi=80)
     plt.close(fig)
     return path
+
+
+#: Spectrograms: 20 ms Hann windows with 10 ms hops; the color scale spans this many dB below the
+#: loudest bin of all the panels.
+SPECTROGRAM_RANGE_DB = 80.0
+
+
+def _spectrogram_db(wave, rate=RATE):
+    """Log-magnitude spectrogram (frequencies, frames) in dB of one waveform (n,)."""
+    length = int(round(ANALYSIS_FRAME_S * rate))
+    hop = length // 2
+    count = max(1 + (len(wave) - length) // hop, 1)
+    frames = np.stack([wave[i * hop:i * hop + length] for i in range(count)])
+    power = np.abs(np.fft.rfft(frames * np.hanning(length), axis=1)) ** 2
+    return 10 * np.log10(power.T + POWER_FLOOR)
+
+
+def _speech_comparison(plt, training, generated, rate=RATE):
+    waves = [np.asarray(w, dtype=np.float64) for w in list(training) + list(generated)]
+    n = min(len(w) for w in waves)
+    waves = [w[:n] for w in waves]
+    specs = [_spectrogram_db(w, rate) for w in waves]
+    top = max(float(sp.max()) for sp in specs)
+    peak = max(float(np.abs(w).max()) for w in waves) or 1.0
+    rows = len(training)
+    fig, axes = plt.subplots(rows, 4, figsize=(16, 2.0 * rows + 1.4), squeeze=False, sharex=True)
+    seconds = np.arange(n) / rate
+    for row in range(rows):
+        for half, title in ((0, "training data"), (1, "samples")):
+            wave, spec = waves[half * rows + row], specs[half * rows + row]
+            ax_w, ax_s = axes[row, 2 * half], axes[row, 2 * half + 1]
+            ax_w.plot(seconds, wave, linewidth=0.4)
+            ax_w.set_ylim(-1.05 * peak, 1.05 * peak)
+            ax_s.imshow(spec, origin="lower", aspect="auto", cmap="magma",
+                                extent=(0, n / rate, 0, rate / 2000), vmin=top - SPECTROGRAM_RANGE_DB, vmax=top)
+            ax_s.set_ylabel("kHz")
+            if row == 0:
+                ax_w.set_title(f"{title}: waveform")
+                ax_s.set_title(f"{title}: spectrogram (dB)")
+            if row == rows - 1:
+                ax_w.set_xlabel("time (s)")
+                ax_s.set_xlabel("time (s)")
+    return fig
+
+
+def _handwriting_comparison(plt, training, generated, linewidth=1.0):
+    from nips2015_vrnn.datasets.iamondb import offsets_to_strokes
+
+    lines = [np.asarray(item) for item in list(training) + list(generated)]
+    steps = min(len(line) for line in lines)
+    strokes = [offsets_to_strokes(line[:steps]) for line in lines]
+    spans = []
+    for each in strokes:
+        points = np.vstack(each) if each else np.zeros((1, 2))
+        spans.append(points.max(axis=0) - points.min(axis=0))
+    width, height = np.max(spans, axis=0) + 1e-9
+    rows = len(training)
+    fig, axes = plt.subplots(rows, 2, figsize=(12, 1.8 * rows + 1.4), squeeze=False)
+    for half, title in ((0, f"training data (first {steps} steps)"), (1, f"samples (first {steps} steps)")):
+        for row in range(rows):
+            ax, each = axes[row, half], strokes[half * rows + row]
+            points = np.vstack(each) if each else np.zeros((1, 2))
+            low = points.min(axis=0)
+            for stroke in each:
+                ax.plot(stroke[:, 0], stroke[:, 1], color="black", linewidth=linewidth)
+            ax.set_xlim(low[0], low[0] + width)      # one scale for every panel
+            ax.set_ylim(low[1], low[1] + height)
+            ax.set_aspect("equal")
+            ax.axis("off")
+            if row == 0:
+                ax.set_title(title)
+    return fig

@@ -378,7 +378,9 @@ def test_sample_writes_16khz_wavs_of_half_a_second_and_pngs(run_dir, tmp_path):
         assert len(sorted((path / "samples" / "best-seed3").glob("sample_*.png"))) == 2
         assert (path / "samples" / "best-seed3" / "comparison.png").is_file()
     stats = json.loads((path / "samples" / "best-seed3" / "statistics.json").read_text())
-    assert set(stats["samples"]) == set(stats["training"]) == {"envelope_cv", "silent_fraction", "sequences"}
+    assert set(stats["samples"]) == set(stats["training"]) == {"envelope_cv", "silent_fraction", "near_silent_fraction",
+                                                               "loud_flatness", "sequences"}
+    assert stats["bias"] == 0.0
     assert "samples vs training data: envelope_cv" in result.output
 
 

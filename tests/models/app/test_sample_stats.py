@@ -1,7 +1,17 @@
 """Sample statistics against the training data's: speech envelope, handwriting pen and strokes."""
-import numpy as np
+import json
 
-from nips2015_vrnn.models.app.sample_stats import compare, handwriting_statistics, speech_statistics
+import numpy as np
+import pytest
+
+from nips2015_vrnn.models.app.sample_stats import (
+    compare,
+    handwriting_statistics,
+    loud_flatness,
+    near_silent_fraction,
+    speech_statistics,
+    write_statistics,
+)
 
 RNG = np.random.default_rng(0)
 
@@ -33,3 +43,88 @@ def test_compare_is_within_a_factor_only_when_every_ratio_is():
     assert compare({"a": 1.9, "b": 0.3, "sequences": 3}, training)["resembles"]
     result = compare({"a": 2.1, "b": 0.5, "sequences": 3}, training)
     assert not result["resembles"] and abs(result["ratio"]["a"] - 2.1) < 1e-12
+
+
+# ---------------------------------------------------------------- 20 ms near-silence and flatness
+def _tone(seconds, hz=440.0, rate=16000):
+    return 3000 * np.sin(2 * np.pi * hz * np.arange(int(seconds * rate)) / rate)
+
+
+def test_a_tone_then_silence_is_near_silent_for_exactly_the_silent_frames():
+    wave = np.concatenate([_tone(0.3), np.zeros(int(0.2 * 16000))])   # 15 loud frames, 10 silent
+    assert near_silent_fraction([wave], 16000) == 0.4
+
+
+def test_a_quieter_but_not_silent_stretch_is_not_near_silent():
+    wave = np.concatenate([_tone(0.3), 0.05 * _tone(0.2)])             # 26 dB down, not 40
+    assert near_silent_fraction([wave], 16000) == 0.0
+
+
+def test_a_pure_tone_is_harmonic_and_white_noise_is_flat():
+    assert loud_flatness([_tone(0.5)], 16000) < 0.01
+    noise = RNG.normal(size=(4, 16000)) * 1000
+    assert abs(loud_flatness(noise, 16000) - np.exp(-np.euler_gamma)) < 0.05
+    assert near_silent_fraction(noise, 16000) == 0.0
+
+
+def test_silence_after_a_tone_does_not_count_in_the_flatness():
+    wave = np.concatenate([_tone(0.3), np.zeros(3200)])
+    assert loud_flatness([wave], 16000) == loud_flatness([_tone(0.3)], 16000)
+
+
+def test_speech_statistics_hold_the_20ms_measures():
+    stats = speech_statistics(np.concatenate([_tone(0.3), np.zeros(3200)])[None], frame_size=200)
+    assert stats["near_silent_fraction"] == 0.4 and stats["loud_flatness"] < 0.01
+
+
+# ---------------------------------------------------------------- statistics.json and comparison.png
+class _Split:
+    def __init__(self, batch):
+        self.batch, self.batch_size = batch, batch[0].shape[1]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def num_examples(self):
+        return self.batch_size
+
+    def slices(self, start, stop):
+        return [b[:, start:stop] for b in self.batch]
+
+
+class _Run:
+    """A run's face to write_statistics: its kind of data, normalisation and training split."""
+
+    def __init__(self, data, batch, x_dim):
+        from types import SimpleNamespace
+        self.config = SimpleNamespace(data=data, x_dim=x_dim)
+        self.normalisation = (0.0, 1.0)
+        self.batch = batch
+
+    def open_split(self, split):
+        return _Split(self.batch)
+
+
+def test_speech_statistics_json_records_the_bias_and_the_picture_is_drawn(tmp_path):
+    pytest.importorskip("matplotlib")
+    tone = _tone(0.5).reshape(40, 1, 200)                                # (T, B, F) training frames
+    run = _Run("speech", [np.concatenate([tone, tone * 0], axis=1)], 200)
+    result = write_statistics(run, RNG.normal(size=(40, 2, 200)) * 1000, tmp_path, bias=1.5)
+    saved = json.loads((tmp_path / "statistics.json").read_text())
+    assert saved["bias"] == 1.5 and saved["samples"]["near_silent_fraction"] == 0.0
+    assert saved["training"]["near_silent_fraction"] == 0.5 and saved["training"]["loud_flatness"] < 0.01
+    assert (tmp_path / "comparison.png").stat().st_size > 0 and len(result["files"]) == 2
+
+
+def test_handwriting_comparison_is_drawn_at_one_scale(tmp_path):
+    pytest.importorskip("matplotlib")
+    line = np.zeros((30, 2, 3))
+    line[:, :, 1] = 1.0
+    line[:, :, 2] = np.sin(np.arange(30))[:, None]
+    line[[9, 19, 29], :, 0] = 1.0
+    run = _Run("handwriting", [line, np.ones((30, 2))], 3)
+    result = write_statistics(run, line[:20] * 3, tmp_path)
+    assert result["bias"] == 0.0 and (tmp_path / "comparison.png").is_file()
