@@ -37,6 +37,7 @@ nips2015_vrnn.datasets.errors.DataError: evil.pickle: refused the global os.syst
 """
 import io
 import logging
+import math
 import pickle
 import time
 from pathlib import Path
@@ -113,8 +114,7 @@ def load_pianoroll_bytes(data, name):
         value = StrictUnpickler(io.BytesIO(data), name).load()
     except DataError:
         raise
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError, KeyError,
-            AttributeError, UnicodeDecodeError, RecursionError, MemoryError) as exc:
+    except Exception as exc:  # whatever a damaged or hostile stream makes the pickle machine raise
         raise DataError(name, f"cannot be read as a pickle ({type(exc).__name__}: {exc}); "
                               f"expected {EXPECTED}") from None
     _check_plain(value, name)
@@ -173,8 +173,8 @@ def piano_roll(steps, where):
         if not isinstance(pitches, (list, tuple)):
             raise DataError(where, f"step {t} is a {type(pitches).__name__}; expected a list of MIDI pitches")
         for pitch in pitches:
-            if isinstance(pitch, bool) or not isinstance(pitch, (int, float)) or pitch != int(pitch) \
-                    or not LOWEST_PITCH <= pitch < LOWEST_PITCH + N_KEYS:
+            if isinstance(pitch, bool) or not isinstance(pitch, (int, float)) or not math.isfinite(pitch) \
+                    or pitch != int(pitch) or not LOWEST_PITCH <= pitch < LOWEST_PITCH + N_KEYS:
                 raise DataError(where, f"step {t} has the pitch {pitch!r}; expected MIDI pitches "
                                        f"{LOWEST_PITCH}..{LOWEST_PITCH + N_KEYS - 1} (the 88 piano keys)")
             roll[t, int(pitch) - LOWEST_PITCH] = 1

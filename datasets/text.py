@@ -178,7 +178,12 @@ class _Text(RaggedReader):
     def __init__(self, name="train", path=None, chunk_frames=None, X_mean=None, X_std=None, dtype="float32"):
         super().__init__(name=name, path=path, chunk_frames=chunk_frames, dtype=dtype)
         self.X_mean, self.X_std = self._statistics(X_mean, X_std, shape=(self.width,))
-        self.vocabulary = json.loads(self._file.attrs["vocabulary"])
+        try:
+            self.vocabulary = json.loads(self._attr("vocabulary"))
+        except (TypeError, ValueError):
+            self.vocabulary = None
+        self._expect(isinstance(self.vocabulary, list) and all(isinstance(c, str) for c in self.vocabulary),
+                     "attribute 'vocabulary' is not a JSON list of characters")
         self._expect(self.width == 1 + len(self.vocabulary),
                      f"width {self.width} is not 1 + the {len(self.vocabulary)} characters of the vocabulary")
 
@@ -211,7 +216,7 @@ class TextStreams(_Text):
 
     def _open_split(self, group):
         self.seq_len, self.batch_size = int(self._attr("seq_len")), int(self._attr("batch_size"))
-        self._ids = group["ids"]
+        self._ids = self._node(f"{self.name}/ids")
         stream = (len(self._ids) // (self.batch_size * self.seq_len)) * self.seq_len
         if stream == 0:
             raise DataError(self.path, f"the train split's {len(self._ids)} characters make no batch of "
@@ -229,7 +234,7 @@ class TextBlocks(_Text):
         self._index = chunk_index(self.n_frames, self.chunk_frames)
 
     def _open_split(self, group):
-        self._ids = group["ids"]
+        self._ids = self._node(f"{self.name}/ids")
         self._starts = np.zeros(1, dtype=np.int64)
         return np.array([len(self._ids)], dtype=np.int64), int(self._attr("width"))
 

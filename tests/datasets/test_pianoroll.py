@@ -7,10 +7,13 @@ import pickletools
 import h5py
 import numpy as np
 import pytest
+from fuzz_strategies import FUZZ
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nips2015_vrnn.datasets.errors import DataError
 from nips2015_vrnn.datasets.lookup import open_split
-from nips2015_vrnn.datasets.pianoroll import load_pianoroll, piano_roll, prepare_pianoroll
+from nips2015_vrnn.datasets.pianoroll import load_pianoroll, load_pianoroll_bytes, piano_roll, prepare_pianoroll
 
 #: A tiny corpus of the standard layout: 3 / 1 / 1 sequences of pitch lists (an empty step too).
 SPLITS = {"train": [[[60, 64, 67], [], [21]], [[108], [59, 62]], [[48, 52], [48, 52], [50]]],
@@ -108,3 +111,32 @@ def test_integral_floats_are_pitches_and_other_values_are_not():
         piano_roll([[60.5]], "s")
     with pytest.raises(DataError, match="s: step 0 is a int"):
         piano_roll([60], "s")
+    for odd in (float("nan"), float("inf"), True, "60"):
+        with pytest.raises(DataError, match="s: step 0 has the pitch"):
+            piano_roll([[odd]], "s")
+
+
+PLAIN = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=3),
+                     lambda inner: st.lists(inner, max_size=3) | st.tuples(inner, inner)
+                     | st.dictionaries(st.sampled_from(["train", "valid", "test", "x"]), inner, max_size=4),
+                     max_leaves=12)
+
+
+@FUZZ
+@given(payload=st.binary(max_size=80))
+def test_any_bytes_give_plain_values_or_one_data_error_line(payload):
+    try:
+        load_pianoroll_bytes(payload, "fuzz.pickle")
+    except DataError as err:
+        assert str(err).startswith("fuzz.pickle: ") and "\n" not in str(err)
+
+
+@FUZZ
+@given(value=PLAIN, protocol=st.sampled_from([0, 2, 5]))
+def test_any_plain_pickle_prepares_or_is_one_data_error_line(tmp_path_factory, value, protocol):
+    folder = tmp_path_factory.mktemp("fuzz")
+    src = write(folder / "v.pickle", value, protocol)
+    try:
+        prepare_pianoroll(src, folder / "p.h5")
+    except DataError as err:
+        assert str(err).startswith(str(src)) and "\n" not in str(err)

@@ -2,6 +2,9 @@
 continue batch to batch, evaluation blocks, and bad input named by file and line."""
 import numpy as np
 import pytest
+from fuzz_strategies import FUZZ
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nips2015_vrnn.datasets.errors import DataError
 from nips2015_vrnn.datasets.lookup import config_overrides, open_split
@@ -77,3 +80,17 @@ def test_an_empty_file_or_too_little_text_is_an_error_naming_it(tmp_path):
     (tmp_path / "short.txt").write_text("short text")
     with pytest.raises(DataError, match="short.txt: holds 10 characters.*--batch-size / --seq-len"):
         prepare_text(tmp_path / "short.txt", tmp_path / "t.h5")
+
+
+@FUZZ
+@given(payload=st.binary(max_size=400))
+def test_any_bytes_prepare_or_are_one_data_error_line_naming_the_file(tmp_path_factory, payload):
+    folder = tmp_path_factory.mktemp("fuzz")
+    (folder / "f.txt").write_bytes(payload)
+    try:
+        info = prepare_text(folder / "f.txt", folder / "t.h5", seq_len=3, batch_size=2, eval_len=5)
+    except DataError as err:
+        assert str(err).startswith(str(folder / "f.txt")) and "\n" not in str(err)
+        assert not (folder / "t.h5").exists()
+    else:
+        assert sum(info["characters"].values()) == len(payload.decode("utf-8"))

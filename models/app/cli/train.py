@@ -72,6 +72,15 @@ def format_record(record):
     return f"[update {record.get('batch_seen')}, epoch {record.get('epoch_seen')}] " + "  ".join(parts)
 
 
+def _echo_kl(run):
+    """The run's last KL term per frame (train and valid), the latent's use, when it has one."""
+    from nips2015_vrnn.models.app import runlog
+
+    kl = runlog.last_kl_terms(runlog.read_log(run.log_path), run.config.cost_norm)
+    if kl is not None:
+        click.echo(runlog.format_kl(kl))
+
+
 def format_epoch(summary):
     """What an epoch covers, in one line (``summary`` as ``trainer.epoch_summary`` gives it)."""
     unit, seen, total = summary["unit"], summary["examples"], summary["total"]
@@ -278,3 +287,4 @@ def _train(held, corpus, out, resume, data, demo_corpus, model, config_file, set
     click.echo(f"checkpoints: {run.checkpoint_root}/{{best,last}}, log: {run.log_path}")
     click.echo(f"next: vrnn-sample {run.path}   vrnn-eval {run.path}   vrnn-monitor {run.path}")
     click.echo(f"stopped: {training.end_reason}")
+    _echo_kl(run)
