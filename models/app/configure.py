@@ -14,7 +14,7 @@ from nips2015_vrnn.datasets.errors import DataError
 from nips2015_vrnn.models.config import BOOKKEEPING_FIELDS, ConfigError, load_config_txt, parse_config_lines
 from nips2015_vrnn.models.presets import get_preset, models_of, preset_name, with_model
 
-__all__ = ["parse_overrides", "resolve_config", "paper_preset_of"]
+__all__ = ["parse_overrides", "resolve_config", "default_model", "paper_preset_of"]
 
 
 def parse_overrides(pairs):
@@ -42,8 +42,7 @@ def resolve_config(corpus, model=None, config_file=None, overrides=None, demo=Fa
     corpus : str
         The data format: a key of :data:`nips2015_vrnn.datasets.lookup.CORPORA`.
     model : str or None
-        One of :data:`~nips2015_vrnn.models.presets.MODELS`; None is VRNN-GMM (the paper's best
-        speech model).
+        One of :data:`~nips2015_vrnn.models.presets.MODELS`; None is :func:`default_model`.
     config_file : path or None
         A legacy ``config.txt`` (``key value`` lines) applied over the preset.
     overrides : dict or None
@@ -59,7 +58,7 @@ def resolve_config(corpus, model=None, config_file=None, overrides=None, demo=Fa
         if model is not None:
             config = with_model(config, model)
     else:
-        config = get_preset(preset_name(corpus, model or "vrnn-gmm"))
+        config = get_preset(preset_name(corpus, model or default_model(corpus)))
     if config_file is not None:
         if not Path(config_file).is_file():
             raise DataError(config_file, "no such file; expected a legacy config.txt of "
@@ -71,6 +70,17 @@ def resolve_config(corpus, model=None, config_file=None, overrides=None, demo=Fa
             config_file is not None and "epoch" in _keys_of(config_file)):
         config = config.replace(epoch=0)
     return config
+
+
+def default_model(corpus):
+    """The model of a new run on ``corpus`` when none is given: VRNN-GMM (the paper's best speech
+    model), else the corpus's first VRNN (vrnn-bernoulli on piano rolls, vrnn-categorical on text).
+
+    >>> default_model('blizzard'), default_model('pianoroll'), default_model('text')
+    ('vrnn-gmm', 'vrnn-bernoulli', 'vrnn-categorical')
+    """
+    models = models_of(corpus)
+    return "vrnn-gmm" if not models or "vrnn-gmm" in models else models[0]
 
 
 def _keys_of(config_file):

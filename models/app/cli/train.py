@@ -157,7 +157,8 @@ Examples:
 @click.option("--data", type=click.Path(), help="Prepared HDF5 file, or a folder holding <corpus>.h5.")
 @click.option("--corpus", "demo_corpus", type=click.Choice(list(DEMO_CORPORA)), default=None,
               help="Half of the demo corpus (demo only; default speech).")
-@click.option("--model", type=click.Choice(list(MODELS)), help="Model of the paper (default vrnn-gmm).")
+@click.option("--model", type=click.Choice(list(MODELS)),
+              help="Model (default vrnn-gmm; vrnn-bernoulli on pianoroll, vrnn-categorical on text).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False),
               help="Legacy config.txt ('key value' lines).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
