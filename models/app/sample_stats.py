@@ -31,6 +31,7 @@ Example
 """
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -167,7 +168,8 @@ def write_statistics(run, frames, out_dir, bias=0.0):
     write ``statistics.json`` (and ``comparison.png`` with matplotlib) into ``out_dir``.
 
     Returns the comparison dict (see :func:`compare`, with ``bias``: the sampling bias the
-    frames were drawn with) and ``files``.
+    frames were drawn with, and ``kl_term`` when the run's log has one: the last monitoring
+    step's KL term, see :func:`~nips2015_vrnn.models.app.runlog.last_kl_terms`) and ``files``.
     """
     x_mean, x_std = run.normalisation
     frames = np.asarray(frames, dtype=np.float64)
@@ -179,6 +181,9 @@ def write_statistics(run, frames, out_dir, bias=0.0):
     training = training_examples(run)
     result = compare(statistics_of(run, generated), statistics_of(run, training))
     result["bias"] = float(bias)
+    kl = _logged_kl(run)
+    if kl is not None:
+        result["kl_term"] = kl
     path = out_dir / STATS_FILE
     tmp = out_dir / f".{STATS_FILE}.tmp"
     tmp.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
@@ -191,6 +196,14 @@ def write_statistics(run, frames, out_dir, bias=0.0):
     return result
 
 
+def _logged_kl(run):
+    """The last KL term of the run's log (None without a log or a KL term)."""
+    from nips2015_vrnn.models.app import runlog
+
+    path = Path(run.log_path)
+    return runlog.last_kl_terms(runlog.read_log(path), run.config.cost_norm) if path.is_file() else None
+
+
 def _stats_text(result):
     """The statistics as lines for the picture: ``name: samples vs training (ratio)``."""
     lines = [f"{key}: samples {result['samples'][key]:.3g} vs training {value:.3g} "
@@ -198,7 +211,12 @@ def _stats_text(result):
              for key, value in result["training"].items() if key != "sequences"]
     verdict = "within" if result["resembles"] else "not within"
     bias = f", sampled at bias {result['bias']:g}" if result.get("bias") else ""
-    return "   ".join(lines[:2]) + "\n" + "   ".join(lines[2:]) + f"\n({verdict} a factor {result['factor']:g}{bias})"
+    kl = ""
+    if result.get("kl_term"):
+        from nips2015_vrnn.models.app.runlog import format_kl
+        kl = "; training log: " + format_kl(result["kl_term"])
+    return ("   ".join(lines[:2]) + "\n" + "   ".join(lines[2:])
+            + f"\n({verdict} a factor {result['factor']:g}{bias}){kl}")
 
 
 def _comparison_png(run, generated, training, path, result, rows=3):

@@ -103,6 +103,9 @@ def sample(run_dir, n, steps, seed, checkpoint, prime, temperature, bias, force,
         click.echo("samples vs training data: " + ", ".join(
             f"{key} {stats['samples'][key]:.3g} vs {value:.3g}" for key, value in stats["training"].items()
             if key != "sequences") + (" (within a factor 2)" if stats["resembles"] else " (not within a factor 2)"))
+        if stats.get("kl_term"):
+            from nips2015_vrnn.models.app.runlog import format_kl
+            click.echo("training log: " + format_kl(stats["kl_term"]))
     kinds = sorted({f.suffix for f in result["files"]})
     click.echo(f"wrote {len(result['files'])} files ({', '.join(kinds)}) to {out_dir}")
     if result["png"] is False:

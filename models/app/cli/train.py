@@ -76,6 +76,8 @@ def _echo_kl(run):
     """The run's last KL term per frame (train and valid), the latent's use, when it has one."""
     from nips2015_vrnn.models.app import runlog
 
+    if not run.log_path.is_file():
+        return
     kl = runlog.last_kl_terms(runlog.read_log(run.log_path), run.config.cost_norm)
     if kl is not None:
         click.echo(runlog.format_kl(kl))

@@ -184,6 +184,14 @@ MONITOR_LINE = re.compile(r"\[update (\d+), epoch (\d+)\] (.*)")
 DONE_LINE = re.compile(r"done: (\d+) updates, (\d+) epochs in (\d+\.\d) s \((\d+\.\d) s in updates\)")
 
 
+def test_train_ends_with_the_last_kl_term_per_frame(run_dir):
+    from nips2015_vrnn.models.app.runlog import monitor_records, read_log
+    path, output = run_dir
+    last = monitor_records(read_log(path / "log.jsonl"))[-1]
+    want = f"KL term per frame at update {UPDATES}: train {last['kl_term']:.3g}, valid {last['valid_kl_term']:.3g} nats"
+    assert output.splitlines()[-1].startswith(want), output
+
+
 def test_train_prints_configuration_compile_time_and_channels(run_dir):
     _, output = run_dir
     lines = output.splitlines()
@@ -380,7 +388,8 @@ def test_sample_writes_16khz_wavs_of_half_a_second_and_pngs(run_dir, tmp_path):
     stats = json.loads((path / "samples" / "best-seed3" / "statistics.json").read_text())
     assert set(stats["samples"]) == set(stats["training"]) == {"envelope_cv", "silent_fraction", "near_silent_fraction",
                                                                "loud_flatness", "sequences"}
-    assert stats["bias"] == 0.0
+    assert stats["bias"] == 0.0 and stats["kl_term"]["per"] == "frame" and stats["kl_term"]["batch_seen"] == UPDATES
+    assert "training log: KL term per frame" in result.output
     assert "samples vs training data: envelope_cv" in result.output
 
 

@@ -98,11 +98,11 @@ class _Split:
 class _Run:
     """A run's face to write_statistics: its kind of data, normalisation and training split."""
 
-    def __init__(self, data, batch, x_dim):
+    def __init__(self, data, batch, x_dim, log_path="missing.jsonl"):
         from types import SimpleNamespace
-        self.config = SimpleNamespace(data=data, x_dim=x_dim)
+        self.config = SimpleNamespace(data=data, x_dim=x_dim, cost_norm="frame_mean")
         self.normalisation = (0.0, 1.0)
-        self.batch = batch
+        self.batch, self.log_path = batch, log_path
 
     def open_split(self, split):
         return _Split(self.batch)
@@ -111,12 +111,19 @@ class _Run:
 def test_speech_statistics_json_records_the_bias_and_the_picture_is_drawn(tmp_path):
     pytest.importorskip("matplotlib")
     tone = _tone(0.5).reshape(40, 1, 200)                                # (T, B, F) training frames
-    run = _Run("speech", [np.concatenate([tone, tone * 0], axis=1)], 200)
-    result = write_statistics(run, RNG.normal(size=(40, 2, 200)) * 1000, tmp_path, bias=1.5)
-    saved = json.loads((tmp_path / "statistics.json").read_text())
+    log = tmp_path / "log.jsonl"
+    log.write_text("".join(json.dumps(r) + "\n" for r in [
+        {"event": "monitor", "batch_seen": 10, "kl_term": 0.5, "valid_kl_term": 0.25},
+        {"event": "monitor", "batch_seen": 20, "kl_term": 0.125, "valid_kl_term": 0.0625}, {"event": "end"}]))
+    run = _Run("speech", [np.concatenate([tone, tone * 0], axis=1)], 200, log_path=log)
+    out = tmp_path / "out"
+    out.mkdir()
+    result = write_statistics(run, RNG.normal(size=(40, 2, 200)) * 1000, out, bias=1.5)
+    saved = json.loads((out / "statistics.json").read_text())
     assert saved["bias"] == 1.5 and saved["samples"]["near_silent_fraction"] == 0.0
+    assert saved["kl_term"] == {"train": 0.125, "valid": 0.0625, "per": "frame", "batch_seen": 20}
     assert saved["training"]["near_silent_fraction"] == 0.5 and saved["training"]["loud_flatness"] < 0.01
-    assert (tmp_path / "comparison.png").stat().st_size > 0 and len(result["files"]) == 2
+    assert (out / "comparison.png").stat().st_size > 0 and len(result["files"]) == 2
 
 
 def test_handwriting_comparison_is_drawn_at_one_scale(tmp_path):
@@ -127,4 +134,4 @@ def test_handwriting_comparison_is_drawn_at_one_scale(tmp_path):
     line[[9, 19, 29], :, 0] = 1.0
     run = _Run("handwriting", [line, np.ones((30, 2))], 3)
     result = write_statistics(run, line[:20] * 3, tmp_path)
-    assert result["bias"] == 0.0 and (tmp_path / "comparison.png").is_file()
+    assert result["bias"] == 0.0 and "kl_term" not in result and (tmp_path / "comparison.png").is_file()
