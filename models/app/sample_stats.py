@@ -197,11 +197,13 @@ def write_statistics(run, frames, out_dir, bias=0.0):
 
 
 def _logged_kl(run):
-    """The last KL term of the run's log (None without a log or a KL term)."""
+    """The last KL term of the run's log (None for an RNN, without a log or a KL term)."""
     from nips2015_vrnn.models.app import runlog
 
     path = Path(run.log_path)
-    return runlog.last_kl_terms(runlog.read_log(path), run.config.cost_norm) if path.is_file() else None
+    if getattr(run.config, "family", "vrnn") != "vrnn" or not path.is_file():
+        return None
+    return runlog.last_kl_terms(runlog.read_log(path), run.config.cost_norm)
 
 
 def _stats_text(result):

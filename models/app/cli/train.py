@@ -76,7 +76,7 @@ def _echo_kl(run):
     """The run's last KL term per frame (train and valid), the latent's use, when it has one."""
     from nips2015_vrnn.models.app import runlog
 
-    if not run.log_path.is_file():
+    if run.config.family != "vrnn" or not run.log_path.is_file():  # an RNN has no latent
         return
     kl = runlog.last_kl_terms(runlog.read_log(run.log_path), run.config.cost_norm)
     if kl is not None:
