@@ -201,7 +201,7 @@ def _logged_kl(run):
     from nips2015_vrnn.models.app import runlog
 
     path = Path(run.log_path)
-    if getattr(run.config, "family", "vrnn") != "vrnn" or not path.is_file():
+    if run.config.family != "vrnn" or not path.is_file():
         return None
     return runlog.last_kl_terms(runlog.read_log(path), run.config.cost_norm)
 

@@ -100,7 +100,7 @@ class _Run:
 
     def __init__(self, data, batch, x_dim, log_path="missing.jsonl"):
         from types import SimpleNamespace
-        self.config = SimpleNamespace(data=data, x_dim=x_dim, cost_norm="frame_mean")
+        self.config = SimpleNamespace(data=data, x_dim=x_dim, cost_norm="frame_mean", family="vrnn")
         self.normalisation = (0.0, 1.0)
         self.batch, self.log_path = batch, log_path
 
