@@ -204,11 +204,13 @@ class _Text(RaggedReader):
 
 class TextStreams(_Text):
     """The training split as TBPTT streams (see the module docstring): example r is segment
-    r // B of stream r mod B, ``seq_len`` characters; ``batch_size`` is B."""
+    r // B of stream r mod B, ``seq_len`` characters; ``batch_size`` is B; ``example_steps`` is
+    ``seq_len`` (every example's length: a static-shape backend trains at it, unpadded)."""
 
     def __init__(self, name="train", path=None, X_mean=None, X_std=None, dtype="float32"):
         super().__init__(name=name, path=path, chunk_frames=None, X_mean=X_mean, X_std=X_std, dtype=dtype)
         n_seg = self.n_frames[0] // self.seq_len
+        self.example_steps = self.seq_len
         self._index = (np.stack([np.repeat(np.arange(self.batch_size), n_seg),
                                  np.tile(np.arange(n_seg) * self.seq_len, self.batch_size),
                                  np.tile(np.arange(1, n_seg + 1) * self.seq_len, self.batch_size)], axis=1)

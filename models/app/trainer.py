@@ -165,7 +165,11 @@ def build_training(run, model, on_event=None, progress=None):
     train_models = [model]
     if host_noise:
         n_steps = static_steps(train_data, valid_data)
-        shapes = train_iter.shapes() if isinstance(train_iter, ExampleIterator) else [(None, config.batch_size)]
+        # Readers whose training examples all have one length (text's TBPTT rows: ``example_steps``)
+        # train at that length: padded to the validation length, the carried state would run on
+        # through the padding.
+        shapes = train_iter.shapes() if isinstance(train_iter, ExampleIterator) else \
+            [(getattr(train_data, "example_steps", None), config.batch_size)]
         bucketed = shapes[0][0] is not None  # batches come padded to their bucket's length
         train_iter = HostBatches(train_iter, model.train_rng, model.latent_dim, model.dtype,
                                  None if bucketed else n_steps)

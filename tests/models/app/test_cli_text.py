@@ -56,3 +56,26 @@ def test_non_utf8_text_is_one_error_line_naming_the_file_and_line(tmp_path):
 def test_the_prepare_text_help_has_an_example():
     result = invoke(cli.prepare, ["text", "--help"])
     assert result.exit_code == 0 and "Example" in result.output and "--seq-len" in result.output
+
+
+def test_in_jax_mode_text_trains_at_its_row_length_unpadded(tmp_path, monkeypatch):
+    """The static training graph is seq_len steps long (the carried state is each row's last real
+    step's), while monitoring pads the validation blocks to their own length."""
+    from nips2015_vrnn.models.app import trainer
+
+    made = []
+
+    def recording(iterator, rng, dim, dtype, n_steps=None):
+        made.append((type(iterator.data).__name__, n_steps))
+        return host_batches(iterator, rng, dim, dtype, n_steps)
+
+    host_batches = trainer.HostBatches
+    monkeypatch.setattr(trainer, "HostBatches", recording)
+    (tmp_path / "tale.txt").write_text(TEXT, encoding="utf-8")
+    invoke(cli.prepare, ["text", tmp_path / "tale.txt", tmp_path / "data", "--seq-len", 10, "--batch-size", 4,
+                         "--eval-len", 40])
+    sets = [arg for item in TINY for arg in ("--set", item)]
+    result = invoke(cli.train, ["text", "--data", tmp_path / "data", "--out", tmp_path / "run", "--mode", "jax",
+                                "--model", "rnn-categorical", *sets, "--max-updates", 2])
+    assert result.exit_code == 0, result.output
+    assert made == [("TextStreams", None), ("TextBlocks", 33)]  # the valid block: 33 characters
