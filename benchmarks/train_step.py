@@ -9,7 +9,8 @@ line printed is one JSON object::
     {"framework": "pytensor", "version", "mode", "threads", "config", "compile_s", "first_call_s",
      "sec_per_step_median", "frames_per_sec", "peak_rss_mb", ...}
 
-with ``frames_per_sec = T * batch / sec_per_step_median``.
+with ``frames_per_sec = T * batch / sec_per_step_median`` (data frames: with ``--bound iwae`` or
+``fivo`` each frame is computed for ``--particles`` particles).
 
 Usage::
 
@@ -18,6 +19,7 @@ Usage::
     python benchmarks/train_step.py --rnn-dim 4000 --hid 500 --z-dim 200 --batch 128 --steps 2
     python benchmarks/train_step.py --mode jax                       # PyTensor's JAX backend
     python benchmarks/train_step.py --forward-only                   # the monitor graph only
+    python benchmarks/train_step.py --bound fivo --particles 4       # the FIVO objective, K = 4
     python benchmarks/train_step.py --variant baseline               # the graph before the speed work
     python benchmarks/train_step.py --mode jax --threads 1 --profile jax.txt   # XLA's op-by-op profile
 
@@ -111,6 +113,9 @@ def parse_args(argv=None):
                         help="precision of float32 products (JAX mode; highest: full float32)")
     parser.add_argument("--threads", type=int, default=None,
                         help="BLAS/OpenMP threads (set before numpy loads); default: the environment's")
+    parser.add_argument("--bound", default="elbo", choices=["elbo", "iwae", "fivo"],
+                        help="the training objective (config key bound)")
+    parser.add_argument("--particles", type=int, default=4, help="K of the IWAE and FIVO objectives")
     parser.add_argument("--forward-only", action="store_true",
                         help="time the monitor graph (forward only, own scan from zeros) instead of training")
     parser.add_argument("--variant", default="current", choices=["current", "baseline"],
@@ -178,7 +183,7 @@ def build_config(args):
     widths = {name: args.hid for name in ("x2s_dim", "z2s_dim", "q_z_dim", "p_z_dim", "p_x_dim")}
     return get_preset("blizzard/vrnn_gmm", x_dim=args.x_dim, z_dim=args.z_dim, rnn_dim=args.rnn_dim,
                       num_k=args.k, depth=args.depth, batch_size=args.batch, m_batch_size=args.batch,
-                      **widths)
+                      bound=args.bound, particles=args.particles, **widths)
 
 
 def build_model(config, args, backend):
@@ -208,7 +213,7 @@ def compile_training(model, config):
     from cle.train.training import Training
 
     graph = model.training_graph()
-    cost = graph.outputs["nll_upper_bound"]
+    cost = graph.outputs.get("training_cost", graph.outputs["nll_upper_bound"])
     extensions = [GradientClipping(scaler=CLIP_NORM, batch_size=config.batch_size, check_nan=1), WeightNorm()]
     with precision(model.dtype):
         training = Training("bench", [], model.as_cle_model(), Adam(config.lr), cost, [cost],
@@ -286,6 +291,7 @@ def main(argv=None):
         "config": {"model": args.model, "x_dim": args.x_dim, "z_dim": args.z_dim, "rnn_dim": args.rnn_dim,
                    "hid": args.hid, "k": args.k, "depth": args.depth, "T": args.T, "batch": args.batch,
                    "steps": args.steps, "forward_only": args.forward_only, "variant": args.variant,
+                   "bound": args.bound, "particles": args.particles if args.bound != "elbo" else 1,
                    "floatX": model.dtype, "n_params": model.n_params()},
         "compile_s": round(compile_s, 2),
         "compile_cache": cache,

@@ -38,10 +38,8 @@ from pytensor.gradient import disconnected_grad
 from cle.utils.op import logsumexp
 from cle.utils.scan import scan
 
-__all__ = ["BOUNDS", "RESAMPLING", "particle_filter", "multinomial_ancestors", "iwae_bound"]
+__all__ = ["RESAMPLING", "particle_filter", "multinomial_ancestors", "iwae_bound"]
 
-#: The training objectives (config key ``bound``): the legacy ELBO, IWAE, FIVO.
-BOUNDS = ("elbo", "iwae", "fivo")
 #: FIVO's resampling criteria (config key ``resample``); 'never' gives the IWAE bound.
 RESAMPLING = ("ess", "always", "never")
 
@@ -71,13 +69,15 @@ def iwae_bound(log_w):
     return logsumexp(log_w, axis=0) - pt.log(pt.cast(log_w.shape[0], log_w.dtype))
 
 
-def particle_filter(step, sequences, s_0, n_particles, uniforms, mask=None, resample="ess", name="particles"):
+def particle_filter(step, sequences, s_0, n_particles, uniforms, mask=None, resample="ess", name="particles",
+                    n_extras=0):
     """The FIVO / IWAE estimate of log p(x) of each sequence, one scan over time.
 
     Parameters
     ----------
-    step : callable ``step(*seq_t, s_tm1) -> (s_t, log_alpha_t)``
-        One frame for all K*B rows: ``s_tm1`` (K*B, ...), ``log_alpha_t`` (K*B,).
+    step : callable ``step(*seq_t, s_tm1) -> (s_t, log_alpha_t, *extras_t)``
+        One frame for all K*B rows: ``s_tm1`` (K*B, ...), ``log_alpha_t`` (K*B,), and
+        ``n_extras`` more per-frame values of the rows (before resampling) to collect.
     sequences : list of (T, K*B, ...) tensors
         Per-frame inputs of ``step`` (particle-major rows).
     s_0 : (K*B, ...) initial state
@@ -86,12 +86,14 @@ def particle_filter(step, sequences, s_0, n_particles, uniforms, mask=None, resa
     mask : (T, B) or None
         0 after a sequence ends: no weight, no resampling.
     resample : {'ess', 'always', 'never'}
+    n_extras : int
+        How many extra values ``step`` returns.
 
     Returns
     -------
     dict: ``log_p_hat`` (B,) the estimate; ``log_w`` (K, B) the log-weights after the last frame
     (since the last resampling); ``resampled`` (T, B) 1.0 where the particles were resampled;
-    ``s`` (K*B, ...) the states after the last frame.
+    ``s`` (K*B, ...) the states after the last frame; ``extras``: the (T, K*B) extra values.
     """
     if resample not in RESAMPLING:
         raise ValueError(f"resample must be one of {RESAMPLING}; got {resample!r}")
@@ -108,14 +110,14 @@ def particle_filter(step, sequences, s_0, n_particles, uniforms, mask=None, resa
         u_t = args[n_seq]
         m_t = args[n_seq + 1] if mask is not None else None
         s_tm1, log_w_tm1, log_z_tm1 = args[-3:]
-        s_t, log_alpha = step(*seq_t, s_tm1)
+        s_t, log_alpha, *extras = step(*seq_t, s_tm1)
         log_alpha = log_alpha.reshape((K, -1))
         if m_t is not None:
             log_alpha = log_alpha * m_t[None, :]
         log_w = log_w_tm1 + log_alpha                                    # (K, B)
         lse = logsumexp(log_w, axis=0)                                   # (B,)
         if resample == "never":
-            return s_t, log_w, log_z_tm1, pt.zeros_like(lse)
+            return [s_t, log_w, log_z_tm1, pt.zeros_like(lse)] + extras
         if resample == "always":
             do = pt.ones_like(lse) if m_t is None else pt.gt(m_t, 0)
         else:  # ESS = exp(2 lse(w) - lse(2 w)) < K / 2
@@ -130,12 +132,12 @@ def particle_filter(step, sequences, s_0, n_particles, uniforms, mask=None, resa
         s_t = s_t[rows]
         log_z = log_z_tm1 + pt.switch(do, lse - log_k, pt.zeros_like(lse))
         log_w = pt.switch(do[None, :], pt.zeros_like(log_w), log_w)
-        return s_t, log_w, log_z, pt.cast(do, dtype)
+        return [s_t, log_w, log_z, pt.cast(do, dtype)] + extras
 
     w_0 = pt.zeros((K, s_0.shape[0] // K), dtype=dtype)
     z_0 = pt.zeros((s_0.shape[0] // K,), dtype=dtype)
-    s, log_w, log_z, resampled = scan(pf_step, sequences=list(sequences) + [uniforms] + masks,
-                                      outputs_info=[s_0, w_0, z_0, None], name=name)
+    s, log_w, log_z, resampled, *extras = scan(pf_step, sequences=list(sequences) + [uniforms] + masks,
+                                               outputs_info=[s_0, w_0, z_0, None] + [None] * n_extras, name=name)
     log_w_T = log_w[-1]
     log_p_hat = log_z[-1] + logsumexp(log_w_T, axis=0) - log_k
-    return {"log_p_hat": log_p_hat, "log_w": log_w_T, "resampled": resampled, "s": s[-1]}
+    return {"log_p_hat": log_p_hat, "log_w": log_w_T, "resampled": resampled, "s": s[-1], "extras": extras}

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["ModelConfig", "ConfigError", "BOOKKEEPING_FIELDS", "parse_config_lines", "load_config_txt",
            "FAMILIES", "OUTPUTS", "DATA_KINDS",
-           "COST_NORMS", "PRIORS"]
+           "COST_NORMS", "PRIORS", "TRAINING_BOUNDS"]
 
 #: Model families: the VRNN (latent z per step) and the plain RNN (no z).
 FAMILIES = ("vrnn", "rnn")
@@ -53,6 +53,9 @@ DATA_KINDS = OrderedDict([
 COST_NORMS = ("frame_mean", "sequence_sum")
 #: Prior over z_t: 'learned' = prior network on h_{t-1} (VRNN); 'standard' = N(0, I) (VRNN-I).
 PRIORS = ("learned", "standard")
+
+#: Training objectives: the ELBO (the paper's), the IWAE bound and FIVO (models.bounds).
+TRAINING_BOUNDS = ("elbo", "iwae", "fivo")
 
 #: Legacy ``config.txt`` keys that are spelled differently here.
 KEY_ALIASES = {"k": "num_k"}
@@ -117,6 +120,16 @@ class ModelConfig:
         Early stopping: the run stops after this many monitoring steps without a better
         ``valid_nll_upper_bound``; 0 (default): never.
 
+    bound : {'elbo', 'iwae', 'fivo'}
+        The training objective: the ELBO (default: the legacy cost), the importance-weighted bound
+        (Burda et al. 2016) or FIVO, a particle filter's estimate (Maddison et al. 2017), both of
+        K = ``particles`` samples (:mod:`~nips2015_vrnn.models.bounds`); the cost is ``-bound``
+        normalised as ``cost_norm`` says. With TBPTT the K particles' states are carried.
+    particles : int >= 1
+        K, the samples of the IWAE and FIVO objectives (unused by the ELBO).
+    resample : {'ess', 'always'}
+        When FIVO resamples: effective sample size below K/2 (default), or every frame.
+
     The monitored and evaluated bound is always the true one (beta 1, no floor).
     """
 
@@ -153,16 +166,20 @@ class ModelConfig:
     kl_anneal_updates: int = 0
     free_bits: float = 0.0
     patience: int = 0
+    bound: str = "elbo"
+    particles: int = 4
+    resample: str = "ess"
 
     def __post_init__(self):
         choices = {"family": FAMILIES, "data": DATA_KINDS, "output": OUTPUTS, "cost_norm": COST_NORMS,
-                   "prior": PRIORS, "sample_output": ("sample", "mean")}
+                   "prior": PRIORS, "sample_output": ("sample", "mean"), "bound": TRAINING_BOUNDS,
+                   "resample": ("ess", "always")}
         for key, allowed in choices.items():
             value = getattr(self, key)
             if value not in allowed:
                 raise ConfigError(f"ModelConfig.{key} must be one of {', '.join(allowed)}; got {value!r}")
         positive = ("x_dim", "z_dim", "rnn_dim", "x2s_dim", "z2s_dim", "q_z_dim", "p_z_dim", "p_x_dim",
-                    "depth", "num_k", "batch_size", "m_batch_size")
+                    "depth", "num_k", "batch_size", "m_batch_size", "particles")
         for key in positive:
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
@@ -188,6 +205,10 @@ class ModelConfig:
         if self.family == "rnn" and (self.kl_anneal_updates or self.free_bits):
             raise ConfigError("the RNN family has no latent z and no KL term: kl_anneal_updates and "
                               f"free_bits must stay 0; got {self.kl_anneal_updates}, {self.free_bits}")
+        if self.bound != "elbo" and (self.family == "rnn" or self.kl_anneal_updates or self.free_bits):
+            raise ConfigError(f"bound {self.bound!r} needs a VRNN trained without kl_anneal_updates and "
+                              f"free_bits (they change the ELBO's KL term); got family {self.family!r}, "
+                              f"{self.kl_anneal_updates}, {self.free_bits}")
         if self.family == "rnn" and self.prior != "learned":
             raise ConfigError(f"the RNN family has no latent z, so prior must stay 'learned'; got {self.prior!r}")
 

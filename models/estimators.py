@@ -202,8 +202,9 @@ class Estimators:
             n_here = chunk[0].shape[1]
             eps = rng.standard_normal((n_steps, K, n_here, self.latent_dim)).astype(self.dtype)
             u = rng.uniform(size=(n_steps, K, n_here)).astype(self.dtype)
-            fn = self.particle_fn(K, resample)
-            if self.backend.static_shapes:  # one compiled shape: pad every chunk to n_columns
+            if not self.backend.static_shapes:
+                fn = self.particle_fn(K, resample)
+            else:  # one compiled shape: every chunk padded to per_call columns
                 chunk = [_pad_columns(a, per_call) for a in chunk]
                 eps = np.concatenate([eps, np.zeros((n_steps, K, per_call - n_here, self.latent_dim),
                                                     dtype=self.dtype)], axis=2)

@@ -26,7 +26,7 @@ import pytensor.tensor as pt
 from cle.backend import Backend, precision
 from cle.utils.scan import scan
 from nips2015_vrnn.models import params as param_io
-from nips2015_vrnn.models.bounds import particle_filter
+from nips2015_vrnn.models.bounds import iwae_bound, particle_filter
 from nips2015_vrnn.models.compiled import Graph, model_function_cache
 from nips2015_vrnn.models.estimators import Estimators
 
@@ -85,8 +85,9 @@ class SequenceModel(Estimators):
         self._static_copies = {}
         # int32: the same in every backend (JAX without x64 has no int64), so checkpoints match.
         self.step_count = pytensor.shared(np.int32(0), name="step_count")
-        self.rnn_tm1 = pytensor.shared(np.zeros((config.batch_size, config.state_dim), dtype=self.dtype),
-                                       name="rnn_tm1")
+        # IWAE / FIVO training carries the state of each of the K particles (rows k * B + b).
+        rows = config.batch_size * (config.particles if config.bound != "elbo" else 1)
+        self.rnn_tm1 = pytensor.shared(np.zeros((rows, config.state_dim), dtype=self.dtype), name="rnn_tm1")
         #: Updates trained so far, for KL annealing (only when ``config.kl_anneal_updates``).
         self.kl_step = (pytensor.shared(np.int32(0), name="kl_step") if config.kl_anneal_updates else None)
         self.train_rng = pytensor.shared(np.random.default_rng(config.seed), name="train_rng")
@@ -202,6 +203,8 @@ class SequenceModel(Estimators):
         return OrderedDict(zip(COST_CHANNELS, (recon_term + kl_term, recon_term, kl_term)))
 
     def _build_training_graph(self, eps_input):
+        if self.config.bound != "elbo":
+            return self._build_bound_training_graph(eps_input)
         inputs, eps, updates = self._graph_noise(eps_input, self.train_rng)
         terms = self._forward(self.x, eps, self._initial_state(carry=True, batch=self.x.shape[1]))
         model_updates = OrderedDict()
@@ -215,6 +218,71 @@ class SequenceModel(Estimators):
             if self.kl_step is not None:
                 model_updates[self.kl_step] = self.kl_step + 1
         return Graph(inputs, outputs, model_updates)
+
+    @property
+    def training_noise_dim(self):
+        """Width of the training graph's noise input ``eps`` (T, B, .) when it is an input: z_dim
+        for the ELBO; ``K * (z_dim + 1)`` for IWAE and FIVO (per particle its z noise and one
+        normal whose CDF is the uniform of its ancestor draw)."""
+        if self.config.bound == "elbo":
+            return self.latent_dim
+        return self.config.particles * (self.latent_dim + 1)
+
+    def _bound_noise(self, noise):
+        """(T, B, K (z_dim + 1)) standard normals -> eps (T, K*B, z_dim) particle-major and the
+        ancestors' uniforms u (T, K, B) = Phi(last K columns)."""
+        K, Z = self.config.particles, self.latent_dim
+        T, B = noise.shape[0], noise.shape[1]
+        eps = noise[:, :, :K * Z].reshape((T, B, K, Z)).dimshuffle(0, 2, 1, 3).reshape((T, K * B, Z))
+        u = 0.5 * (1.0 + pt.erf(noise[:, :, K * Z:] / np.sqrt(2.0)))
+        return eps, u.dimshuffle(0, 2, 1)
+
+    def _build_bound_training_graph(self, eps_input):
+        """The IWAE or FIVO training cost (``config.bound``) with K = ``config.particles``.
+
+        Outputs nll_upper_bound = ``-bound`` normalised by ``cost_norm`` (per frame: / T), also
+        as ``training_cost``; recon_term and kl_term are the ELBO's terms averaged over the
+        particles (IWAE; FIVO: the per-frame terms of the particles alive at each frame).
+        Updates as :meth:`training_graph` (the carried state has K * batch_size rows).
+        """
+        K = self.config.particles
+        inputs = list(self.data_inputs)
+        updates = OrderedDict()
+        width = self.training_noise_dim
+        if eps_input:
+            noise = pt.tensor("eps", dtype=self.dtype, shape=self.x.type.shape[:2] + (width,))
+            inputs.append(noise)
+        else:
+            next_rng, noise = pt.random.normal(0.0, 1.0, size=(self.x.shape[0], self.x.shape[1], width),
+                                               rng=self.train_rng, dtype=self.dtype, return_next_rng=True)
+            updates[self.train_rng] = next_rng
+        eps, u = self._bound_noise(noise)
+        s_0 = self._initial_state(carry=True, batch=K * self.x.shape[1])
+        mask = self.mask if self.mask is not None else pt.ones(self.x.shape[:2], dtype=self.dtype)
+        tiled_mask = pt.tile(mask, (1, K))
+        if self.config.bound == "iwae":  # the hoisted graph on K*B rows
+            x_tiled = pt.tile(self.x, (1, K, 1))
+            terms = self._forward(x_tiled, eps, s_0)
+            log_w = (self._log_weight_terms(terms, eps) * tiled_mask).sum(axis=0).reshape((K, -1))
+            bound, s_T = iwae_bound(log_w), terms["s"][-1]
+            recon, kl = terms["recon"], terms["kl"]
+        else:
+            out = self._particle_filter(eps, u, s_0, K, self.config.resample)
+            bound, s_T = out["log_p_hat"], out["s"]
+            recon, kl = out["extras"]
+        outputs = OrderedDict()
+        if self.config.cost_norm == "frame_mean":
+            outputs["nll_upper_bound"] = -bound.mean() / self.x.shape[0].astype(self.dtype)
+            outputs["recon_term"], outputs["kl_term"] = recon.mean(), kl.mean()
+        else:
+            outputs["nll_upper_bound"] = -bound.mean()
+            outputs["recon_term"] = (recon * tiled_mask).sum(axis=0).mean()
+            outputs["kl_term"] = (kl * tiled_mask).sum(axis=0).mean()
+        outputs["training_cost"] = outputs["nll_upper_bound"]
+        if self.config.reset_freq > 0:
+            updates[self.step_count] = self.step_count + 1
+            updates[self.rnn_tm1] = s_T
+        return Graph(inputs, outputs, updates)
 
     def _kl_weight(self):
         """beta = min(1, updates trained / kl_anneal_updates), or 1 without annealing."""
@@ -315,7 +383,7 @@ class SequenceModel(Estimators):
         K times (particle-major)."""
         seqs = [pt.tile(v, (1, n_particles, 1)) for v in self._particle_sequences(self.x)]
         return particle_filter(self._particle_step, seqs + [eps], s_0, n_particles, u, mask=self.mask,
-                               resample=resample, name=f"{self.family}_particles")
+                               resample=resample, name=f"{self.family}_particles", n_extras=2)
 
     def _build_particle_graph(self, n_particles, resample):
         eps, u = self._particle_noise_inputs(n_particles)
@@ -436,7 +504,8 @@ class SequenceModel(Estimators):
         raise NotImplementedError
 
     def _particle_step(self, *args):
-        """``(*seq_t, eps_t, s_tm1) -> (s_t, log p(x_t, z_t | .) - log q(z_t | .) (rows,))``."""
+        """``(*seq_t, eps_t, s_tm1) -> (s_t, log p(x_t, z_t | .) - log q(z_t | .), recon_t, kl_t)``,
+        each per-frame value (rows,)."""
         raise NotImplementedError
 
     def _generate_step(self, noise, s_tm1, bias):

@@ -156,7 +156,7 @@ class VRNN(SequenceModel):
         return [x, x_phi, self._rnn_input(x_feat)]
 
     def _particle_step(self, x_t, x_phi_t, x_rnn_t, eps_t, s_tm1):
-        """One frame of every particle row: ``(s_t, log p(x_t, z_t | .) - log q(z_t | .))``.
+        """One frame of every particle row: ``(s_t, log p(x_t, z_t | .) - log q(z_t | .), recon_t, kl_t)``.
 
         The prior and the decoder run inside the step (a particle filter resamples the states
         between frames, so they cannot be hoisted as in :meth:`_forward`); same formulas.
@@ -168,7 +168,11 @@ class VRNN(SequenceModel):
         terms["prior_mu"], terms["prior_sig"] = self._prior(s_tm1)
         terms.update(self._decoder(z_feat, s_tm1))
         terms["recon"] = output_nll(self.config.output, x_t, terms)
-        return self._lstm_step(x_rnn_t, z_feat, s_tm1), self._log_weight_terms(terms, eps_t)
+        if self.prior_names:
+            kl = cost.KLGaussianGaussian(phi_mu, phi_sig, terms["prior_mu"], terms["prior_sig"])
+        else:
+            kl = cost.KLGaussianStdGaussian(phi_mu, phi_sig)
+        return (self._lstm_step(x_rnn_t, z_feat, s_tm1), self._log_weight_terms(terms, eps_t), terms["recon"], kl)
 
     # ------------------------------------------------------------------ generation
     def _generate_step(self, noise, s_tm1, bias):

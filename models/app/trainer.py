@@ -171,7 +171,7 @@ def build_training(run, model, on_event=None, progress=None):
         shapes = train_iter.shapes() if isinstance(train_iter, ExampleIterator) else \
             [(getattr(train_data, "example_steps", None), config.batch_size)]
         bucketed = shapes[0][0] is not None  # batches come padded to their bucket's length
-        train_iter = HostBatches(train_iter, model.train_rng, model.latent_dim, model.dtype,
+        train_iter = HostBatches(train_iter, model.train_rng, model.training_noise_dim, model.dtype,
                                  None if bucketed else n_steps)
         valid_iter = HostBatches(valid_iter, model.monitor_rng, model.latent_dim, model.dtype, n_steps)
         train_models = [model.static(steps or n_steps, width) for steps, width in shapes]
