@@ -17,6 +17,7 @@ import logging
 import time
 
 import numpy as np
+import pytensor.tensor as pt
 
 from cle.backend import precision
 from cle.data import ExampleIterator, Iterator
@@ -99,7 +100,8 @@ def training_batches(config, train_data):
     per (length, width) in a static-shape backend, the same batches in every mode so a run may
     resume in another). A bucket's last batch is filled to its width with empty sequences
     (mask 0). With the masked per-sequence cost (``sequence_sum``: sum over time, mean over the
-    batch's columns) a sequence weighs 1 / width in its update. With a carried state
+    batch's columns) the training cost is scaled by width / batch_size, so that every sequence
+    weighs 1 / batch_size in its update, as in the legacy batches. With a carried state
     (``reset_freq > 0``, whose state has ``batch_size`` rows) every batch is ``batch_size`` wide
     and padded to its longest sequence instead.
     The paper's corpora keep the legacy :class:`cle.data.Iterator` (Blizzard's rows are TBPTT
@@ -152,6 +154,7 @@ def build_training(run, model, on_event=None, progress=None):
     valid_data = run.open_split(VALID)
     check_frame_width(config, run.corpus, run.data_path, train_data)
     train_iter = training_batches(config, train_data)
+    per_sequence = isinstance(train_iter, ExampleIterator)  # batches of varying widths
     notify("epoch", **epoch_summary(train_iter))
     # Every validation example is monitored (speech keeps the legacy rows: whole batches only),
     # a split smaller than m_batch_size in one batch of its own size.
@@ -196,11 +199,13 @@ def build_training(run, model, on_event=None, progress=None):
     for other in train_models[1:]:  # one training function per bucket shape (static shapes)
         graph = other.training_graph(eps_input=host_noise)
         costs = [out.copy(name=name) for name, out in graph.outputs.items() if name in COST_CHANNELS]
-        variants.append((_cle_model(model, other, host_noise), _training_cost(graph, costs), costs,
+        variants.append((_cle_model(model, other, host_noise),
+                         _training_cost(graph, costs, other if per_sequence else None), costs,
                          {"model": graph_spec(other), "eps_input": host_noise}))
     with precision(model.dtype):
         training = Training(config.model_name, train_iter, cle_model, Adam(lr=config.lr),
-                            _training_cost(train_graph, outputs), outputs, extension=extensions,
+                            _training_cost(train_graph, outputs, train_model if per_sequence else None),
+                            outputs, extension=extensions,
                             run_dir=run.path,
                             config=run.record, progress=progress, backend=model.backend,
                             store_spec={"model": graph_spec(train_model), "eps_input": host_noise},
@@ -225,12 +230,27 @@ def training_extensions(config, monitoring, checkpoint_root, on_record):
     ]
 
 
-def _training_cost(graph, outputs):
+def _training_cost(graph, outputs, train_model=None):
     """What the training minimises: the graph's ``training_cost`` (KL annealing or free bits on),
-    else the bound's channel (the legacy cost)."""
-    if "training_cost" in graph.outputs:
-        return graph.outputs["training_cost"].copy(name="training_cost")
-    return outputs[0]
+    else the bound's channel (the legacy cost).
+
+    With ``train_model`` (batches of varying widths B, :class:`cle.data.ExampleIterator`) and the
+    per-sequence cost (``sequence_sum``: a mean over the batch's B columns) the cost is scaled by
+    B / batch_size: every sequence weighs 1 / batch_size in its update, whatever its batch's width
+    (a long bucket's few sequences count no more than a short bucket's many), as in the legacy
+    batches of ``batch_size``.
+    """
+    cost = graph.outputs["training_cost"] if "training_cost" in graph.outputs else outputs[0]
+    config = train_model.config if train_model is not None else None
+    if config is not None and config.cost_norm == "sequence_sum":
+        width = train_model.x.type.shape[1]
+        if width is None:  # dynamic shapes: the batch's width, symbolic
+            scale = pt.cast(train_model.x.shape[1], train_model.dtype) / np.asarray(config.batch_size,
+                                                                                   dtype=train_model.dtype)
+        else:
+            scale = np.asarray(width / config.batch_size, dtype=train_model.dtype)
+        cost = cost * scale
+    return cost.copy(name="training_cost") if cost is not outputs[0] else cost
 
 
 #: A validation KL below this many nats per time step ...

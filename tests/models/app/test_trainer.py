@@ -178,3 +178,23 @@ def test_log_to_tensorboard_writes_every_monitored_channel_and_each_update(small
     for step, value in scalars["valid_kl_term"]:
         assert value == pytest.approx(logged[step]["valid_kl_term"], rel=1e-6)
     assert [step for step, _ in scalars["update/nll_upper_bound"]] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("width", [5, None])
+def test_every_sequence_weighs_one_over_batch_size_whatever_its_batch_width(width):
+    from cle.backend import Backend, function
+    from nips2015_vrnn.models import build_model, get_preset
+
+    config = get_preset("sequences/vrnn_gauss", x_dim=2, z_dim=2, rnn_dim=4, x2s_dim=3, z2s_dim=3, q_z_dim=3,
+                        p_z_dim=3, p_x_dim=3, batch_size=8)
+    model = build_model(config, dtype="float64")
+    model = model.static(6, width) if width else model
+    graph = model.training_graph(eps_input=True)
+    outputs = [graph.outputs[name] for name in ("nll_upper_bound", "recon_term", "kl_term")]
+    cost = trainer._training_cost(graph, outputs, model)
+    fn = function(graph.inputs, [cost, outputs[0]], backend=Backend(floatX="float64"))
+    rng = np.random.default_rng(0)
+    x, eps = rng.normal(size=(6, 5, 2)), rng.normal(size=(6, 5, 2))
+    scaled, per_sequence_mean = fn(x, np.ones((6, 5)), eps)
+    np.testing.assert_allclose(scaled, per_sequence_mean * 5 / 8, rtol=1e-12)
+    assert trainer._training_cost(graph, outputs) is outputs[0]  # the legacy batches: the bound itself
