@@ -18,7 +18,9 @@ Speech (of the de-normalised waveform, in frames of ``x_dim`` samples):
 Handwriting (of the [pen, dx, dy] steps):
 
 - ``pen_up_rate``: fraction of steps that end a stroke (pen bit > 0.5);
-- ``stroke_length_mean`` / ``stroke_length_median``: steps per stroke.
+- ``stroke_length_mean`` / ``stroke_length_median``: steps per stroke;
+- ``turning_angle``: the mean absolute angle (radians) between consecutive pen-down offsets of a
+  stroke: small for smooth cursive lines, about pi/2 for a random walk (isotropic steps).
 
 :func:`compare` puts the samples' and the training data's statistics side by side with their
 ratios and says whether every ratio is within :data:`FACTOR` (the demo's target).
@@ -38,7 +40,7 @@ import numpy as np
 from nips2015_vrnn.datasets.audio import TARGET_RATE as RATE
 
 __all__ = ["speech_statistics", "handwriting_statistics", "compare", "training_examples",
-           "write_statistics", "near_silent_fraction", "loud_flatness", "SILENCE_LEVEL", "FACTOR",
+           "write_statistics", "near_silent_fraction", "loud_flatness", "turning_angle", "SILENCE_LEVEL", "FACTOR",
            "STATS_FILE"]
 
 #: A frame is near-silent below this fraction of its set's mean frame RMS.
@@ -129,7 +131,33 @@ def handwriting_statistics(lines):
         lengths.extend(int(n) for n in np.diff(bounds) if n > 0)
     lengths = np.asarray(lengths or [0], dtype=np.float64)
     return {"pen_up_rate": float(pen.mean()), "stroke_length_mean": float(lengths.mean()),
-            "stroke_length_median": float(np.median(lengths)), "sequences": int(len(lines))}
+            "stroke_length_median": float(np.median(lengths)), "turning_angle": turning_angle(lines),
+            "sequences": int(len(lines))}
+
+
+def turning_angle(lines):
+    """Mean absolute turning angle (radians, in [0, pi]) between consecutive pen-down offsets.
+
+    Step t of a line [pen, dx, dy] is drawn when step t - 1 did not lift the pen; each pair of
+    consecutive drawn steps with nonzero offsets turns by the difference of their directions,
+    wrapped to (-pi, pi]. 0 for straight strokes (and for lines without such a pair).
+
+    >>> zigzag = np.array([[0, 1, 0], [0, 0, 1], [0, 1, 0], [0, 0, 1]], dtype=float)
+    >>> round(turning_angle([zigzag]), 4)      # turns of +-90 degrees
+    1.5708
+    """
+    turns = []
+    for line in lines:
+        line = np.asarray(line, dtype=np.float64)
+        drawn = np.zeros(len(line), dtype=bool)
+        drawn[1:] = line[:-1, 0] < 0.5
+        moving = np.hypot(line[:, 1], line[:, 2]) > 0
+        pair = drawn[:-1] & drawn[1:] & moving[:-1] & moving[1:]
+        heading = np.arctan2(line[:, 2], line[:, 1])
+        turn = np.angle(np.exp(1j * (heading[1:] - heading[:-1])))
+        turns.append(np.abs(turn[pair]))
+    turns = np.concatenate(turns) if turns else np.zeros(0)
+    return float(turns.mean()) if len(turns) else 0.0
 
 
 def compare(samples, training, factor=FACTOR):

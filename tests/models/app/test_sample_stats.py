@@ -10,6 +10,7 @@ from nips2015_vrnn.models.app.sample_stats import (
     loud_flatness,
     near_silent_fraction,
     speech_statistics,
+    turning_angle,
     write_statistics,
 )
 
@@ -135,3 +136,26 @@ def test_handwriting_comparison_is_drawn_at_one_scale(tmp_path):
     run = _Run("handwriting", [line, np.ones((30, 2))], 3)
     result = write_statistics(run, line[:20] * 3, tmp_path)
     assert result["bias"] == 0.0 and "kl_term" not in result and (tmp_path / "comparison.png").is_file()
+
+
+# ---------------------------------------------------------------- handwriting smoothness
+def _line(offsets, lifts=()):
+    line = np.zeros((len(offsets), 3))
+    line[:, 1:] = offsets
+    line[list(lifts), 0] = 1.0
+    return line
+
+
+def test_a_straight_or_circular_stroke_barely_turns_and_a_random_walk_turns_a_right_angle_on_average():
+    assert turning_angle([_line(np.tile([[1.0, 0.5]], (20, 1)))]) == 0.0
+    angles = np.linspace(0, 2 * np.pi, 101)
+    circle = np.diff(np.stack([np.cos(angles), np.sin(angles)], axis=1), axis=0)
+    assert abs(turning_angle([_line(circle)]) - 2 * np.pi / 100) < 1e-9
+    walk = RNG.normal(size=(20000, 2))
+    assert abs(turning_angle([_line(walk)]) - np.pi / 2) < 0.03
+
+
+def test_the_turn_across_a_pen_lift_does_not_count():
+    line = _line([[1, 0], [1, 0], [0, 1], [0, 1]], lifts=[1])   # stroke 1 goes right, stroke 2 up
+    assert turning_angle([line]) == 0.0
+    assert "turning_angle" in handwriting_statistics([line])
