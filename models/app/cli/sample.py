@@ -23,11 +23,13 @@ sequences: samples.npy (n, steps, D) and a PNG per sample (line plots per dimens
 for binary or wide data, the path for 2-D data; piano rolls with pitch up the side). Text:
 sample_00.txt ..., each --prime (if given) then --steps characters drawn at --temperature.
 PNGs need matplotlib (pip install .[plot]).
+
 --bias B sharpens every output kind (Graves 2013, section 5.2): mixture weights
 softmax(logits * (1 + B)), deviations sigma * exp(-B), Bernoulli and categorical logits times
 (1 + B); B = 0 samples the model as trained; larger B, smoother and likelier (less varied)
 samples. For text --temperature T draws the same characters as --bias 1/T - 1. A sample folder
 with a bias is named <checkpoint>-seed<seed>-bias<B>, and statistics.json records it.
+
 Speech and handwriting: statistics.json compares the samples with the training data
 (energy-envelope variation and near-silent frames; pen-up rate and stroke lengths) and
 comparison.png shows them side by side. An existing folder is replaced only with --force, once
