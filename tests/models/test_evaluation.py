@@ -5,6 +5,7 @@ import types
 import numpy as np
 import pytest
 
+from cle.backend import Backend
 from nips2015_vrnn.models.app import evaluation
 from nips2015_vrnn.models.presets import PAPER_CORPORA, PRESETS
 
@@ -47,6 +48,7 @@ class FakeModel:
 
     def __init__(self, m_batch_size):
         self.config = types.SimpleNamespace(m_batch_size=m_batch_size, model_name="VRNN-GMM")
+        self.backend = Backend()  # the C mode: one function for every shape
         self.calls = []
 
     def lower_bound(self, x, mask, seed):
@@ -79,8 +81,6 @@ def test_evaluate_run_averages_every_sequence_over_chunks():
     assert result["paper"] == evaluation.paper_row("iamondb/vrnn_gmm")
 
 
-def test_evaluate_run_limit_takes_the_first_sequences():
-    split = FakeSplit(5)
 def test_evaluate_run_gives_nats_per_unmasked_time_step():
     split = FakeSplit(5)
     result = evaluation.evaluate_run(FakeRun(split), FakeModel(m_batch_size=2), n_samples=7)
@@ -91,6 +91,8 @@ def test_evaluate_run_gives_nats_per_unmasked_time_step():
     assert evaluation.format_per_step(result).startswith("per time step: >= ")
 
 
+def test_evaluate_run_limit_takes_the_first_sequences():
+    split = FakeSplit(5)
     result = evaluation.evaluate_run(FakeRun(split), FakeModel(m_batch_size=2), limit=3)
     per_seq = -(split.x.sum(axis=2) * split.mask).sum(axis=0)[:3]
     assert result["n_sequences"] == 3
