@@ -18,6 +18,7 @@ import sys
 
 import h5py
 import pytest
+from cli_helpers import assert_one_line_error, invoke
 from click.testing import CliRunner
 
 from nips2015_vrnn.models.app import cli
@@ -28,20 +29,6 @@ TINY = ["rnn_dim=16", "x2s_dim=8", "z2s_dim=8", "q_z_dim=8", "p_z_dim=8", "p_x_d
 TINY_ARGS = [arg for item in TINY for arg in ("--set", item)]
 UPDATES = 4
 DEMO_BATCH = 16
-
-
-def invoke(command, args):
-    return CliRunner().invoke(command, [str(a) for a in args], catch_exceptions=False)
-
-
-def assert_one_line_error(result, *fragments):
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output
-    error_lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
-    assert len(error_lines) == 1, result.output
-    for fragment in fragments:
-        assert str(fragment) in error_lines[0], result.output
-    return error_lines[0]
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ import sys
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
+from cli_helpers import assert_one_line_error, invoke
 
 from cle.train.checkpoint import write_checkpoint
 from nips2015_vrnn.datasets import lookup
@@ -42,20 +42,6 @@ def held_elsewhere(kind, path, *extra):
     finally:
         holder.kill()
         holder.wait()
-
-
-def invoke(command, args):
-    return CliRunner().invoke(command, [str(a) for a in args], catch_exceptions=False)
-
-
-def assert_one_line_error(result, *fragments):
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output
-    error_lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
-    assert len(error_lines) == 1, result.output
-    for fragment in fragments:
-        assert str(fragment) in error_lines[0], result.output
-    return error_lines[0]
 
 
 @pytest.fixture(scope="module")
