@@ -77,3 +77,26 @@ def float64_variables(fgraph):
         if inner is not None:
             found += float64_variables(inner)
     return found
+
+
+def rnn_output_logits(model, x):
+    """The output head's pre-activations (T, B, D) of a depth-1 RNN family model, in numpy.
+
+    Before frame t the head sees h_{t-1} only: theta = relu(h @ W_s_tm1__theta_1 + b_theta_1),
+    logits = theta @ W_theta_1__theta_mu + b_theta_mu; then the LSTM (legacy gate order
+    [g | i | f | o]) reads relu(x_t @ W_x_t__x_1 + b_x_1).
+    """
+    P = {k: v.get_value() for k, v in model.params.items()}
+    relu = lambda a: np.maximum(a, 0)  # noqa: E731
+    sig = lambda a: 1 / (1 + np.exp(-a))  # noqa: E731
+    n = model.config.rnn_dim
+    h, c = np.zeros((x.shape[1], n)), np.zeros((x.shape[1], n))
+    logits = []
+    for x_t in x:
+        theta = relu(h @ P["W_s_tm1__theta_1"] + P["b_theta_1"])
+        logits.append(theta @ P["W_theta_1__theta_mu"] + P["b_theta_mu"])
+        gates = relu(x_t @ P["W_x_t__x_1"] + P["b_x_1"]) @ P["W_x_1__rnn"] + h @ P["U_rnn__rnn"] + P["b_rnn"]
+        g, i, f, o = (gates[:, k * n:(k + 1) * n] for k in range(4))
+        c = sig(f) * c + sig(i) * np.tanh(g)
+        h = sig(o) * np.tanh(c)
+    return np.array(logits)

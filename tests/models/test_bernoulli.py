@@ -1,7 +1,7 @@
 """The Bernoulli output (binary sequences) and the data-kind table: float64 oracles in numpy."""
 import numpy as np
 import pytest
-from model_helpers import tiny_config
+from model_helpers import rnn_output_logits, tiny_config
 
 from nips2015_vrnn.models import build_model
 from nips2015_vrnn.models.config import DATA_KINDS, ConfigError, ModelConfig
@@ -57,22 +57,8 @@ def test_rnn_bernoulli_log_likelihood_is_the_numpy_cross_entropy():
 
 
 def _rnn_probabilities(model, x):
-    """p(x_t = 1 | x_<t) of the RNN-Bernoulli in numpy (LSTM, depth-1 stacks)."""
-    P = {k: v.get_value() for k, v in model.params.items()}
-    relu = lambda a: np.maximum(a, 0)  # noqa: E731
-    sig = lambda a: 1 / (1 + np.exp(-a))  # noqa: E731
-    n = model.config.rnn_dim
-    h, c = np.zeros((x.shape[1], n)), np.zeros((x.shape[1], n))
-    probs = []
-    for x_t in x:
-        theta = relu(h @ P["W_s_tm1__theta_1"] + P["b_theta_1"])
-        probs.append(sig(theta @ P["W_theta_1__theta_mu"] + P["b_theta_mu"]))
-        feat = relu(x_t @ P["W_x_t__x_1"] + P["b_x_1"])
-        gates = feat @ P["W_x_1__rnn"] + h @ P["U_rnn__rnn"] + P["b_rnn"]
-        g, i, f, o = (gates[:, k * n:(k + 1) * n] for k in range(4))  # legacy order [g | i | f | o]
-        c = sig(f) * c + sig(i) * np.tanh(g)
-        h = sig(o) * np.tanh(c)
-    return np.clip(np.array(probs), 1e-6, 1 - 1e-6)
+    """p(x_t = 1 | x_<t) of the RNN-Bernoulli in numpy: the sigmoid of the head's logits."""
+    return np.clip(1 / (1 + np.exp(-rnn_output_logits(model, x))), 1e-6, 1 - 1e-6)
 
 
 def test_vrnn_bernoulli_generates_binary_frames_and_trains():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytensor.tensor as pt
 import pytest
-from model_helpers import tiny_config
+from model_helpers import rnn_output_logits, tiny_config
 
 import cle.backend as B
 from nips2015_vrnn.models import build_model
@@ -29,29 +29,11 @@ def test_the_categorical_pair_is_for_text_only():
     assert "vrnn-categorical" not in models_of("sequences")
 
 
-def _rnn_logits(model, x):
-    """The RNN-Categorical's softmax inputs (T, B, V) in numpy (LSTM, depth-1 stacks)."""
-    P = {k: v.get_value() for k, v in model.params.items()}
-    relu = lambda a: np.maximum(a, 0)  # noqa: E731
-    sig = lambda a: 1 / (1 + np.exp(-a))  # noqa: E731
-    n = model.config.rnn_dim
-    h, c = np.zeros((x.shape[1], n)), np.zeros((x.shape[1], n))
-    logits = []
-    for x_t in x:
-        theta = relu(h @ P["W_s_tm1__theta_1"] + P["b_theta_1"])
-        logits.append(theta @ P["W_theta_1__theta_mu"] + P["b_theta_mu"])
-        gates = relu(x_t @ P["W_x_t__x_1"] + P["b_x_1"]) @ P["W_x_1__rnn"] + h @ P["U_rnn__rnn"] + P["b_rnn"]
-        g, i, f, o = (gates[:, k * n:(k + 1) * n] for k in range(4))  # legacy order [g | i | f | o]
-        c = sig(f) * c + sig(i) * np.tanh(g)
-        h = sig(o) * np.tanh(c)
-    return np.array(logits)
-
-
 def test_rnn_categorical_log_likelihood_is_the_numpy_cross_entropy():
     model = build_model(tiny_config("text/rnn_categorical", x_dim=V, depth=1), dtype="float64")
     x, mask = one_hot_batch()
     got = model.lower_bound(x, mask)
-    logits = _rnn_logits(model, x)
+    logits = rnn_output_logits(model, x)
     p = np.exp(logits - logits.max(-1, keepdims=True))
     p /= p.sum(-1, keepdims=True)
     expected = ((x * np.log(p)).sum(axis=2) * mask).sum(axis=0)
