@@ -38,6 +38,7 @@ from nips2015_vrnn.models.sequence_model import COST_CHANNELS
 log = logging.getLogger(__name__)
 
 __all__ = ["build_training", "train_run", "training_batches", "epoch_summary", "training_extensions",
+           "real_frames_per_update",
            "KlCollapse", "MonitorEcho", "BEST_CHANNEL", "CLIP_NORM", "LEGACY_ORDER"]
 
 #: Legacy gradient clipping: the global gradient norm is clipped to this value.
@@ -137,6 +138,22 @@ def epoch_summary(iterator):
         summary["shapes"] = iterator.shapes()
         summary["real_fraction"] = iterator.real_fraction()
     return summary
+
+
+def real_frames_per_update(batches, batch_size):
+    """The mean number of real (unmasked) frames an update of ``batches`` trains on.
+
+    Batches of every example once per epoch (:class:`cle.data.ExampleIterator`, or
+    :class:`HostBatches` of one) over data that know their ``lengths``: the epoch's frames
+    sum(T_i) over its ``len(batches)`` updates (buckets, a partial last batch, a training split
+    smaller than ``batch_size``, all counted as they are). Otherwise ``batch_size`` times the mean
+    frames per sequence of the first batch (the legacy batches: full, in order).
+    """
+    iterator = getattr(batches, "iterator", batches)
+    data = iterator.data
+    if isinstance(iterator, ExampleIterator) and hasattr(data, "lengths"):
+        return float(np.sum(data.lengths(0, data.num_examples()))) / len(iterator)
+    return batch_size * frames_per_sequence(data)
 
 
 def build_training(run, model, on_event=None, progress=None):
@@ -390,7 +407,7 @@ def _train_locked(run, backend, max_updates, resume, on_event, progress):
         if max_updates is not None:
             total = max_updates if total is None else min(total, max_updates)
         progress.attach(training, total_updates=total,
-                        frames_per_update=model.config.batch_size * frames_per_sequence(training.data.data))
+                        frames_per_update=real_frames_per_update(training.data, model.config.batch_size))
     with precision(model.dtype):
         training.run(max_updates=max_updates)
     return training
