@@ -37,7 +37,7 @@ from nips2015_vrnn.datasets.timit import TIMIT, TIMIT_chunks
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CORPORA", "Corpus", "DEMO_CORPORA", "DEMO_SEED", "demo_data_dir", "demo_is_prepared",
+__all__ = ["CORPORA", "Corpus", "DEMO_CORPORA", "DEMO_SEED", "default_model", "demo_data_dir", "demo_is_prepared",
            "ensure_demo_data", "find_data_file", "open_split", "normalisation_of", "config_overrides"]
 
 #: A corpus format: reader of the training split, reader of valid/test, sequence kind (a key of
@@ -149,6 +149,13 @@ def normalisation_of(corpus, path):
     """The training statistics stored in the prepared file: {'X_mean': ..., 'X_std': ...} (lists)."""
     with open_split(corpus, path, "train", "float64") as data:
         return {"X_mean": np.asarray(data.X_mean).tolist(), "X_std": np.asarray(data.X_std).tolist()}
+
+
+def default_model(corpus, path):
+    """The model the prepared file ``path`` asks for when none is given (vrnn-bernoulli for a user's
+    binary sequences), or None: the corpus's default."""
+    hook = getattr(_check_corpus(corpus).reader, "default_model", None)
+    return hook(path) if hook is not None else None
 
 
 def config_overrides(corpus, path):

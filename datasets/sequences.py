@@ -312,3 +312,12 @@ class Sequences(RaggedReader):
         """What the model must take from the prepared file: ``{'x_dim': D}``."""
         with open_layout(path, cls.LAYOUT, cls.VERSION, cls.PRODUCER) as f:
             return {"x_dim": int(f.attrs["width"])}
+
+    @classmethod
+    def default_model(cls, path):
+        """The model of a new run on this file when none is given: 'vrnn-bernoulli' when its frames
+        are binary and kept as 0 / 1 (a Gaussian mixture's density on {0, 1} values grows without
+        bound as its variances shrink), else None (the corpus's default)."""
+        with open_layout(path, cls.LAYOUT, cls.VERSION, cls.PRODUCER) as f:
+            binary = bool(f.attrs["binary"]) and not bool(f.attrs["normalised"])
+        return "vrnn-bernoulli" if binary else None

@@ -160,7 +160,8 @@ Examples:
 @click.option("--corpus", "demo_corpus", type=click.Choice(list(DEMO_CORPORA)), default=None,
               help="Half of the demo corpus (demo only; default speech).")
 @click.option("--model", type=click.Choice(list(MODELS)),
-              help="Model (default vrnn-gmm; vrnn-bernoulli on pianoroll, vrnn-categorical on text).")
+              help="Model (default vrnn-gmm; vrnn-bernoulli on pianoroll and on binary sequences, "
+                   "vrnn-categorical on text).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False),
               help="Legacy config.txt ('key value' lines).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
@@ -247,7 +248,12 @@ def _train(held, corpus, out, resume, data, demo_corpus, model, config_file, set
                 click.echo(f"preparing the demo corpus in {lookup.demo_data_dir()} (first use only) ...")
             data = lookup.ensure_demo_data()
             click.echo(f"demo corpus: {data}")
-        overrides = {**lookup.config_overrides(fmt, lookup.find_data_file(fmt, data)), **overrides}
+        data_file = lookup.find_data_file(fmt, data)
+        overrides = {**lookup.config_overrides(fmt, data_file), **overrides}
+        if model is None and not demo:
+            model = lookup.default_model(fmt, data_file)
+            if model is not None:
+                click.echo(f"model: {model} (the data are binary; --model picks another)")
         config = configure.resolve_config(fmt, model=model, config_file=config_file, overrides=overrides,
                                           demo=demo, max_updates=max_updates)
         run = rundir.create_run(out, fmt, config, data, floatX="float64" if float64 else "float32",
