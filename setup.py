@@ -9,6 +9,9 @@ cle_packages = find_packages(include=["cle", "cle.*"])
 JAX = ["jax[cpu]>=0.10,<0.11"]
 CLUSTER = ["distributed"]
 TENSORBOARD = ["tensorboardX>=2.6"]
+# MLflow's tracking client without its server and UI, and the SQLite store a run logs into when
+# no MLFLOW_TRACKING_URI is set (MLflow 3 refuses its file store by default)
+MLFLOW = ["mlflow-skinny>=3", "sqlalchemy>=2", "alembic"]
 vrnn_packages = ["nips2015_vrnn.models", "nips2015_vrnn.models.app", "nips2015_vrnn.models.app.cli",
                  "nips2015_vrnn.datasets"]
 
@@ -46,9 +49,13 @@ setup(
         "plot": ["matplotlib"],
         # vrnn-train --log-to tensorboard: event files without TensorFlow or PyTorch
         "tensorboard": TENSORBOARD,
+        # vrnn-train --log-to mlflow
+        "mlflow": MLFLOW,
+        # benchmarks/chorales.py: Bach chorales from music21's corpus (shipped in the package)
+        "bench": ["music21"],
         # What the test suite needs: hypothesis fuzzes the readers of untrusted files; the JAX-vs-C
-        # tests, the Dask sweep test and the TensorBoard log test run against their extras.
-        "test": ["pytest", "hypothesis"] + JAX + CLUSTER + TENSORBOARD,
+        # tests, the Dask sweep test and the TensorBoard and MLflow log tests run against their extras.
+        "test": ["pytest", "hypothesis"] + JAX + CLUSTER + TENSORBOARD + MLFLOW,
     },
     entry_points={
         "console_scripts": [

@@ -182,9 +182,11 @@ Examples:
               help="Precision of float32 matrix products: highest (default: full float32), tf32 or "
                    "bfloat16 (JAX mode on a GPU: tensor cores, faster, fewer mantissa bits). "
                    "Recorded in config.json.")
-@click.option("--log-to", "log_to", type=click.Choice(["tensorboard"]), multiple=True,
-              help="Also log to an experiment tracker: tensorboard (RUN_DIR/tensorboard; needs the "
-                   "tensorboard extra, tensorboardX). Every monitored channel and each update's cost.")
+@click.option("--log-to", "log_to", type=click.Choice(["tensorboard", "mlflow"]), multiple=True,
+              help="Also log to an experiment tracker (repeatable): tensorboard (RUN_DIR/tensorboard; "
+                   "needs the tensorboard extra, tensorboardX) or mlflow ($MLFLOW_TRACKING_URI, else "
+                   "sqlite:///RUN_DIR/mlflow.db; needs the mlflow extra). Every monitored channel and "
+                   "each update's cost.")
 @verbose_option
 @user_errors
 def train(**options):
