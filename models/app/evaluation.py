@@ -24,11 +24,12 @@ from nips2015_vrnn.datasets.lookup import CORPORA
 from nips2015_vrnn.models.app import outputs
 from nips2015_vrnn.models.app.host_batches import pad_time, static_steps
 from nips2015_vrnn.models.app.rundir import RunError
+from nips2015_vrnn.models.bounds import RESAMPLING
 
 log = logging.getLogger(__name__)
 
 __all__ = ["PAPER_TABLE1", "BOUND_KEYS", "paper_row", "format_table_row", "format_per_step", "evaluate_run",
-           "CORPUS_TITLES", "corpus_title", "save_result"]
+           "CORPUS_TITLES", "corpus_title", "save_result", "check_particles"]
 
 #: Chung et al. (2015), Table 1: average log-likelihood per test sequence. VRNN rows give the
 #: lower bound ("≥") and the importance-sampled estimate with 40 samples ("≈"); RNN rows give the
@@ -103,8 +104,9 @@ def _chunks(data, size, limit):
 
 
 def evaluate_run(run, model, split="test", n_samples=40, seed=0, limit=None, progress=None,
-                 checkpoint=None, resample="ess"):
-    """Lower bound, importance-sampled (IWAE) and FIVO log-likelihood of every sequence of ``split``.
+                 checkpoint=None, particles=None, resample="ess"):
+    """Lower bound, importance-sampled (IWAE) and, when asked, FIVO log-likelihood of every sequence
+    of ``split``.
 
     Parameters
     ----------
@@ -120,8 +122,12 @@ def evaluate_run(run, model, split="test", n_samples=40, seed=0, limit=None, pro
         ``progress(done, total)`` after each chunk of sequences.
     checkpoint : str or None
         Recorded in the result.
-    resample : {'ess', 'always'}
-        When FIVO resamples its particles: effective sample size below K/2, or every frame.
+    particles : int >= 1 or None
+        FIVO's particles K; None (default): no FIVO estimate (its particle graph is neither
+        compiled nor run, so an evaluation costs what the ELBO and IWAE cost).
+    resample : {'ess', 'always', 'never'}
+        When FIVO resamples its particles: effective sample size below K/2, every frame, or never
+        (the IWAE bound of K particles, through the particle graph).
 
     Returns
     -------
@@ -133,8 +139,9 @@ def evaluate_run(run, model, split="test", n_samples=40, seed=0, limit=None, pro
     ``backend`` (mode, floatX and matmul_precision of the computation),
     ``per_sequence`` (``lower_bound``, ``loglik_is`` and ``steps`` of each sequence, in split order).
     Every bound under its own name too (:data:`BOUND_KEYS`): ``elbo`` (the lower bound), ``iwae``
-    (the importance-sampled estimate, K = ``n_samples``) and ``fivo`` (the particle filter's, same
-    K, ``resample``), each with ``_sem`` and ``_per_step`` and in ``per_sequence``.
+    (the importance-sampled estimate, K = ``n_samples``) and, with ``particles``, ``fivo`` (the
+    particle filter's), each with ``_sem`` and ``_per_step`` and in ``per_sequence``; ``particles``
+    and ``resample`` record FIVO's settings (both None without FIVO).
     """
     if split not in ("train", "valid", "test"):
         raise ValueError(f"split must be 'train', 'valid' or 'test'; got {split!r}")
@@ -142,6 +149,8 @@ def evaluate_run(run, model, split="test", n_samples=40, seed=0, limit=None, pro
         raise ValueError(f"n_samples must be >= 1; got {n_samples}")
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be >= 1; got {limit}")
+    if particles is not None:
+        check_particles(particles, resample)
     began = time.perf_counter()
     bounds, estimates, fivos, steps = [], [], [], []
     with run.open_split(split) as data:
@@ -158,11 +167,12 @@ def evaluate_run(run, model, split="test", n_samples=40, seed=0, limit=None, pro
             bounds.append(model.lower_bound(batch[0], mask, seed=seed + start))
             estimates.append(model.importance_sampled_loglik(batch[0], mask, n_samples=n_samples,
                                                              seed=seed + start))
-            fivos.append(model.fivo_loglik(batch[0], mask, n_particles=n_samples, seed=seed + start,
-                                           resample=resample))
+            if particles is not None:
+                fivos.append(model.fivo_loglik(batch[0], mask, n_particles=particles, seed=seed + start,
+                                               resample=resample))
             if progress:
                 progress(end, total)
-    bounds, estimates, fivos = np.concatenate(bounds), np.concatenate(estimates), np.concatenate(fivos)
+    bounds, estimates = np.concatenate(bounds), np.concatenate(estimates)
     steps = np.concatenate(steps).astype(np.int64)
 
     def sem(values):
@@ -183,20 +193,33 @@ def evaluate_run(run, model, split="test", n_samples=40, seed=0, limit=None, pro
         "per_sequence": {"lower_bound": bounds.tolist(), "loglik_is": estimates.tolist(),
                          "steps": steps.tolist()},
     }
-    result["resample"] = resample
-    for key, values in zip(BOUND_KEYS, (bounds, estimates, fivos)):
+    result["particles"] = None if particles is None else int(particles)
+    result["resample"] = None if particles is None else resample
+    values_of = [bounds, estimates] + ([np.concatenate(fivos)] if particles is not None else [])
+    for key, values in zip(BOUND_KEYS, values_of):
         result[key], result[f"{key}_sem"] = float(values.mean()), sem(values)
         result[f"{key}_per_step"] = float(values.sum() / steps.sum())
         result["per_sequence"][key] = values.tolist()
-    log.info("%s on %s (%d sequences): lower bound %.2f, IS log-likelihood %.2f, FIVO %.2f", result["model"],
-             split, result["n_sequences"], result["lower_bound"], result["loglik_is"], result["fivo"])
+    log.info("%s on %s (%d sequences): lower bound %.2f, IS log-likelihood %.2f%s", result["model"],
+             split, result["n_sequences"], result["lower_bound"], result["loglik_is"],
+             f", FIVO {result['fivo']:.2f}" if "fivo" in result else "")
     return result
 
 
+def check_particles(particles, resample):
+    """Refuse FIVO settings the particle filter cannot run: ``particles`` an int K >= 1, ``resample``
+    one of :data:`~nips2015_vrnn.models.bounds.RESAMPLING` (raises ValueError naming the value)."""
+    if isinstance(particles, bool) or not isinstance(particles, (int, np.integer)) or particles < 1:
+        raise ValueError(f"particles must be an integer >= 1; got {particles!r}")
+    if resample not in RESAMPLING:
+        raise ValueError(f"resample must be one of {', '.join(RESAMPLING)}; got {resample!r}")
+
+
 def save_result(run, result):
-    """Write ``result`` to ``RUN_DIR/eval_<split>_<checkpoint>.json`` (through a temporary file);
-    returns the path."""
-    path = outputs.eval_path(run, result["split"], result["checkpoint"] or "params")
+    """Write ``result`` to ``RUN_DIR/eval_<split>_<checkpoint>[_fivo<K>-<resample>].json``
+    (:func:`~nips2015_vrnn.models.app.outputs.eval_name`, through a temporary file); returns the path."""
+    path = outputs.eval_path(run, result["split"], result["checkpoint"] or "params", result.get("particles"),
+                             result.get("resample"))
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         tmp.write_text(json.dumps(result, indent=1) + "\n")

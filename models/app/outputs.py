@@ -2,7 +2,8 @@
 
 Every ``vrnn-sample`` call writes into its own folder ``samples/<checkpoint>-seed<seed>/`` (with
 ``-bias<b>`` after it when sampled with a bias b != 0);
-every ``vrnn-eval`` into ``eval_<split>_<checkpoint>.json``. An existing output is never
+every ``vrnn-eval`` into ``eval_<split>_<checkpoint>.json`` (``eval_<split>_<checkpoint>_fivo<K>-<resample>.json``
+when it also ran FIVO's particle filter with K particles). An existing output is never
 overwritten silently: :func:`claim` refuses it unless asked to replace it. Outputs stay inside the
 run directory: a symbolic link in their place (``samples`` or the output itself) is refused, never
 followed or deleted through. A folder of samples is written by :func:`staged_folder`: under the
@@ -15,6 +16,8 @@ Example
 >>> from pathlib import Path
 >>> samples_name('best', 3), samples_name('best', 0, bias=1.5), eval_name('test', 'last')
 ('best-seed3', 'best-seed0-bias1.5', 'eval_test_last.json')
+>>> eval_name('test', 'best', particles=40, resample='ess')
+'eval_test_best_fivo40-ess.json'
 """
 import contextlib
 import glob
@@ -35,9 +38,12 @@ def samples_name(checkpoint, seed, bias=0.0):
     return f"{checkpoint}-seed{seed}" + (f"-bias{bias:g}" if bias else "")
 
 
-def eval_name(split, checkpoint):
-    """File name of one evaluation: ``eval_<split>_<checkpoint>.json``."""
-    return f"eval_{split}_{checkpoint}.json"
+def eval_name(split, checkpoint, particles=None, resample=None):
+    """File name of one evaluation: ``eval_<split>_<checkpoint>.json``, or with FIVO (``particles``
+    K, ``resample`` its criterion) ``eval_<split>_<checkpoint>_fivo<K>-<resample>.json``: evaluations
+    with other estimator settings never replace each other."""
+    fivo = f"_fivo{int(particles)}-{resample}" if particles else ""
+    return f"eval_{split}_{checkpoint}{fivo}.json"
 
 
 def samples_dir(run, checkpoint, seed, bias=0.0):
@@ -54,9 +60,9 @@ def output_lock(path):
     return lock(path)
 
 
-def eval_path(run, split, checkpoint):
-    """``RUN_DIR/eval_<split>_<checkpoint>.json``."""
-    return run.path / eval_name(split, checkpoint)
+def eval_path(run, split, checkpoint, particles=None, resample=None):
+    """``RUN_DIR/`` :func:`eval_name` ``(split, checkpoint, particles, resample)``."""
+    return run.path / eval_name(split, checkpoint, particles, resample)
 
 
 def claim(path, force=False, option="--force"):

@@ -71,8 +71,10 @@ def test_evaluate_run_averages_every_sequence_over_chunks():
                                      progress=lambda done, total: progress.append((done, total)))
     per_seq = -(split.x.sum(axis=2) * split.mask).sum(axis=0)
     assert run.opened == ["valid"]
-    assert model.calls == [("bound", 2, 10), ("is", 2, 10), ("fivo", 2, 10), ("bound", 2, 12), ("is", 2, 12),
-                           ("fivo", 2, 12), ("bound", 1, 14), ("is", 1, 14), ("fivo", 1, 14)]
+    # No FIVO unless asked for: its particle graph is neither compiled nor run.
+    assert model.calls == [("bound", 2, 10), ("is", 2, 10), ("bound", 2, 12), ("is", 2, 12),
+                           ("bound", 1, 14), ("is", 1, 14)]
+    assert "fivo" not in result and result["particles"] is None and result["resample"] is None
     assert progress == [(2, 5), (4, 5), (5, 5)]
     assert result["n_sequences"] == 5 and result["n_samples"] == 7 and result["split"] == "valid"
     np.testing.assert_allclose(result["lower_bound"], per_seq.mean(), rtol=1e-12)
@@ -101,18 +103,30 @@ def test_evaluate_run_limit_takes_the_first_sequences():
 
 def test_evaluate_run_gives_every_bound_per_sequence_and_per_step():
     split = FakeSplit(5)
-    result = evaluation.evaluate_run(FakeRun(split), FakeModel(m_batch_size=2), n_samples=8)
+    model = FakeModel(m_batch_size=2)
+    result = evaluation.evaluate_run(FakeRun(split), model, n_samples=8, seed=3, particles=6)
+    assert [call for call in model.calls if call[0] == "fivo"] == [("fivo", 2, 3), ("fivo", 2, 5), ("fivo", 1, 7)]
     per_seq = -(split.x.sum(axis=2) * split.mask).sum(axis=0)
-    for key, shift in (("elbo", 0), ("iwae", 8), ("fivo", 4)):
+    for key, shift in (("elbo", 0), ("iwae", 8), ("fivo", 3)):  # the fake's FIVO: bound + K / 2
         np.testing.assert_allclose(result["per_sequence"][key], per_seq + shift, rtol=1e-12)
         np.testing.assert_allclose(result[key], (per_seq + shift).mean(), rtol=1e-12)
         np.testing.assert_allclose(result[f"{key}_per_step"], (per_seq + shift).sum() / split.mask.sum(),
                                    rtol=1e-12)
     assert result["elbo"] == result["lower_bound"] and result["iwae"] == result["loglik_is"]
-    assert result["resample"] == "ess" and "fivo" in evaluation.format_per_step(result)
+    assert result["particles"] == 6 and result["resample"] == "ess" and "fivo" in evaluation.format_per_step(result)
 
 
-@pytest.mark.parametrize("kwargs", [dict(split="bogus"), dict(n_samples=0), dict(limit=0)])
+def test_evaluate_run_passes_the_resampling_scheme_to_fivo():
+    model = FakeModel(m_batch_size=2)
+    seen = []
+    model.fivo_loglik = lambda x, mask, n_particles, seed, resample: seen.append((n_particles, resample)) or \
+        np.zeros(x.shape[1])
+    result = evaluation.evaluate_run(FakeRun(FakeSplit(3)), model, n_samples=2, particles=5, resample="never")
+    assert seen == [(5, "never"), (5, "never")] and result["resample"] == "never" and result["fivo"] == 0.0
+
+
+@pytest.mark.parametrize("kwargs", [dict(split="bogus"), dict(n_samples=0), dict(limit=0), dict(particles=0),
+                                    dict(particles=2.5), dict(particles=2, resample="sometimes")])
 def test_evaluate_run_refuses_bad_settings(kwargs):
     with pytest.raises(ValueError):
         evaluation.evaluate_run(FakeRun(FakeSplit(2)), FakeModel(2), **kwargs)

@@ -24,9 +24,17 @@ Prints the average per-sequence lower bound (">=") and importance-sampled log-li
 over the split, beside the paper's numbers when the model is a paper preset, and saves them to
 RUN_DIR/eval_<split>_<checkpoint>.json (an existing file is replaced only with --force).
 
+With --particles K (or --resample) it also runs FIVO's particle filter (Maddison et al. 2017):
+K particles from the encoder, resampled when their effective sample size falls below K/2 (ess),
+at every frame (always) or never (the IWAE bound of K particles). Its estimate is printed and
+saved beside the others, in RUN_DIR/eval_<split>_<checkpoint>_fivo<K>-<resample>.json, so
+evaluations with other settings never replace each other. Without them no particle graph is
+compiled.
+
 \b
 Example:
   vrnn-eval runs/demo --split test --samples 40
+  vrnn-eval runs/demo --particles 16 --resample always
 """)
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--split", type=click.Choice(["valid", "test"]), default="test", show_default=True)
@@ -35,13 +43,19 @@ Example:
 @click.option("--checkpoint", type=click.Choice(CHECKPOINTS), default="best", show_default=True)
 @click.option("--limit", type=click.IntRange(min=1), help="Evaluate only the first N sequences of the split.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Seed of the sampling noise.")
+@click.option("--particles", type=int, metavar="K",
+              help="Also the FIVO estimate with K >= 1 particles (default with --resample: --samples).")
+@click.option("--resample", metavar="SCHEME",
+              help="When FIVO resamples: ess (effective sample size below K/2; the default with "
+                   "--particles), always, or never.")
 @click.option("--force", is_flag=True, help="Replace an earlier evaluation of this split and checkpoint.")
 @mode_option
 @verbose_option
 @user_errors
-def evaluate(run_dir, split, samples, checkpoint, limit, seed, force, mode, verbose):
+def evaluate(run_dir, split, samples, checkpoint, limit, seed, particles, resample, force, mode, verbose):
     from nips2015_vrnn.models.app import outputs
     from nips2015_vrnn.models.app.evaluation import (
+        check_particles,
         corpus_title,
         evaluate_run,
         format_per_step,
@@ -52,12 +66,19 @@ def evaluate(run_dir, split, samples, checkpoint, limit, seed, force, mode, verb
     from nips2015_vrnn.models.app.rundir import RunDir, check_frame_width, load_model
 
     setup_logging(verbose)
+    if particles is not None or resample is not None:  # FIVO asked for: its settings checked first
+        particles = samples if particles is None else particles
+        resample = resample or "ess"
+        try:
+            check_particles(particles, resample)
+        except ValueError as err:
+            raise UserError(f"--{err}") from None
     run = RunDir(run_dir)
     changed = run.data_changed()
     if changed:
         click.echo(changed, err=True)
     check_frame_width(run.config, run.corpus, run.data_path)  # a file swapped for another width
-    path = outputs.eval_path(run, split, checkpoint)
+    path = outputs.eval_path(run, split, checkpoint, particles, resample)
     # a second evaluation of this split and checkpoint refuses; SIGTERM / Ctrl-C: exit 130, no file
     with outputs.output_lock(path), interruptible(f"nothing was written to {path}") as signals:
         if not force:
@@ -67,8 +88,9 @@ def evaluate(run_dir, split, samples, checkpoint, limit, seed, force, mode, verb
         warning = outputs.untrained_warning(run, checkpoint)
         if warning:
             click.echo(warning, err=True)
+        fivo = f"; FIVO: {particles} particles, resampling {resample}" if particles else ""
         click.echo(f"{model.config.model_name} from checkpoints/{checkpoint} on the {split} split, "
-                   f"{samples} importance samples")
+                   f"{samples} importance samples{fivo}")
         click.echo(f"backend: {backend.describe()}")
         if backend.static_shapes:
             # One function per static shape (lower bound, importance sampling), compiled at first use.
@@ -81,7 +103,8 @@ def evaluate(run_dir, split, samples, checkpoint, limit, seed, force, mode, verb
         signals.check()  # a SIGTERM swallowed while compiling
         with progress_bar("sequences") as progress:
             result = evaluate_run(run, model, split=split, n_samples=samples, seed=seed, limit=limit,
-                                  progress=progress, checkpoint=checkpoint)
+                                  progress=progress, checkpoint=checkpoint, particles=particles,
+                                  resample=resample or "ess")
         click.echo(f"average log-likelihood per sequence (nats) over {result['n_sequences']} "
                    f"{split} sequences:")
         click.echo(format_table_row(result["model"], corpus_title(run), result["lower_bound"],

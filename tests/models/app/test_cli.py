@@ -457,6 +457,21 @@ def test_eval_of_a_missing_checkpoint_is_a_one_line_error(run_dir, tmp_path):
     assert_one_line_error(result, "best")
 
 
+def test_eval_runs_fivo_only_when_asked_and_names_its_file_by_the_settings(run_dir, tmp_path):
+    path = broken_copy(run_dir[0], tmp_path, "fivo")
+    args = [path, "--split", "valid", "--samples", 2, "--limit", 2, "--checkpoint", "last", "--mode", "c"]
+    assert invoke(cli.evaluate, args).exit_code == 0
+    plain = json.loads((path / "eval_valid_last.json").read_text())
+    assert "fivo" not in plain and plain["particles"] is None
+    result = invoke(cli.evaluate, [*args, "--particles", 3, "--resample", "always"])
+    assert result.exit_code == 0, result.output
+    assert "FIVO: 3 particles, resampling always" in result.output and " fivo " in result.output
+    saved = json.loads((path / "eval_valid_last_fivo3-always.json").read_text())
+    assert saved["particles"] == 3 and saved["resample"] == "always" and len(saved["per_sequence"]["fivo"]) == 2
+    assert saved["n_samples"] == 2 and saved["elbo"] == saved["lower_bound"]
+    assert json.loads((path / "eval_valid_last.json").read_text()) == plain  # not replaced
+
+
 def test_eval_with_a_bad_sample_count_is_a_one_line_error(run_dir):
     result = invoke(cli.evaluate, [run_dir[0], "--samples", 0])
     assert_one_line_error(result, "--samples")
