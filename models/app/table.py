@@ -23,6 +23,7 @@ import numpy as np
 
 from cle.errors import UserError
 from nips2015_vrnn.models.app.evaluation import CORPUS_TITLES, paper_row
+from nips2015_vrnn.models.app.published_music import MUSIC_CORPORA, PUBLISHED_MUSIC, SOURCES
 from nips2015_vrnn.models.app.sweepdir import (
     SweepError,
     cell_name,
@@ -35,7 +36,7 @@ from nips2015_vrnn.models.app.sweepdir import (
 from nips2015_vrnn.models.presets import MODELS, get_preset, preset_name
 
 __all__ = ["Cell", "Table", "collect", "format_stat", "markdown", "write_csv", "bar_chart", "CSV_FIELDS",
-           "MODEL_TITLES", "write_table"]
+           "MODEL_TITLES", "write_table", "published_music_lines"]
 
 #: Command-line model name -> the name the paper's table gives it ('vrnn-gmm' -> 'VRNN-GMM').
 MODEL_TITLES = OrderedDict((model, get_preset(preset_name("text" if output == "categorical" else "sequences", model))
@@ -185,8 +186,47 @@ def _paper_text(cell):
     return f"≥ {cell.paper['bound']}, ≈ {cell.paper['estimate']}"
 
 
-def markdown(table):
-    """Table 1 as Markdown: per corpus a column of ours and one of the paper's, then the notes."""
+def _pianoroll_columns(table):
+    """The titles of the table's columns of piano-roll sweeps."""
+    return [column for column, sweeps in table.columns_sweeps.items()
+            if sweeps and sweeps[0][1].corpus == "pianoroll"]
+
+
+def published_music_lines(table, corpus=None):
+    """The published per-time-step numbers of the piano-roll corpora
+    (:data:`~nips2015_vrnn.models.app.published_music.PUBLISHED_MUSIC`) as Markdown list lines,
+    each with its source: those of ``corpus`` (a key of ``MUSIC_CORPORA``: the corpus the table's
+    piano-roll runs were trained on) beside those runs' own per-step numbers, or without ``corpus``
+    every corpus's, when the table has a piano-roll column; [] otherwise."""
+    columns = _pianoroll_columns(table)
+    if corpus is None and not columns:
+        return []
+    if corpus is None:
+        lines = ["Published log-likelihoods per time step on the piano-roll corpora (nats, their test "
+                 "splits); give --pianoroll-corpus to set this table's piano-roll runs beside one of them:"]
+        for model in OrderedDict.fromkeys(row.model for row in PUBLISHED_MUSIC):
+            rows = [row for row in PUBLISHED_MUSIC if row.model == model]
+            values = ", ".join(f"{MUSIC_CORPORA[row.corpus]} {row.loglik:.2f}" for row in rows)
+            lines.append(f"- {model}: {values} ({'; '.join(OrderedDict.fromkeys(SOURCES[r.source] for r in rows))})")
+        return lines
+    lines = [f"Published log-likelihoods per time step on {MUSIC_CORPORA[corpus]} (nats, its test split), "
+             "beside this table's piano-roll runs:"]
+    lines += [f"- {row.model}: {row.loglik:.2f} ({SOURCES[row.source]})"
+              for row in PUBLISHED_MUSIC if row.corpus == corpus]
+    for column in columns:
+        for model in table.models:
+            cell = table.cell(column, model)
+            if cell is None or not cell.per_step:
+                continue
+            bound, estimate = np.mean(cell.per_step, axis=0)
+            fivo = f", FIVO {np.mean([f for _, f in cell.fivos]):.4f}" if cell.fivos else ""
+            lines.append(f"- ours, {MODEL_TITLES[model]} ({column}): ≥ {bound:.4f}, ≈ {estimate:.4f}{fivo}")
+    return lines
+
+
+def markdown(table, pianoroll_corpus=None):
+    """Table 1 as Markdown: per corpus a column of ours and one of the paper's, then the notes
+    (and the published piano-roll numbers: :func:`published_music_lines`)."""
     header = ["Model"]
     for column in table.columns:
         header += [column, f"{column}: paper"]
@@ -212,6 +252,9 @@ def markdown(table):
               for (column, model), cell in table.cells.items() for line in cell.others]
     if others:
         lines += ["", "Other evaluations of these runs (not in the table):", *others]
+    music = published_music_lines(table, pianoroll_corpus)
+    if music:
+        lines += ["", *music]
     return "\n".join(lines) + "\n"
 
 
@@ -296,16 +339,16 @@ def _write_text(path, text):
         tmp.unlink(missing_ok=True)  # a full disk leaves no temporary
 
 
-def write_table(table, out_dir, name="table1", png=True):
-    """Write ``<name>.md``, ``<name>.csv`` and (with ``png``) ``<name>.png`` into ``out_dir``;
-    returns the paths written."""
+def write_table(table, out_dir, name="table1", png=True, pianoroll_corpus=None):
+    """Write ``<name>.md`` (:func:`markdown` with ``pianoroll_corpus``), ``<name>.csv`` and (with
+    ``png``) ``<name>.png`` into ``out_dir``; returns the paths written."""
     out_dir = Path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise UserError(f"{out_dir}: cannot make the output folder ({err.strerror})") from None
     paths = [out_dir / f"{name}.md", out_dir / f"{name}.csv"]
-    _write_text(paths[0], markdown(table))
+    _write_text(paths[0], markdown(table, pianoroll_corpus))
     write_csv(table, paths[1])
     if png:
         paths.append(out_dir / f"{name}.png")
