@@ -103,6 +103,8 @@ def eval_command(spec, run_path):
             "--checkpoint", spec.checkpoint, "--seed", str(spec.eval_seed), "--force"]
     if spec.limit:
         args += ["--limit", str(spec.limit)]
+    if spec.eval_particles:
+        args += ["--particles", str(spec.eval_particles), "--resample", spec.eval_resample or "ess"]
     return args
 
 

@@ -31,7 +31,7 @@ from nips2015_vrnn.models.presets import MODELS
 
 __all__ = ["SweepSpec", "SweepError", "CELL_STATES", "SWEEP_FILE", "STATUS_FILE", "LOGS",
            "cell_name", "create_sweep", "load_sweep", "cell_state", "eval_result", "other_evaluations",
-           "protocol_differences", "PROTOCOL", "read_status",
+           "protocol_differences", "PROTOCOL", "read_status", "sweep_eval_name",
            "write_json"]
 
 #: Format tag of sweep.json; loading refuses anything else.
@@ -72,6 +72,9 @@ class SweepSpec:
     split, samples, limit, checkpoint, eval_seed :
         ``vrnn-eval``'s protocol: split, importance samples (40 in the paper), first ``limit``
         sequences only (None: all), checkpoint, seed of the sampling noise.
+    eval_particles, eval_resample :
+        ``vrnn-eval --particles / --resample``: FIVO's particles K and resampling criterion (None,
+        None: no FIVO estimate).
     """
 
     corpus: str
@@ -88,6 +91,8 @@ class SweepSpec:
     limit: int = None
     checkpoint: str = "best"
     eval_seed: int = 0
+    eval_particles: int = None
+    eval_resample: str = None
     format: str = field(default=SWEEP_FORMAT)
 
     def __post_init__(self):
@@ -185,8 +190,10 @@ def read_status(path):
     return _read_json(file, "the cells' outcomes") if file.is_file() else {}
 
 
-#: What an evaluation records of its protocol: result key -> the :class:`SweepSpec` field.
-PROTOCOL = {"checkpoint": "checkpoint", "n_samples": "samples", "seed": "eval_seed", "limit": "limit"}
+#: What an evaluation records of its protocol: result key -> the :class:`SweepSpec` field (FIVO's
+#: resampling criterion is in the evaluation's file name: :func:`sweep_eval_name`).
+PROTOCOL = {"checkpoint": "checkpoint", "n_samples": "samples", "seed": "eval_seed", "limit": "limit",
+            "particles": "eval_particles"}
 
 
 def protocol_differences(result, spec):
@@ -195,6 +202,14 @@ def protocol_differences(result, spec):
     result does not record is taken as the sweep's: files of earlier versions lack ``limit``)."""
     return [f"{key} {result[key]} (the sweep: {getattr(spec, field)})" for key, field in PROTOCOL.items()
             if key in result and result[key] != getattr(spec, field)]
+
+
+def sweep_eval_name(split, spec):
+    """The file name of the evaluation ``spec``'s protocol writes (``vrnn-eval``'s name for its
+    checkpoint and FIVO settings: :func:`~nips2015_vrnn.models.app.outputs.eval_name`)."""
+    from nips2015_vrnn.models.app.outputs import eval_name
+
+    return eval_name(split, spec.checkpoint, spec.eval_particles, spec.eval_resample)
 
 
 def _eval_files(run_path, split):
@@ -208,13 +223,13 @@ def eval_result(run_path, split, spec=None):
     """The evaluation of ``split`` saved in the run directory ``run_path``, or None.
 
     With the sweep's ``spec``: the evaluation the sweep made, by its protocol (``eval_<split>.json``
-    or ``eval_<split>_<checkpoint>.json`` recording the sweep's checkpoint, importance samples, seed
-    and limit: :func:`protocol_differences`); any other evaluation of the run is not it (see
+    or the file :func:`sweep_eval_name` names, recording the sweep's checkpoint, importance samples,
+    seed, limit and FIVO particles: :func:`protocol_differences`); any other evaluation of the run is not it (see
     :func:`other_evaluations`). Without: ``eval_<split>.json`` or, failing that, the newest
     ``eval_<split>_*.json``. The one place that knows these names.
     """
     for file in _eval_files(run_path, split):
-        if spec is not None and file.name not in (f"eval_{split}.json", f"eval_{split}_{spec.checkpoint}.json"):
+        if spec is not None and file.name not in (f"eval_{split}.json", sweep_eval_name(split, spec)):
             continue
         result = _read_json(file, "an evaluation written by vrnn-eval")
         if spec is None or not protocol_differences(result, spec):
@@ -229,8 +244,7 @@ def other_evaluations(run_path, split, spec):
     for file in _eval_files(run_path, split):
         result = _read_json(file, "an evaluation written by vrnn-eval")
         differences = protocol_differences(result, spec)
-        if file.name not in (f"eval_{split}.json", f"eval_{split}_{spec.checkpoint}.json") \
-                and not differences:
+        if file.name not in (f"eval_{split}.json", sweep_eval_name(split, spec)) and not differences:
             differences = [f"file {file.name}"]
         if differences:
             found.append((file.name, result, differences))

@@ -142,7 +142,8 @@ def _number(value):
 
 def _protocol(spec):
     """The evaluation protocol of a sweep, in words."""
-    return (f"checkpoint {spec.checkpoint}, {spec.samples} importance samples, seed {spec.eval_seed}, "
+    fivo = f"FIVO {spec.eval_particles} particles ({spec.eval_resample}), " if spec.eval_particles else ""
+    return (f"checkpoint {spec.checkpoint}, {spec.samples} importance samples, {fivo}seed {spec.eval_seed}, "
             f"{'all' if spec.limit is None else f'the first {spec.limit}'} {spec.split} sequences")
 
 

@@ -5,6 +5,7 @@ import sys
 import click
 
 from cle import backend
+from cle.errors import UserError
 from nips2015_vrnn.datasets.lookup import CORPORA, DEMO_CORPORA
 from nips2015_vrnn.models.app.cli.common import (
     DEFAULT_MODE_HELP,
@@ -68,7 +69,8 @@ def _echo_result(result, done, total):
 @click.command(help="""Train and evaluate every (model, seed) cell of a corpus: Table 1 of the paper.
 
 Each cell is an ordinary run directory SWEEP_DIR/<model>-seed<seed>, trained by vrnn-train and
-then evaluated by vrnn-eval (bound and importance sampling, --eval-samples 40 as in the paper),
+then evaluated by vrnn-eval (bound and importance sampling, --eval-samples 40 as in the paper;
+FIVO too with --eval-particles K),
 each command in its own process. SWEEP_DIR/sweep.json describes the grid. Run the same command
 again to skip finished cells, resume interrupted ones from their checkpoint and retry failed
 ones; more --models or --seeds extend the grid. A failed cell is reported and does not stop the
@@ -99,6 +101,11 @@ Examples:
 @click.option("--eval-samples", default=40, show_default=True, type=click.IntRange(min=1),
               help="Importance samples per sequence in the evaluation.")
 @click.option("--eval-limit", type=click.IntRange(min=1), help="Evaluate only the first N sequences.")
+@click.option("--eval-particles", type=int, metavar="K",
+              help="Also FIVO's estimate with K >= 1 particles (vrnn-eval --particles; default with "
+                   "--eval-resample: --eval-samples).")
+@click.option("--eval-resample", metavar="SCHEME",
+              help="FIVO's resampling in the evaluation: ess (the default), always or never (vrnn-eval --resample).")
 @click.option("--split", type=click.Choice(["valid", "test"]), default="test", show_default=True,
               help="Split evaluated.")
 @click.option("--mode", type=click.Choice(list(backend.MODES)), default=None,
@@ -113,8 +120,8 @@ Examples:
                    "its pool from (default: inherited; cores / workers with --workers).")
 @verbose_option
 @user_errors
-def sweep(corpus, out, data, demo_corpus, models, seeds, sets, max_updates, eval_samples, eval_limit, split,
-          mode, float64, scheduler, workers, address, threads, verbose):
+def sweep(corpus, out, data, demo_corpus, models, seeds, sets, max_updates, eval_samples, eval_limit,
+          eval_particles, eval_resample, split, mode, float64, scheduler, workers, address, threads, verbose):
     from nips2015_vrnn.datasets import lookup
     from nips2015_vrnn.models.app import configure
     from nips2015_vrnn.models.app.sweep import run_sweep
@@ -127,6 +134,15 @@ def sweep(corpus, out, data, demo_corpus, models, seeds, sets, max_updates, eval
     if workers and address:
         raise click.UsageError("give --workers (a cluster here) or --address (a running scheduler), not both")
     configure.parse_overrides(sets)  # a bad --set is an error now, not in every cell
+    if eval_particles is not None or eval_resample is not None:  # checked now, not in every cell
+        from nips2015_vrnn.models.app.evaluation import check_particles
+
+        eval_particles = eval_samples if eval_particles is None else eval_particles
+        eval_resample = eval_resample or "ess"
+        try:
+            check_particles(eval_particles, eval_resample)
+        except ValueError as err:
+            raise UserError(f"--eval-{err}") from None
     demo = corpus == "demo"
     if data is None:
         if not demo:
@@ -138,7 +154,7 @@ def sweep(corpus, out, data, demo_corpus, models, seeds, sets, max_updates, eval
     data = str(lookup.find_data_file(fmt, data).resolve())
     spec = SweepSpec(corpus=fmt, demo=demo, data=data, models=models, seeds=seeds, sets=tuple(sets),
                      max_updates=max_updates, float64=float64, mode=mode, split=split, samples=eval_samples,
-                     limit=eval_limit)
+                     limit=eval_limit, eval_particles=eval_particles, eval_resample=eval_resample)
     click.echo(f"sweep {out}: {len(models)} models x {len(seeds)} seeds of {fmt}"
                f"{' (demo)' if demo else ''}, {scheduler}"
                + (f" ({workers} workers)" if workers else f" ({address})" if address else ""))

@@ -173,6 +173,29 @@ def test_bad_arguments_are_usage_errors(tmp_path, args, fragment):
     assert fragment in result.output
 
 
+def test_a_sweep_with_fivo_evaluates_with_it_and_finds_its_file_by_the_settings(tmp_path):
+    spec = SweepSpec(**{**SPEC.__dict__, "eval_particles": 8, "eval_resample": "always"})
+    assert eval_command(spec, "/s/x")[-4:] == ["--particles", "8", "--resample", "always"]
+    protocol = {"checkpoint": "best", "n_samples": 2, "seed": 0, "limit": 3}
+    (tmp_path / "eval_test_best.json").write_text(json.dumps({**protocol, "lower_bound": 1.0}))  # no FIVO
+    assert eval_result(tmp_path, "test", spec) is None
+    (tmp_path / "eval_test_best_fivo8-ess.json").write_text(json.dumps({**protocol, "particles": 8, "fivo": 2.0}))
+    assert eval_result(tmp_path, "test", spec) is None  # another resampling criterion
+    (tmp_path / "eval_test_best_fivo8-always.json").write_text(json.dumps({**protocol, "particles": 8, "fivo": 3.0}))
+    assert eval_result(tmp_path, "test", spec)["fivo"] == 3.0
+    assert eval_result(tmp_path, "test", SPEC)["lower_bound"] == 1.0  # the sweep without FIVO: its own file
+
+
+@pytest.mark.parametrize("args, fragment", [(["--eval-particles", 0], "--eval-particles"),
+                                            (["--eval-resample", "often"], "--eval-resample")])
+def test_bad_fivo_settings_are_one_line_errors_before_any_cell(tmp_path, args, fragment):
+    result = CliRunner().invoke(cli.sweep, ["iamondb", "--data", str(tmp_path), "--out", str(tmp_path / "s"),
+                                            *[str(a) for a in args]])
+    assert result.exit_code == 1 and fragment in result.output, result.output
+    assert result.output.startswith("Error: ") and len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "s").exists()
+
+
 def test_a_bad_set_is_a_one_line_error_before_any_cell(tmp_path):
     result = CliRunner().invoke(cli.sweep, ["iamondb", "--data", str(tmp_path), "--out", str(tmp_path / "s"),
                                             "--set", "no_such_key=1"])
