@@ -12,6 +12,9 @@ TENSORBOARD = ["tensorboardX>=2.6"]
 # MLflow's tracking client without its server and UI, and the SQLite store a run logs into when
 # no MLFLOW_TRACKING_URI is set (MLflow 3 refuses its file store by default)
 MLFLOW = ["mlflow-skinny>=3", "sqlalchemy>=2", "alembic"]
+# OpenBLAS as a wheel of its own (8 MB, no other dependency): the BLAS PyTensor's C mode links its
+# matrix products to (cle/blas.py); without it they run through numpy from Python.
+BLAS = ["scipy-openblas32>=0.3.30"]
 vrnn_packages = ["nips2015_vrnn.models", "nips2015_vrnn.models.app", "nips2015_vrnn.models.app.cli",
                  "nips2015_vrnn.datasets"]
 
@@ -41,6 +44,9 @@ setup(
         "soundfile>=0.12",
     ],
     extras_require={
+        # vrnn-train --mode c: PyTensor's C products on a linked OpenBLAS (cle/blas.py), and no
+        # "could not link to a BLAS" warning
+        "blas": BLAS,
         # vrnn-sweep --scheduler dask: cells as tasks of a dask.distributed cluster
         "cluster": CLUSTER,
         # PyTensor's JAX backend (vrnn-train --mode jax): CPU wheels; for a CUDA GPU install the
@@ -54,8 +60,9 @@ setup(
         # benchmarks/chorales.py: Bach chorales from music21's corpus (shipped in the package)
         "bench": ["music21"],
         # What the test suite needs: hypothesis fuzzes the readers of untrusted files; the JAX-vs-C
-        # tests, the Dask sweep test and the TensorBoard and MLflow log tests run against their extras.
-        "test": ["pytest", "hypothesis"] + JAX + CLUSTER + TENSORBOARD + MLFLOW,
+        # tests, the BLAS link test, the Dask sweep test and the TensorBoard and MLflow log tests run
+        # against their extras.
+        "test": ["pytest", "hypothesis"] + JAX + BLAS + CLUSTER + TENSORBOARD + MLFLOW,
     },
     entry_points={
         "console_scripts": [

@@ -205,8 +205,13 @@ class Backend:
 
     def start_process(self):
         """At a program's start, once: what JAX only has per process, set for this backend (JAX
-        mode: :func:`start_jax` with XLA's persistent cache beside the store); nothing in other
-        modes. Returns ``self``."""
+        mode: :func:`start_jax` with XLA's persistent cache beside the store), and in every mode
+        the BLAS PyTensor's C code links to (:func:`cle.blas.link_at_program_start`: the
+        ``scipy-openblas32`` OpenBLAS when installed, unless the user gave ``blas__ldflags``).
+        Returns ``self``."""
+        from cle.blas import link_at_program_start
+
+        link_at_program_start()
         if self.mode == "jax":
             directory = getattr(self.store, "directory", None) if self.store is not None else None
             start_jax(self.floatX, xla_cache=None if directory is None else Path(directory) / "xla")
