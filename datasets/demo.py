@@ -10,10 +10,11 @@ to end, so a model can be trained on it in minutes:
   18), written as ``lineStrokes/`` XML (image coordinates, y down, integer points as the IAM-OnDB
   tablet), ``ascii/`` transcriptions and the split files ``trainset.txt`` / ``testset_v.txt`` / ``testset_f.txt``;
 - speech: utterances of the source-filter synthesiser of
-  :mod:`~nips2015_vrnn.datasets.demo_speech` in two voices, as 16 kHz int16 WAV files: words
-  (bursts of about 0.2-0.9 s) between pauses of 0.12-0.4 s, so that about 40 % of the 12.5 ms
-  frames are near-silent and the frames' energy envelope varies about as much as its mean
-  (coefficient of variation about 1).
+  :mod:`~nips2015_vrnn.datasets.demo_speech` in two voices (80 and 160 Hz, pitch periods that
+  divide the 200-sample frame, so a steady vowel repeats its frame), as 16 kHz int16 WAV files:
+  words (bursts of about 0.2-0.9 s) between pauses of 0.12-0.4 s (noise 57 dB below the
+  vowels), so that about 40 % of the 12.5 ms frames are near-silent and the frames' energy
+  envelope varies about as much as its mean (coefficient of variation about 1).
 
 :data:`CORPUS_VERSION` names the generated corpus: it changes whenever the generators' output
 does, and the demo cache (:func:`nips2015_vrnn.datasets.lookup.demo_data_dir`) is keyed by it, so a
@@ -63,7 +64,7 @@ TABLET_UNIT = 60.0
 #: Pen sampling period (s) and the range of pen-up pauses (s) written in the time attribute.
 POINT_PERIOD, PEN_UP_S = 0.01, (0.08, 0.3)
 #: Version of the generated corpus: bump it whenever a generator's output changes.
-CORPUS_VERSION = 3
+CORPUS_VERSION = 4
 #: File in a prepared demo folder that holds its :data:`CORPUS_VERSION`.
 VERSION_FILE = "corpus_version.txt"
 #: Voices of the demo speech (the first of :data:`~nips2015_vrnn.datasets.demo_speech.VOICES`).

@@ -81,6 +81,8 @@ def test_demo_speech_training_rows_have_pauses_and_bursts(demo):
     stats = speech_statistics(waves, 200)
     assert 0.3 < stats["silent_fraction"] < 0.55
     assert 0.8 < stats["envelope_cv"] < 1.5
+    assert 0.25 < stats["near_silent_fraction"] < 0.5   # pauses 40 dB under the vowels
+    assert stats["loud_flatness"] < 0.03                 # voiced (white noise: 0.56)
 
 
 def test_demo_handwriting_lines_are_short_with_strokes_from_a_dot_to_a_word(demo):

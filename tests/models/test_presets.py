@@ -44,6 +44,7 @@ def test_unknown_preset_lists_the_known_ones():
 
 def test_demo_presets_are_the_paper_models_small():
     s, h = get_preset("blizzard/demo"), get_preset("iamondb/demo")
-    assert (s.family, s.output, s.prior, s.depth, s.x_dim) == ("vrnn", "gmm", "learned", 4, 200)
+    assert (s.family, s.output, s.prior, s.depth, s.x_dim) == ("vrnn", "gmm", "learned", 1, 200)
+    assert (s.sample_output, h.sample_output) == ("mean", "sample")  # speech: the drawn component's mean
     assert (h.family, h.output, h.prior, h.depth, h.x_dim) == ("vrnn", "bigmm", "learned", 1, 3)
     assert (s.cost_norm, s.reset_freq) == (get_preset("blizzard/vrnn_gmm").cost_norm, 4)
