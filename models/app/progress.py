@@ -219,9 +219,13 @@ class TrainProgress:
         parts = [f"update {done}{total} (epoch {epoch + 1}, batch {batch}/{nbatch})",
                  f"{rate:.2f} updates/s", f"{rate * self.frames_per_update:,.0f} frames/s"]
         to_monitor = self.monitoring_freq - done % self.monitoring_freq
-        parts.append(f"next monitoring in {format_seconds(to_monitor / rate)}")
-        if self.total_updates:
-            parts.append(f"end in {format_seconds(max(self.total_updates - done, 0) / rate)}")
+        to_end = max(self.total_updates - done, 0) if self.total_updates else None
+        if to_end is not None and to_end <= to_monitor:   # a run is always monitored at its end
+            parts.append(f"monitoring and end in {format_seconds(to_end / rate)}")
+        else:
+            parts.append(f"next monitoring in {format_seconds(to_monitor / rate)}")
+            if to_end is not None:
+                parts.append(f"end in {format_seconds(to_end / rate)}")
         cost = next(iter(values.items()), None)
         if cost is not None:
             parts.append(f"{cost[0]} {cost[1]:.4g}")

@@ -100,9 +100,10 @@ def format_epoch(summary):
     return line
 
 
-def _train_events(compiling, progress, signals=None):
+def _train_events(compiling, progress, signals=None, session=None):
     """The trainer's events shown to the user: compile stages, then monitoring records; each
-    event is a safe point where a swallowed SIGTERM is raised again (``signals``)."""
+    event is a safe point where a swallowed SIGTERM is raised again (``signals``). A resume's
+    update count goes into ``session['resumed_at']`` (the final line counts this command's own)."""
     def on_event(kind, **info):
         if signals is not None and kind in ("stage", "compiled", "resumed"):
             signals.check()
@@ -122,6 +123,8 @@ def _train_events(compiling, progress, signals=None):
             click.echo(info["text"], err=True)
         elif kind == "resumed":
             click.echo(f"resumed at update {info['batch_seen']}")
+            if session is not None:
+                session["resumed_at"] = info["batch_seen"]
         elif kind == "monitor":
             progress.clear()
             click.echo(format_record(info["record"]))
@@ -269,11 +272,13 @@ def _train(held, corpus, out, resume, data, demo_corpus, model, config_file, set
     began = time.perf_counter()
     compiling = CompileProgress().start()
     progress = TrainProgress(run.config.monitoring_freq)
+    session = {"resumed_at": 0}
     try:
         with sigterm_as_interrupt() as signals:
             from nips2015_vrnn.models.app.experiment_log import open_loggers
             training = trainer.train_run(run, program_backend, max_updates=max_updates,
-                                         resume=bool(resume), on_event=_train_events(compiling, progress, signals),
+                                         resume=bool(resume),
+                                         on_event=_train_events(compiling, progress, signals, session),
                                          progress=progress, loggers=open_loggers(run.path, log_to))
     except TrainingInterrupted as stop:
         click.echo(f"\ninterrupted by {stop.signal_name} after {stop.batch_seen} updates; "
@@ -293,8 +298,11 @@ def _train(held, corpus, out, resume, data, demo_corpus, model, config_file, set
         compiling.stop()
         progress.close()
     trainlog = training.trainlog
-    click.echo(f"done: {trainlog.batch_seen} updates, {trainlog.epoch_seen} epochs in "
-               f"{time.perf_counter() - began:.1f} s ({sum(trainlog.times):.1f} s in updates)")
+    ours = trainlog.batch_seen - session["resumed_at"]      # this command's updates, timed below
+    resumed = f" ({ours} by this command)" if session["resumed_at"] else ""
+    click.echo(f"done: {trainlog.batch_seen} updates{resumed}, {trainlog.epoch_seen} epochs in "
+               f"{time.perf_counter() - began:.1f} s ({sum(trainlog.times[len(trainlog.times) - ours:]):.1f} s "
+               f"in updates)")
     click.echo(f"checkpoints: {run.checkpoint_root}/{{best,last}}, log: {run.log_path}")
     click.echo(f"next: vrnn-sample {run.path}   vrnn-eval {run.path}   vrnn-monitor {run.path}")
     click.echo(f"stopped: {training.end_reason}")

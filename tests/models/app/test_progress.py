@@ -44,6 +44,14 @@ def test_train_progress_shows_speed_frames_and_both_etas():
     assert "end in 2 min 20 s" in text        # 280 updates
 
 
+def test_train_progress_says_monitoring_at_the_end_when_the_end_comes_first():
+    progress = TrainProgress(monitoring_freq=200, stream=io.StringIO(), terminal=False)
+    progress.attach(fake_training(20), total_updates=30, frames_per_update=640)
+    progress._stamps.extend([0.0, 0.5, 1.0])  # 2 updates/s
+    text = progress.text(20, 0, 4, 4, {})
+    assert "monitoring and end in 5 s" in text and "next monitoring" not in text  # 10 updates left
+
+
 def test_train_progress_prints_a_plain_line_at_a_steady_interval():
     out = io.StringIO()
     progress = TrainProgress(monitoring_freq=10, stream=out, terminal=False, every=3600)
