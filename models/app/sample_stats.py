@@ -196,8 +196,10 @@ def write_statistics(run, frames, out_dir, bias=0.0):
     write ``statistics.json`` (and ``comparison.png`` with matplotlib) into ``out_dir``.
 
     Returns the comparison dict (see :func:`compare`, with ``bias``: the sampling bias the
-    frames were drawn with, and ``kl_term`` when the run's log has one: the last monitoring
-    step's KL term, see :func:`~nips2015_vrnn.models.app.runlog.last_kl_terms`) and ``files``.
+    frames were drawn with, ``sample_output``: the run's 'sample' (full draws) or 'mean' (each
+    frame the mean of its drawn component, see :class:`~nips2015_vrnn.models.config.ModelConfig`),
+    and ``kl_term`` when the run's log has one: the last monitoring step's KL term, see
+    :func:`~nips2015_vrnn.models.app.runlog.last_kl_terms`) and ``files``.
     """
     x_mean, x_std = run.normalisation
     frames = np.asarray(frames, dtype=np.float64)
@@ -209,6 +211,7 @@ def write_statistics(run, frames, out_dir, bias=0.0):
     training = training_examples(run)
     result = compare(statistics_of(run, generated), statistics_of(run, training))
     result["bias"] = float(bias)
+    result["sample_output"] = run.config.sample_output
     kl = _logged_kl(run)
     if kl is not None:
         result["kl_term"] = kl
@@ -241,6 +244,8 @@ def _stats_text(result):
              for key, value in result["training"].items() if key != "sequences"]
     verdict = "within" if result["resembles"] else "not within"
     bias = f", sampled at bias {result['bias']:g}" if result.get("bias") else ""
+    if result.get("sample_output") == "mean":
+        bias += ", each frame the mean of its drawn component"
     kl = ""
     if result.get("kl_term"):
         from nips2015_vrnn.models.app.runlog import format_kl

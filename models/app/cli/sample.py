@@ -87,7 +87,9 @@ def sample(run_dir, n, steps, seed, checkpoint, prime, temperature, bias, force,
         updates = outputs.checkpoint_updates(run, checkpoint)
         source = f"{checkpoint} (update {updates})" if updates is not None else checkpoint
         click.echo(f"{model.config.model_name} from checkpoints/{source}: generating {n} sequences"
-                   + (f" at bias {bias:g}" if bias else ""))
+                   + (f" at bias {bias:g}" if bias else "")
+                   + (", each frame the mean of its drawn component (sample_output 'mean')"
+                      if model.config.sample_output == "mean" else ""))
         with CompileProgress() as compiling:
             compiling.stage("the generator")
             generator = model.shaped(steps + len(prime), n).generate_fn()

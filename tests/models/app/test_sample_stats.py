@@ -99,9 +99,10 @@ class _Split:
 class _Run:
     """A run's face to write_statistics: its kind of data, normalisation and training split."""
 
-    def __init__(self, data, batch, x_dim, log_path="missing.jsonl"):
+    def __init__(self, data, batch, x_dim, log_path="missing.jsonl", sample_output="sample"):
         from types import SimpleNamespace
-        self.config = SimpleNamespace(data=data, x_dim=x_dim, cost_norm="frame_mean", family="vrnn")
+        self.config = SimpleNamespace(data=data, x_dim=x_dim, cost_norm="frame_mean", family="vrnn",
+                                      sample_output=sample_output)
         self.normalisation = (0.0, 1.0)
         self.batch, self.log_path = batch, log_path
 
@@ -116,12 +117,13 @@ def test_speech_statistics_json_records_the_bias_and_the_picture_is_drawn(tmp_pa
     log.write_text("".join(json.dumps(r) + "\n" for r in [
         {"event": "monitor", "batch_seen": 10, "kl_term": 0.5, "valid_kl_term": 0.25},
         {"event": "monitor", "batch_seen": 20, "kl_term": 0.125, "valid_kl_term": 0.0625}, {"event": "end"}]))
-    run = _Run("speech", [np.concatenate([tone, tone * 0], axis=1)], 200, log_path=log)
+    run = _Run("speech", [np.concatenate([tone, tone * 0], axis=1)], 200, log_path=log, sample_output="mean")
     out = tmp_path / "out"
     out.mkdir()
     result = write_statistics(run, RNG.normal(size=(40, 2, 200)) * 1000, out, bias=1.5)
     saved = json.loads((out / "statistics.json").read_text())
     assert saved["bias"] == 1.5 and saved["samples"]["near_silent_fraction"] == 0.0
+    assert saved["sample_output"] == "mean"
     assert saved["kl_term"] == {"train": 0.125, "valid": 0.0625, "per": "frame", "batch_seen": 20}
     assert saved["training"]["near_silent_fraction"] == 0.5 and saved["training"]["loud_flatness"] < 0.01
     assert (out / "comparison.png").stat().st_size > 0 and len(result["files"]) == 2
