@@ -19,6 +19,11 @@ updates, as ``vrnn-train``'s summary gives them) with the load average at its en
 
     python benchmarks/chorale_bounds.py --work /tmp/chorale-bounds --max-updates 200 --rnn-dim 128
     python benchmarks/chorale_bounds.py --work /tmp/chorale-bounds --table
+    python benchmarks/chorale_bounds.py --work /tmp/chorale-bounds-400 --resume-from /tmp/chorale-bounds \
+        --max-updates 400     # the same runs continued (vrnn-train --resume), in a folder of their own
+
+Also printed: each run minus the ELBO-trained run under each estimator, paired over the test
+sequences (:func:`paired`).
 """
 import argparse
 import json
