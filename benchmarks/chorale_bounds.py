@@ -28,7 +28,6 @@ sequences (:func:`paired`).
 import argparse
 import json
 import os
-import re
 import shutil
 import sys
 from pathlib import Path
@@ -51,10 +50,6 @@ def train_run(cli, data, run, sets, args, env, log):
                             ignore=shutil.ignore_patterns("eval_*.json", "bench_train.json"))
         text = command([*cli, "train", "--resume", run, "--max-updates", str(args.max_updates)], env, log)
         info = parse_train(text)
-        done = re.search(r"done: (\d+) updates \((\d+) by this command\), (\d+) epochs in ([\d.]+) s "
-                         r"\(([\d.]+) s in updates\)", text)
-        info.update(updates=int(done[2]), total_updates=int(done[1]), epochs=int(done[3]),
-                    wall_s=float(done[4]), update_s=float(done[5]))
         info["epoch_frames"] = int(split_lengths(data, "train").sum())
         info["load"] = os.getloadavg()[0]
         (run / "bench_train.json").write_text(json.dumps(info))

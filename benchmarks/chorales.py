@@ -121,9 +121,11 @@ def command(args, env=None, log=None):
 def parse_train(text):
     """What vrnn-train's output says: updates, epochs, seconds in updates, coverage, stop, KL."""
     out = {}
-    done = re.search(r"done: (\d+) updates, (\d+) epochs in ([\d.]+) s \(([\d.]+) s in updates\)", text)
-    if done:
-        out.update(updates=int(done[1]), epochs=int(done[2]), wall_s=float(done[3]), update_s=float(done[4]))
+    done = re.search(r"done: (\d+) updates(?: \((\d+) by this command\))?, (\d+) epochs in ([\d.]+) s "
+                     r"\(([\d.]+) s in updates\)", text)
+    if done:   # a resumed run's line also says how many updates this command made (and timed)
+        out.update(updates=int(done[2] or done[1]), total_updates=int(done[1]), epochs=int(done[3]),
+                   wall_s=float(done[4]), update_s=float(done[5]))
     epoch = re.search(r"an epoch: (\d+) of (\d+) training sequences in (\d+) batches", text)
     if epoch:
         out.update(seen=int(epoch[1]), total=int(epoch[2]), batches=int(epoch[3]))

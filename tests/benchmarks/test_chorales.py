@@ -48,3 +48,12 @@ def test_the_legacy_epoch_sees_whole_batches_padded_to_the_longest_sequence(tmp_
     # two batches of 2 (the 5th sequence never seen), padded to the validation's 60 steps
     assert epoch == {"seen": 4, "total": 5, "batches": 2, "real_percent": round(100 * 100 / (4 * 60)),
                      "epoch_frames": 100}
+
+
+def test_the_training_summary_reads_a_fresh_and_a_resumed_final_line():
+    fresh = chorales.parse_train("done: 30 updates, 7 epochs in 422.7 s (128.1 s in updates)\n")
+    assert (fresh["updates"], fresh["total_updates"], fresh["epochs"], fresh["update_s"]) == (30, 30, 7, 128.1)
+    resumed = chorales.parse_train("done: 60 updates (30 by this command), 14 epochs in 170.5 s "
+                                   "(137.3 s in updates)\n")
+    summary = (resumed["updates"], resumed["total_updates"], resumed["wall_s"], resumed["update_s"])
+    assert summary == (30, 60, 170.5, 137.3)
