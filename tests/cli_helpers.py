@@ -3,6 +3,12 @@
 Import from any test as ``from cli_helpers import invoke, assert_one_line_error`` (``tests/`` is on
 ``sys.path`` because pytest inserts the rootdir of ``tests/conftest.py``).
 """
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
 from click.testing import CliRunner
 
 
@@ -20,3 +26,21 @@ def assert_one_line_error(result, *fragments):
     for fragment in fragments:
         assert str(fragment) in error_lines[0], result.output
     return error_lines[0]
+
+
+def console_script(name):
+    """The console script ``name`` installed beside the running Python (skip if not installed)."""
+    path = Path(sys.executable).parent / name
+    found = path if path.exists() else shutil.which(name)
+    if not found:
+        pytest.skip(f"console script {name} is not installed (pip install -e .)")
+    return str(found)
+
+
+def subprocess_env(demo_dir):
+    """This process's environment for commands run as subprocesses: the demo corpus prepared into
+    ``demo_dir`` (a fresh cache), no ``VRNN_MODE`` (the install's default mode)."""
+    environment = dict(os.environ)
+    environment["VRNN_DEMO_DIR"] = str(demo_dir)
+    environment.pop("VRNN_MODE", None)
+    return environment

@@ -7,15 +7,13 @@ stopped with SIGINT once training has begun (it must save a checkpoint and say h
 """
 import importlib.util
 import json
-import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from cli_helpers import console_script, subprocess_env
 
 pytestmark = pytest.mark.slow
 
@@ -27,25 +25,14 @@ COMMAND_TIMEOUT_S = 600
 START_TIMEOUT_S = 400
 
 
-def script(name):
-    """The console script ``name`` installed beside the running Python (skip if not installed)."""
-    path = Path(sys.executable).parent / name
-    found = path if path.exists() else shutil.which(name)
-    if not found:
-        pytest.skip(f"console script {name} is not installed (pip install -e .)")
-    return str(found)
-
-
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    environment = dict(os.environ)
-    environment["VRNN_DEMO_DIR"] = str(tmp_path_factory.mktemp("cache") / "demo")
-    environment.pop("VRNN_MODE", None)
+    environment = subprocess_env(tmp_path_factory.mktemp("cache") / "demo")
     return environment
 
 
 def run(env, name, *args):
-    result = subprocess.run([script(name), *map(str, args)], env=env, capture_output=True,
+    result = subprocess.run([console_script(name), *map(str, args)], env=env, capture_output=True,
                             text=True, timeout=COMMAND_TIMEOUT_S)
     assert "Traceback" not in result.stderr, result.stderr
     assert result.returncode == 0, f"{name} failed:\n{result.stdout}\n{result.stderr}"
@@ -71,7 +58,7 @@ def batch_seen(run_dir, which="last"):
 
 def interrupt_after_first_monitoring(run_dir, args, env, skip_events=0):
     """Start ``vrnn-train *args``, send SIGINT once its loop has monitored; return the process."""
-    process = subprocess.Popen([script("vrnn-train"), *map(str, args)], env=env,
+    process = subprocess.Popen([console_script("vrnn-train"), *map(str, args)], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + START_TIMEOUT_S

@@ -12,13 +12,10 @@ The commands run as subprocesses (the installed console scripts), in the default
 demo corpus prepared into a fresh cache.
 """
 import json
-import os
-import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from cli_helpers import console_script, subprocess_env
 
 pytestmark = pytest.mark.slow
 
@@ -29,24 +26,14 @@ COMMAND_TIMEOUT_S = 1200
 KL_FLOOR = 0.1
 
 
-def script(name):
-    path = Path(sys.executable).parent / name
-    found = path if path.exists() else shutil.which(name)
-    if not found:
-        pytest.skip(f"console script {name} is not installed (pip install -e .)")
-    return str(found)
-
-
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    environment = dict(os.environ)
-    environment["VRNN_DEMO_DIR"] = str(tmp_path_factory.mktemp("cache") / "demo")
-    environment.pop("VRNN_MODE", None)
+    environment = subprocess_env(tmp_path_factory.mktemp("cache") / "demo")
     return environment
 
 
 def run(env, name, *args):
-    result = subprocess.run([script(name), *map(str, args)], env=env, capture_output=True, text=True,
+    result = subprocess.run([console_script(name), *map(str, args)], env=env, capture_output=True, text=True,
                             timeout=COMMAND_TIMEOUT_S)
     assert result.returncode == 0, f"{name} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout

@@ -8,14 +8,12 @@ The vrnn-gmm graphs are those of tests/models/app/test_cli.py (same TINY sizes: 
 """
 import json
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
+from cli_helpers import console_script, subprocess_env
 
 from nips2015_vrnn.models.app.sweepdir import eval_result
 
@@ -31,18 +29,9 @@ VICTIM = "rnn-gauss-seed2"
 TIMEOUT_S = 1800
 
 
-def script(name):
-    """The console script ``name`` installed beside the running Python (skip if not installed)."""
-    path = Path(sys.executable).parent / name
-    found = path if path.exists() else shutil.which(name)
-    if not found:
-        pytest.skip(f"console script {name} is not installed (pip install -e .)")
-    return str(found)
-
-
 def sweep_args(out, *extra):
     sets = [arg for item in TINY for arg in ("--set", item)]
-    return [script("vrnn-sweep"), "demo", "--out", str(out), "--models", ",".join(MODELS),
+    return [console_script("vrnn-sweep"), "demo", "--out", str(out), "--models", ",".join(MODELS),
             "--seeds", ",".join(map(str, SEEDS)), *sets, "--max-updates", str(UPDATES),
             "--eval-samples", "2", "--eval-limit", "4", *extra]
 
@@ -72,9 +61,7 @@ def kill_after_first_checkpoint(out, process):
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    environment = dict(os.environ)
-    environment["VRNN_DEMO_DIR"] = str(tmp_path_factory.mktemp("cache") / "demo")
-    environment.pop("VRNN_MODE", None)
+    environment = subprocess_env(tmp_path_factory.mktemp("cache") / "demo")
     # Cells compiling at once wait on PyTensor's compile lock (2 minutes by default): on a busy
     # machine, let them wait longer rather than fail.
     flags = environment.get("PYTENSOR_FLAGS", "")
@@ -103,7 +90,7 @@ def test_a_killed_cell_is_resumed_by_the_next_sweep_and_the_table_has_every_cell
     assert f"{VICTIM}: interrupted" in stdout and "killed by SIGKILL" in stdout
     others = {f"{m}-seed{s}" for m in MODELS for s in SEEDS} - {VICTIM}
     assert all(status[cell]["state"] == "done" for cell in others), status
-    table = subprocess.run([script("vrnn-table"), str(out)], env=env, capture_output=True, text=True)
+    table = subprocess.run([console_script("vrnn-table"), str(out)], env=env, capture_output=True, text=True)
     assert table.returncode == 0, table.stderr
     assert "RNN-Gauss, seed 2: interrupted" in table.stdout
 
@@ -117,7 +104,7 @@ def test_a_killed_cell_is_resumed_by_the_next_sweep_and_the_table_has_every_cell
     assert [e["batch_seen"] for e in events if e["event"] == "resume"] == [killed_at]
     assert eval_result(out / VICTIM, "test")["n_sequences"] == 4  # eval_test_<checkpoint>.json
 
-    table = subprocess.run([script("vrnn-table"), str(out)], env=env, capture_output=True, text=True)
+    table = subprocess.run([console_script("vrnn-table"), str(out)], env=env, capture_output=True, text=True)
     assert table.returncode == 0, table.stderr
     rows = [line for line in table.stdout.splitlines() if line.startswith("| VRNN-GMM") or line.startswith("| RNN")]
     assert len(rows) == 2 and all("(2/2 seeds)" in row for row in rows), table.stdout
