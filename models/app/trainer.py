@@ -209,7 +209,7 @@ def build_training(run, model, on_event=None, progress=None):
     monitoring = Monitoring(freq=config.monitoring_freq, ddout=channels, data=[valid_iter],
                             monitor_fn=monitor_fn, at_end=True, batch_weight=_examples_in)
     extensions = training_extensions(config, monitoring, run.checkpoint_root,
-                                     _monitor_echo(notify, KlCollapse(config, valid_data)))
+                                     _monitor_echo(on_event, KlCollapse(config, valid_data)))
     notify("stage", name="the training function (gradient, rewrites, compiled code)")
     cle_model = _cle_model(model, train_model, host_noise)
     variants = []
@@ -304,14 +304,19 @@ class KlCollapse:
                 "(the model ignores z); try --set kl_anneal_updates=N or --set free_bits=0.05")
 
 
-def _monitor_echo(notify, collapse):
-    """MonitorEcho's callback: the record to ``notify``, then the collapse warning when it comes."""
+def _monitor_echo(on_event, collapse):
+    """MonitorEcho's callback: the record to ``on_event``, then the collapse warning when it comes:
+    as a 'warning' event to a caller that listens (the command prints it), else to the log (once
+    either way)."""
     def echo(record):
-        notify("monitor", record=record)
         warning = collapse.check(record)
+        if on_event is None:
+            if warning:
+                log.warning(warning)
+            return
+        on_event("monitor", record=record)
         if warning:
-            log.warning(warning)
-            notify("warning", text=warning)
+            on_event("warning", text=warning)
     return echo
 
 
@@ -353,6 +358,8 @@ def _logged_events(on_event, loggers):
     def logged(kind, **info):
         if on_event:
             on_event(kind, **info)
+        elif kind == "warning":   # nobody listens: the log says it
+            log.warning(info["text"])
         if kind == "monitor":
             for logger in loggers:
                 logger.monitor(info["record"])

@@ -198,3 +198,20 @@ def test_every_sequence_weighs_one_over_batch_size_whatever_its_batch_width(widt
     scaled, per_sequence_mean = fn(x, np.ones((6, 5)), eps)
     np.testing.assert_allclose(scaled, per_sequence_mean * 5 / 8, rtol=1e-12)
     assert trainer._training_cost(graph, outputs) is outputs[0]  # the legacy batches: the bound itself
+
+
+def test_the_collapse_warning_is_said_once_to_a_listener_or_else_to_the_log(caplog):
+    config = ModelConfig(data="sequences", output="gauss", cost_norm="sequence_sum", reset_freq=0)
+    records = [{"batch_seen": i, "valid_kl_term": 0.2} for i in range(1, trainer.KL_COLLAPSE_RECORDS + 1)]
+    events = []
+    echo = trainer._monitor_echo(lambda kind, **info: events.append(kind), trainer.KlCollapse(config, Lengths([100])))
+    with caplog.at_level("WARNING"):
+        for record in records:
+            echo(record)
+    assert events.count("warning") == 1 and events.count("monitor") == len(records)
+    assert not [r for r in caplog.records if "collapsed" in r.getMessage()]   # not printed twice
+    quiet = trainer._monitor_echo(None, trainer.KlCollapse(config, Lengths([100])))
+    with caplog.at_level("WARNING"):
+        for record in records:
+            quiet(record)
+    assert len([r for r in caplog.records if "collapsed" in r.getMessage()]) == 1
