@@ -20,6 +20,7 @@ import time
 
 import numpy as np
 
+from cle.errors import UserError
 from nips2015_vrnn.datasets.lookup import CORPORA
 from nips2015_vrnn.models.app import outputs
 from nips2015_vrnn.models.app.host_batches import pad_time, static_steps
@@ -213,6 +214,21 @@ def check_particles(particles, resample):
         raise ValueError(f"particles must be an integer >= 1; got {particles!r}")
     if resample not in RESAMPLING:
         raise ValueError(f"resample must be one of {', '.join(RESAMPLING)}; got {resample!r}")
+
+
+def fivo_settings(particles, resample, samples, option_prefix="--"):
+    """The FIVO settings a command was given, completed and checked: ``(K, scheme)``, K defaulting
+    to ``samples`` and the scheme to 'ess' when only one is given; ``(None, None)`` when neither
+    (FIVO not asked for). A bad value is a UserError naming the option (``option_prefix`` + name)."""
+    if particles is None and resample is None:
+        return None, None
+    particles = samples if particles is None else particles
+    resample = resample or "ess"
+    try:
+        check_particles(particles, resample)
+    except ValueError as err:
+        raise UserError(f"{option_prefix}{err}") from None
+    return particles, resample
 
 
 def save_result(run, result):

@@ -55,9 +55,9 @@ Example:
 def evaluate(run_dir, split, samples, checkpoint, limit, seed, particles, resample, force, mode, verbose):
     from nips2015_vrnn.models.app import outputs
     from nips2015_vrnn.models.app.evaluation import (
-        check_particles,
         corpus_title,
         evaluate_run,
+        fivo_settings,
         format_per_step,
         format_table_row,
         save_result,
@@ -66,13 +66,7 @@ def evaluate(run_dir, split, samples, checkpoint, limit, seed, particles, resamp
     from nips2015_vrnn.models.app.rundir import RunDir, check_frame_width, load_model
 
     setup_logging(verbose)
-    if particles is not None or resample is not None:  # FIVO asked for: its settings checked first
-        particles = samples if particles is None else particles
-        resample = resample or "ess"
-        try:
-            check_particles(particles, resample)
-        except ValueError as err:
-            raise UserError(f"--{err}") from None
+    particles, resample = fivo_settings(particles, resample, samples)  # checked before the run is read
     run = RunDir(run_dir)
     changed = run.data_changed()
     if changed:

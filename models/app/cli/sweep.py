@@ -5,7 +5,6 @@ import sys
 import click
 
 from cle import backend
-from cle.errors import UserError
 from nips2015_vrnn.datasets.lookup import CORPORA, DEMO_CORPORA
 from nips2015_vrnn.models.app.cli.common import (
     DEFAULT_MODE_HELP,
@@ -134,15 +133,10 @@ def sweep(corpus, out, data, demo_corpus, models, seeds, sets, max_updates, eval
     if workers and address:
         raise click.UsageError("give --workers (a cluster here) or --address (a running scheduler), not both")
     configure.parse_overrides(sets)  # a bad --set is an error now, not in every cell
-    if eval_particles is not None or eval_resample is not None:  # checked now, not in every cell
-        from nips2015_vrnn.models.app.evaluation import check_particles
+    from nips2015_vrnn.models.app.evaluation import fivo_settings
 
-        eval_particles = eval_samples if eval_particles is None else eval_particles
-        eval_resample = eval_resample or "ess"
-        try:
-            check_particles(eval_particles, eval_resample)
-        except ValueError as err:
-            raise UserError(f"--eval-{err}") from None
+    eval_particles, eval_resample = fivo_settings(eval_particles, eval_resample, eval_samples,
+                                                  "--eval-")  # checked now, not in every cell
     demo = corpus == "demo"
     if data is None:
         if not demo:
