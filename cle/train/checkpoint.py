@@ -165,9 +165,10 @@ def _complete_temporaries(target):
     for candidate in target.parent.glob(f".{target.name}.tmp-*"):
         try:
             _verified_manifest(candidate)
-        except CheckpointError:
+            found.append((candidate.stat().st_mtime, candidate))
+        except (CheckpointError, FileNotFoundError):
+            # Incomplete, or renamed into place by its writer since the listing: not a candidate.
             continue
-        found.append((candidate.stat().st_mtime, candidate))
     return [path for _, path in sorted(found, reverse=True)]
 
 
@@ -233,7 +234,17 @@ def read_checkpoint(path):
     """
     path = Path(path)
     for attempt in range(READ_ATTEMPTS):
-        directory = resolve_checkpoint(path)
+        folders_before = _identity(path), _identity(path.parent)
+        try:
+            directory = resolve_checkpoint(path)
+        except CheckpointError:
+            # Between a writer's two renames (and its removal of the previous copy) a reader can
+            # find the checkpoint under none of its names; the folders changed meanwhile, so look
+            # again. Where nobody changed them, the checkpoint is missing: that error goes up.
+            if attempt + 1 == READ_ATTEMPTS or (_identity(path), _identity(path.parent)) == folders_before:
+                raise
+            time.sleep(READ_RETRY_S * (attempt + 1))
+            continue
         before = _identity(directory)
         try:
             return _read_verified(directory)
