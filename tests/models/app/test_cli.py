@@ -14,7 +14,7 @@ import wave
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
+from cli_helpers import invoke
 from golden_data import load_golden
 
 from nips2015_vrnn.models.app import cli
@@ -33,10 +33,6 @@ TINY_ARGS = [arg for item in TINY for arg in ("--set", item)]
 UPDATES = 4
 
 
-def invoke(command, args):
-    return CliRunner().invoke(command, [str(a) for a in args], catch_exceptions=False)
-
-
 def assert_one_line_error(result, *fragments):
     """Exit status != 0, the message on one 'Error:' line naming ``fragments``, no traceback."""
     assert result.exit_code != 0, result.output
@@ -45,15 +41,6 @@ def assert_one_line_error(result, *fragments):
     assert len(error_lines) == 1, result.output
     for fragment in fragments:
         assert fragment in error_lines[0], result.output
-
-
-@pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory):
-    """The demo corpus, prepared by ``vrnn-prepare demo``; also the cache ``vrnn-train demo`` uses."""
-    out = tmp_path_factory.mktemp("demo") / "data"
-    result = invoke(cli.prepare, ["demo", out])
-    assert result.exit_code == 0, result.output
-    return out
 
 
 @pytest.fixture(scope="module")

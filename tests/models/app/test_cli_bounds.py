@@ -7,25 +7,13 @@ import logging
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
+from cli_helpers import invoke
 
 from nips2015_vrnn.models.app import cli
 
 TINY = ["rnn_dim=16", "x2s_dim=8", "z2s_dim=8", "q_z_dim=8", "p_z_dim=8", "p_x_dim=8", "z_dim=4",
         "k=2", "monitoring_freq=2", "particles=3"]
 TINY_ARGS = [arg for item in TINY for arg in ("--set", item)]
-
-
-def invoke(command, args):
-    return CliRunner().invoke(command, [str(a) for a in args], catch_exceptions=False)
-
-
-@pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo") / "data"
-    result = invoke(cli.prepare, ["demo", out])
-    assert result.exit_code == 0, result.output
-    return out
 
 
 @pytest.mark.slow

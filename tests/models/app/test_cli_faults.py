@@ -31,13 +31,6 @@ UPDATES = 4
 DEMO_BATCH = 16
 
 
-@pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo") / "data"
-    assert invoke(cli.prepare, ["demo", out]).exit_code == 0
-    return out
-
-
 def chunk_of(path, row):
     with h5py.File(path, "r") as f:
         info = f["data"].id.get_chunk_info_by_coord((row, 0))

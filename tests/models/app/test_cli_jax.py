@@ -61,14 +61,6 @@ def restore_x64():
     jax.config.update("jax_enable_x64", previous)
 
 
-@pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo") / "data"
-    result = invoke(cli.prepare, ["demo", out])
-    assert result.exit_code == 0, result.output
-    return out
-
-
 def _train(demo_dir, out, mode, updates, corpus="speech"):
     result = invoke(cli.train, ["demo", "--out", out, "--data", demo_dir, "--corpus", corpus, *TINY_ARGS,
                                 "--max-updates", updates, "--mode", mode])
