@@ -45,8 +45,8 @@ from pytensor.tensor.shape import Shape, Shape_i
 from pytensor.tensor.subtensor import Subtensor
 from pytensor.tensor.type import TensorType, integer_dtypes
 
-__all__ = ["scan", "scan_keeping_products", "step_products", "ReusingScan", "replace_by_identity",
-           "shallow_zeros"]
+__all__ = ["scan", "scan_keeping_products", "step_products", "static_steps", "ReusingScan",
+           "replace_by_identity", "shallow_zeros"]
 
 
 def replace_by_identity():
@@ -182,14 +182,52 @@ def _as_reusing(outputs):
     return type(outputs)(rebuilt) if isinstance(outputs, (list, tuple)) else rebuilt[0]
 
 
+def static_steps(sequences):
+    """The number of steps a scan over ``sequences`` makes when their types give it: the shortest
+    static leading length (``pytensor.scan`` runs ``min(len(s))`` steps), else None (a sequence of
+    unknown length, one given as a dict of taps, or none at all)."""
+    listed = list(sequences) if isinstance(sequences, (list, tuple)) else [sequences]
+    lengths = [s.type.shape[0] if isinstance(s, Variable) and s.type.ndim else None for s in listed]
+    if not lengths or any(n is None for n in lengths):
+        return None
+    return min(lengths)
+
+
 def scan(fn, sequences=None, outputs_info=None, non_sequences=None, **kwargs):
     """``pytensor.scan`` (same arguments; ``return_updates=False``) built on :class:`ReusingScan`.
 
+    When the sequences' types give the number of steps (:func:`static_steps`: the static-shape
+    graphs of the JAX mode) and ``n_steps`` is not given, it is passed as a constant and every
+    output's type says its length (``specify_shape``). Otherwise PyTensor's scan makes the number
+    of steps a graph (``minimum`` of the sequences' lengths) and its outputs' lengths unknown, and
+    the compile's rewrites clone and constant-fold shape graphs to compare the gradient's buffers
+    (``ShapeFeature.same_shape``, from ``local_useless_slice``); known lengths answer from the types
+    (measured in ``benchmarks/README.md``, compile time). The graph computed is the same.
+
     Returns what ``pytensor.scan(..., return_updates=False)`` returns.
     """
-    outputs = pytensor.scan(fn, sequences=sequences, outputs_info=outputs_info,
-                            non_sequences=non_sequences, return_updates=False, **kwargs)
-    return _as_reusing(outputs)
+    steps = static_steps(sequences) if kwargs.get("n_steps") is None and sequences is not None else None
+    # One step: pytensor.scan builds no Scan for it (a different graph); leave it symbolic.
+    if steps is not None and steps > 1:
+        kwargs["n_steps"] = steps
+    else:
+        steps = None
+    outputs = _as_reusing(pytensor.scan(fn, sequences=sequences, outputs_info=outputs_info,
+                                        non_sequences=non_sequences, return_updates=False, **kwargs))
+    listed = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+    if steps is None or any(_runs_until(out) for out in listed):
+        return outputs
+    shaped = [pt.specify_shape(out, (steps, *out.type.shape[1:])) if out.type.shape[0] is None else out
+              for out in listed]
+    return type(outputs)(shaped) if isinstance(outputs, (list, tuple)) else shaped[0]
+
+
+def _runs_until(out):
+    """Whether the scan output ``out`` (the Scan node's output, or a slice of it) comes from a scan
+    with a stopping condition (``until``): its length is then not the number of steps."""
+    while out.owner is not None and not isinstance(out.owner.op, Scan):
+        out = out.owner.inputs[0]
+    return out.owner is not None and out.owner.op.info.as_while
 
 
 def step_products(inputs, outputs):

@@ -9,6 +9,7 @@ import pytensor
 import pytensor.tensor as pt
 from pytensor.graph.traversal import io_toposort
 from pytensor.scan.op import Scan
+from pytensor.scan.utils import until
 from pytensor.tensor.math import Dot
 
 from cle.utils.scan import ReusingScan, scan, scan_keeping_products, step_products
@@ -21,11 +22,14 @@ WEIGHTS = {name: RNG.normal(scale=0.5, size=shape) for name, shape in
            [("A", (N_IN, N_HID)), ("U", (N_HID, N_HID)), ("B", (N_HID, N_HID)), ("C", (N_HID, N_HID))]}
 #: Reference mode: PyTensor's Python linker, no rewrites that could hide a difference.
 MODE = "FAST_COMPILE"
+#: PyTensor's full rewrites (scan push-out, memory saving, ...), run by the Python linker (no C).
+REWRITTEN = pytensor.compile.mode.Mode(linker="py", optimizer="fast_run")
 
 
-def build(scan_fn):
-    """Cost and gradients of a two-product-deep recurrence, with its params (shared) and x."""
-    x = pt.tensor3("x", dtype="float64")
+def build(scan_fn, static=False):
+    """Cost and gradients of a two-product-deep recurrence, with its params (shared) and x (of
+    static shape when ``static``: the JAX mode's graphs)."""
+    x = pt.tensor("x", dtype="float64", shape=X.shape if static else (None, None, None))
     h0 = pt.matrix("h0", dtype="float64")
     params = {name: pytensor.shared(value, name=name) for name, value in WEIGHTS.items()}
 
@@ -102,3 +106,35 @@ def test_step_products_lists_the_products_between_inputs_and_outputs_only():
     second = pt.dot(pt.tanh(first), w) + constant_product
     assert step_products([x], [second]) == [first, second.owner.inputs[0]]
 
+
+
+def test_static_sequences_give_a_constant_step_count_and_outputs_of_known_length():
+    """The static-shape graphs (JAX mode): the scan runs a constant number of steps, its outputs'
+    types say their length, and the values and gradients are those of the dynamic graph, with and
+    without PyTensor's rewrites."""
+    inputs, dynamic = build(scan)
+    static_inputs, static = build(scan, static=True)
+    forward = next(node for node in io_toposort([], static) if isinstance(node.op, Scan)
+                   and not node.op.name.startswith("grad_of"))
+    assert forward.inputs[0].data == T
+    assert static[1].type.shape[0] == T and static[2].type.shape[0] == T
+    assert dynamic[1].type.shape[0] is None and dynamic[2].type.shape[0] is None
+    for mode in (MODE, REWRITTEN):
+        expected = pytensor.function(inputs, dynamic, mode=mode)(X, H0)
+        got = pytensor.function(static_inputs, static, mode=mode)(X, H0)
+        for g, e in zip(got, expected):
+            np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-12)
+
+
+def test_a_scan_with_a_stopping_condition_or_one_step_keeps_pytensors_output_types():
+    """``until`` may stop early (the output is shorter than the sequence); one step builds no Scan
+    in PyTensor: neither is given a constant length."""
+    x = pt.tensor("x", dtype="float64", shape=(4, 2))
+    doubled = scan(lambda x_t: (2 * x_t, until(pt.all(x_t > 0.5))), sequences=[x])
+    assert doubled.type.shape == (None, 2)
+    value = pytensor.function([x], doubled, mode=MODE)(np.array([[0.1, 0.1], [1, 1], [0, 0], [0, 0]]))
+    np.testing.assert_array_equal(value, [[0.2, 0.2], [2, 2]])
+    one = pt.tensor("one", dtype="float64", shape=(1, 2))
+    summed = scan(lambda x_t, s: s + x_t, sequences=[one], outputs_info=[pt.zeros(2, dtype="float64")])
+    assert summed.type.shape == (None, 2)
+    np.testing.assert_array_equal(pytensor.function([one], summed, mode=MODE)(np.ones((1, 2))), [[1, 1]])
