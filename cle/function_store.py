@@ -70,6 +70,7 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
 import pytensor
 from pytensor.compile.sharedvalue import SharedVariable
 
@@ -84,7 +85,7 @@ __all__ = ["FunctionStore", "default_store", "compile_with_store", "STORE_ENV", 
 #: Where the store lives (a folder), or ``off`` to compile every time.
 STORE_ENV = "VRNN_FUNCTION_CACHE"
 #: Bumped when the entry format changes (older entries are then never matched).
-FORMAT = 1
+FORMAT = 2
 #: Libraries whose version is part of every key.
 LIBRARIES = ("pytensor", "numpy", "scipy", "jax", "jaxlib")
 #: Environment variables that change how graphs are built or compiled.
@@ -92,8 +93,12 @@ GRAPH_ENV = ("PYTENSOR_FLAGS",)
 #: Modes whose compiled functions are kept in the store (in JAX mode the rewritten graph is
 #: stored and re-traced when loaded; XLA's own persistent cache keeps the programs).
 STORED_MODES = ("c", "jax")
-#: gzip level of the pickles: the stored slots are mostly zeros; speed matters more than size.
+#: gzip level of the pickles: speed matters more than size.
 COMPRESSION = 1
+#: All-zero arrays from this size on (an optimizer's slots as compiled: the paper's Blizzard model
+#: has 2 x 380 MB of Adam moments) are stored as their shape and dtype and made again when loaded,
+#: instead of gzipping and unzipping their bytes.
+ZEROS_BY_SHAPE_BYTES = 1 << 16
 #: Entries not loaded for this long are deleted when an entry is written (loading one marks it used).
 MAX_IDLE_DAYS = 30
 #: A temporary file older than this is left over from a killed writer and is deleted.
@@ -177,14 +182,24 @@ def compile_with_store(backend, spec, live, build):
 
 
 class _Pickler(pickle.Pickler):
-    """Pickles the caller's shared variables and their containers as references by name."""
+    """Pickles the caller's shared variables and their containers as references by name, and a
+    large all-zero array (an optimizer's fresh slots) as its shape and dtype only."""
 
     def __init__(self, file, references):
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
         self.references = references
 
     def persistent_id(self, obj):
-        return self.references.get(id(obj))
+        found = self.references.get(id(obj))
+        if found is None and _is_large_zeros(obj):
+            return ("zeros", (tuple(int(n) for n in obj.shape), obj.dtype.str))
+        return found
+
+
+def _is_large_zeros(obj):
+    """Whether ``obj`` is a plain numeric ndarray of at least ZEROS_BY_SHAPE_BYTES, all zeros."""
+    return (type(obj) is np.ndarray and obj.nbytes >= ZEROS_BY_SHAPE_BYTES
+            and obj.dtype.kind in "biuf" and obj.dtype.isnative and not obj.any())
 
 
 class _Unpickler(pickle.Unpickler):
@@ -194,6 +209,12 @@ class _Unpickler(pickle.Unpickler):
 
     def persistent_load(self, pid):
         kind, name = pid
+        if kind == "zeros":
+            shape, dtype = name
+            dtype = np.dtype(dtype)
+            if dtype.kind not in "biuf" or not all(isinstance(n, int) and n >= 0 for n in shape):
+                raise ValueError(f"stored zeros of shape {shape} and dtype {dtype} are not plain numbers")
+            return np.zeros(shape, dtype)
         variable = self.live[name]  # a KeyError: the caller no longer has it (stale entry)
         return variable if kind == "variable" else variable.container
 

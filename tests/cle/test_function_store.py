@@ -4,6 +4,7 @@ Each test compiles a small scan graph into a fresh store, then loads it as a lat
 (new shared variables with the same names), and checks what the loaded function computes and
 updates against a function compiled directly.
 """
+import gzip
 import json
 import logging
 import os
@@ -80,6 +81,29 @@ def test_the_stored_values_are_not_in_the_entry(tmp_path):
     fresh = _variables(w0=7.0)
     direct, _ = _build(fresh)
     assert float(fn(X)) == float(direct(X))  # computed from the caller's 7.0, not the stored 0.12
+
+
+def test_large_zero_slots_are_stored_by_shape_and_come_back_as_zeros(tmp_path):
+    """An optimizer's fresh slots (all zeros) are stored as shape and dtype, not gzipped bytes (the
+    paper's Blizzard model: 760 MB of Adam moments); other arrays keep their values."""
+    def build(live):
+        big = pytensor.shared(np.zeros((300, 300)), name="big")     # 720 kB of zeros: by shape
+        ones = pytensor.shared(np.ones((300, 300)), name="ones")    # 720 kB of ones: by value
+        fn = pytensor.function([], (big + ones).sum() + live["w"].sum(), updates=[(big, big + 1)])
+        return fn, {"big": big, "ones": ones}
+
+    store = FunctionStore(tmp_path)
+    live = _variables()
+    store.compile({"what": "slots"}, live, lambda: build(live))
+    (entry,) = tmp_path.glob("*.pkl.gz")
+    assert 720_000 < len(gzip.decompress(entry.read_bytes())) < 1_000_000
+    later = _variables()
+    fn, extra = store.compile({"what": "slots"}, later, lambda: pytest.fail("compiled although stored"))
+    assert store.last_event == "loaded"
+    assert extra["big"].get_value().dtype == np.float64
+    np.testing.assert_array_equal(extra["big"].get_value(), np.zeros((300, 300)))
+    np.testing.assert_array_equal(extra["ones"].get_value(), np.ones((300, 300)))
+    assert float(fn()) == 90_000 + 4.5 and float(fn()) == 2 * 90_000 + 4.5
 
 
 def test_each_spec_and_source_has_its_own_entry(tmp_path):
