@@ -103,7 +103,7 @@ _SEQUENCES = dict(data="sequences", x_dim=1, z_dim=16, rnn_dim=256, depth=1, num
 #: mixture component mean (``sample_output='mean'``; z and the component are still drawn): at
 #: this training budget the white output noise of a drawn frame is nearly as loud as the voiced
 #: sound, while the means keep the silences silent and the vowels harmonic (README, Quickstart).
-#: Its VRNN uses z without KL annealing or free bits (about 1 nat per frame at the end).
+#: Its VRNN uses z without KL annealing or free bits (0.6-1 nat per frame at the end).
 _DEMO_SPEECH = dict(z_dim=16, rnn_dim=64, depth=1, num_k=5, batch_size=16, m_batch_size=16, lr=3e-3,
                     monitoring_freq=100, epoch=24, sample_output="mean")
 #: The demo handwriting model: 14 epochs of 30 batches of 8 lines (420 updates) at lr 3e-3, with
