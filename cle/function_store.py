@@ -99,6 +99,8 @@ COMPRESSION = 1
 #: has 2 x 380 MB of Adam moments) are stored as their shape and dtype and made again when loaded,
 #: instead of gzipping and unzipping their bytes.
 ZEROS_BY_SHAPE_BYTES = 1 << 16
+#: The dtype kinds such arrays may have (bool, signed and unsigned integers, floats).
+ZEROS_DTYPE_KINDS = "biuf"
 #: Entries not loaded for this long are deleted when an entry is written (loading one marks it used).
 MAX_IDLE_DAYS = 30
 #: A temporary file older than this is left over from a killed writer and is deleted.
@@ -199,7 +201,7 @@ class _Pickler(pickle.Pickler):
 def _is_large_zeros(obj):
     """Whether ``obj`` is a plain numeric ndarray of at least ZEROS_BY_SHAPE_BYTES, all zeros."""
     return (type(obj) is np.ndarray and obj.nbytes >= ZEROS_BY_SHAPE_BYTES
-            and obj.dtype.kind in "biuf" and obj.dtype.isnative and not obj.any())
+            and obj.dtype.kind in ZEROS_DTYPE_KINDS and obj.dtype.isnative and not obj.any())
 
 
 class _Unpickler(pickle.Unpickler):
@@ -212,7 +214,7 @@ class _Unpickler(pickle.Unpickler):
         if kind == "zeros":
             shape, dtype = name
             dtype = np.dtype(dtype)
-            if dtype.kind not in "biuf" or not all(isinstance(n, int) and n >= 0 for n in shape):
+            if dtype.kind not in ZEROS_DTYPE_KINDS or not all(isinstance(n, int) and n >= 0 for n in shape):
                 raise ValueError(f"stored zeros of shape {shape} and dtype {dtype} are not plain numbers")
             return np.zeros(shape, dtype)
         variable = self.live[name]  # a KeyError: the caller no longer has it (stale entry)
